@@ -1,0 +1,146 @@
+"""RunConfig: one flat dataclass describing a whole run (signal, method knobs, training).
+
+Every field has a default and a one-line doc (shown by the CLI's --help and the app). Method
+knobs default to None, meaning "the method's own default for this kind of signal"; `resolve`
+in methods.py fills them in, so a saved config always records the values actually used.
+Same config + seed = same curve on the same device.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, get_type_hints
+from urllib.parse import parse_qsl, urlencode
+
+from .errors import ConfigError
+
+
+def knob(default: Any, doc: str, low: float | None = None, high: float | None = None,
+         choices: tuple | None = None) -> Any:
+    """A dataclass field carrying its one-line doc and allowed range/choices."""
+    return field(default=default, metadata={"doc": doc, "low": low, "high": high, "choices": choices})
+
+
+@dataclass
+class RunConfig:
+    # --- signal ---
+    signal: str = knob("winner_high", "signal: synthetic name, bundled image, generated asset, or a file path")
+    length: int | None = knob(None, "samples of a 1D signal / crop of an audio file (None: generator default or whole file)", 8, 2_000_000)
+    image_size: int | None = knob(None, "resize images so the longer side has this many pixels (None: keep)", 4, 2048)
+    gray: bool = knob(False, "convert images to grayscale")
+    signal_options: str = knob("", "generator knobs, e.g. 'freqs=2,40 amps=1,0.5' for sines")
+    # --- method ---
+    method: str = knob("siren", "method name (see `python -m spectral_lab list`)")
+    width: int = knob(128, "hidden features per layer", 1, 4096)
+    depth: int = knob(3, "number of hidden (activation) layers", 1, 16)
+    omega0: float | None = knob(None, "ω₀ of hidden sine layers (SIREN/SIREN²/SPDER/FINER)", 0.0, 1e4)
+    first_omega0: float | None = knob(None, "ω₀ of the first layer (SIREN audio: 3000, i.e. inputs ×100)", 0.0, 1e6)
+    s0: float | None = knob(None, "WINNER first-layer noise scale s₀ (None: auto from the spectral centroid)", 0.0, 1e5)
+    s1: float | None = knob(None, "WINNER second-layer noise scale s₁ (None: auto from the spectral centroid)", 0.0, 1e3)
+    damping: str | None = knob(None, "SPDER damping δ (None: arctan for audio, sqrt otherwise, as SPDER found)",
+                              choices=("sqrt", "log", "arctan"))
+    bias_scale: float | None = knob(None, "first-layer bias ~ U(±k) (FINER/FINER++; None: method default)", 0.0, 1e3)
+    pe_levels: int | None = knob(None, "positional-encoding levels L per axis (None: Nyquist rule)", 1, 24)
+    rff_sigma: float | None = knob(None, "random-Fourier-feature bandwidth σ, cycles per unit (None: by signal kind)", 0.0, 1e5)
+    rff_features: int = knob(128, "number of random Fourier frequencies m (encoding has 2m features)", 1, 4096)
+    wire_omega: float = knob(20.0, "WIRE Gabor frequency ω", 0.0, 1e4)
+    wire_sigma: float = knob(10.0, "WIRE Gabor width σ", 0.0, 1e4)
+    gauss_scale: float = knob(10.0, "Gauss activation scale s", 0.0, 1e4)
+    # --- training ---
+    steps: int = knob(500, "training steps (full-batch Adam)", 1, 1_000_000)
+    lr: float | None = knob(None, "initial learning rate (None: method default)", 1e-8, 1.0)
+    lr_schedule: str = knob("step", "step: ×gamma every lr_every steps (WINNER); exp: to 0.1× over the run; constant",
+                            choices=("step", "exp", "constant"))
+    lr_gamma: float = knob(0.99, "step schedule factor (WINNER: 1% decay every 20 steps)", 0.0, 1.0)
+    lr_every: int = knob(20, "step schedule period in steps", 1, 1_000_000)
+    seed: int = knob(0, "random seed for initialisation and random encodings", 0, 2**31 - 1)
+    device: str = knob("auto", "auto (CUDA when present), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    log_every: int = knob(10, "steps between Snapshots (each one syncs the device once)", 1, 1_000_000)
+    preview_every: int = knob(100, "steps between Snapshots that carry the prediction (0: only at the end)", 0, 1_000_000)
+
+    # ------------------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        hints = get_type_hints(RunConfig)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            if value is None:
+                if "None" not in str(hints[f.name]):
+                    raise ConfigError(f"{f.name} may not be empty")
+                continue
+            if meta.get("choices") and value not in meta["choices"]:
+                raise ConfigError(f"{f.name} must be one of {', '.join(meta['choices'])}; got {value!r}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if value != value:  # NaN
+                    raise ConfigError(f"{f.name} is NaN")
+                low, high = meta.get("low"), meta.get("high")
+                if (low is not None and value < low) or (high is not None and value > high):
+                    raise ConfigError(f"{f.name}={value} is out of range [{low}, {high}]")
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    # --- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: coerce(k, v) for k, v in data.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_query(self) -> str:
+        """Only the fields that differ from the defaults, as a URL query string."""
+        default = RunConfig()
+        changed = {f.name: getattr(self, f.name) for f in fields(self)
+                   if getattr(self, f.name) != getattr(default, f.name)}
+        return urlencode({k: ("" if v is None else v) for k, v in changed.items()})
+
+    @classmethod
+    def from_query(cls, query: str) -> "RunConfig":
+        pairs = parse_qsl(query.lstrip("?"), keep_blank_values=True)
+        return cls.from_dict({k: v for k, v in pairs})
+
+
+def field_docs() -> dict[str, str]:
+    return {f.name: f.metadata["doc"] for f in fields(RunConfig)}
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Parse a string (query string, CLI) into the field's type; '' or 'none'/'auto' -> None where allowed."""
+    hint = str(get_type_hints(RunConfig)[name])
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "None" in hint and text.lower() in ("", "none", "auto"):
+        return None
+    try:
+        if "bool" in hint:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if "int" in hint:
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if "float" in hint:
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"{name} expects {hint.replace('typing.', '').replace(' | None', '')}, got {value!r}") from None
+    return text

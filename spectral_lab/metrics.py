@@ -1,0 +1,70 @@
+"""Reconstruction metrics. All take numpy arrays in the Signal's [-1, 1] units.
+
+PSNR convention: 10·log10(R²/MSE) with R the data range of the target's scale, R = 2 for
+values in [-1, 1]. Some reference repositories use R = 1 ("peak-1"), which reads 6.02 dB lower
+for the same fit; `psnr(..., data_range=1)` gives that convention.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+DATA_RANGE = 2.0
+PSNR_CONVENTION = "PSNR = 10·log10(R²/MSE), R = 2 (values in [-1, 1]); peak-1 repos read 6.02 dB lower"
+
+
+def mse(prediction: np.ndarray, target: np.ndarray) -> float:
+    prediction, target = np.asarray(prediction, np.float64), np.asarray(target, np.float64)
+    if prediction.shape != target.shape:
+        raise ValueError(f"shape mismatch: prediction {prediction.shape} vs target {target.shape}")
+    return float(np.mean((prediction - target) ** 2))
+
+
+def psnr_from_mse(mean_squared_error: float, data_range: float = DATA_RANGE) -> float:
+    if mean_squared_error <= 0:
+        return math.inf
+    return 10.0 * math.log10(data_range**2 / mean_squared_error)
+
+
+def psnr(prediction: np.ndarray, target: np.ndarray, data_range: float = DATA_RANGE) -> float:
+    return psnr_from_mse(mse(prediction, target), data_range)
+
+
+def ssim(prediction: np.ndarray, target: np.ndarray, data_range: float = DATA_RANGE) -> float:
+    """SSIM of (H, W) or (H, W, 3) images via scikit-image, with the [-1, 1] data range."""
+    from skimage.metrics import structural_similarity
+
+    prediction, target = np.asarray(prediction, np.float64), np.asarray(target, np.float64)
+    if prediction.shape != target.shape or target.ndim not in (2, 3):
+        raise ValueError(f"SSIM needs two images of the same (H, W[, 3]) shape, got {prediction.shape}, {target.shape}")
+    channel_axis = -1 if target.ndim == 3 else None
+    win = min(7, *(s if s % 2 else s - 1 for s in target.shape[:2]))
+    return float(structural_similarity(prediction, target, data_range=data_range,
+                                       channel_axis=channel_axis, win_size=max(win, 3)))
+
+
+def rho_ag(prediction: np.ndarray, target: np.ndarray, grid_ndim: int | None = None) -> float:
+    """SPDER Eq. 5: cosine similarity of the amplitude spectra |F[pred]| and |F[target]|.
+
+    Arrays are on their grid: (L,), (H, W) or (H, W, C) (pass grid_ndim=1 for (L, C)); the FFT
+    runs over the grid axes of each channel, spectra are zero-centred (fftshift, as in the
+    paper; the cosine itself does not depend on the ordering) and flattened.
+    """
+    prediction, target = np.asarray(prediction, np.float64), np.asarray(target, np.float64)
+    if prediction.shape != target.shape:
+        raise ValueError(f"shape mismatch: prediction {prediction.shape} vs target {target.shape}")
+    grid_ndim = grid_ndim or (1 if target.ndim == 1 else 2)
+    grid_axes = tuple(range(grid_ndim))
+    a = np.abs(np.fft.fftshift(np.fft.fftn(prediction, axes=grid_axes), axes=grid_axes)).ravel()
+    g = np.abs(np.fft.fftshift(np.fft.fftn(target, axes=grid_axes), axes=grid_axes)).ravel()
+    denominator = np.linalg.norm(a) * np.linalg.norm(g)
+    return float(a @ g / denominator) if denominator > 0 else 0.0
+
+
+def evaluate(prediction_grid: np.ndarray, target_grid: np.ndarray, kind: str) -> dict[str, float]:
+    """The metrics a results table shows: PSNR always; SSIM for images; ρ_AG always."""
+    result = {"psnr": psnr(prediction_grid, target_grid), "rho_ag": rho_ag(prediction_grid, target_grid, 2 if kind == "image" else 1)}
+    if kind == "image":
+        result["ssim"] = ssim(prediction_grid, target_grid)
+    return result
