@@ -129,9 +129,9 @@ def _floats(value, name: str) -> list[float]:
     return [float(v) for v in np.atleast_1d(value)]
 
 
-def sum_of_sines(length: int = 2048, freqs="2,8,32", amps="1,0.5,0.25", phases="0") -> np.ndarray:
-    """Σ a_i sin(2π f_i t + φ_i), t ∈ [0, 1) with f_i in cycles over the whole signal."""
-    freqs, amps, phases = _floats(freqs, "freqs"), _floats(amps, "amps"), _floats(phases, "phases")
+def sum_of_sines(length: int = 2048, freqs="2,8,32", amps="", phases="0") -> np.ndarray:
+    """Σ a_i sin(2π f_i t + φ_i), t ∈ [0, 1) with f_i in cycles over the whole signal (amps default 1)."""
+    freqs, amps, phases = _floats(freqs, "freqs"), _floats(amps or "1", "amps"), _floats(phases, "phases")
     if not freqs:
         raise SignalError("freqs must list at least one frequency")
     if len(amps) == 1:
@@ -206,11 +206,12 @@ def chiptune(length: int = 16384, sample_rate: int = 16000, tempo: float = 8.0, 
     return 0.7 * square + 0.3 * bass
 
 
-def chirp(length: int = 8192, f_start: float = 1.0, f_end: float = 1000.0) -> np.ndarray:
-    """Linear chirp sin(2π(f0 t + (f1 − f0) t²/2)), t ∈ [0, 1), frequencies in cycles per signal."""
-    if max(f_start, f_end) > length / 2:
-        raise SignalError(f"chirp end frequency exceeds the Nyquist limit {length / 2}")
+def chirp(length: int = 8192, start: float = 0.0, end: float = 0.9) -> np.ndarray:
+    """Linear chirp whose frequency sweeps from start to end, as fractions of the Nyquist rate."""
+    if not (0 <= start <= 1 and 0 <= end <= 1):
+        raise SignalError("chirp start and end are fractions of the Nyquist rate, in [0, 1]")
     t = np.arange(length) / length
+    f_start, f_end = start * length / 2, end * length / 2  # cycles over the signal
     return np.sin(2 * np.pi * (f_start * t + (f_end - f_start) * t**2 / 2))
 
 
@@ -229,7 +230,7 @@ SYNTHETIC: dict[str, SyntheticSpec] = {
     "iga_eq9": SyntheticSpec(iga_eq9, "IGA Eq. 9: six sines, 10..60 cycles (halve=1 for ReLU)"),
     "broadband": SyntheticSpec(broadband, "WINNER Fig. 1a S1–S8: broadband, level 1..8 removes low bands"),
     "chiptune": SyntheticSpec(chiptune, "square-wave chiptune melody (high-frequency dominant)"),
-    "chirp": SyntheticSpec(chirp, "linear chirp from f_start to f_end cycles"),
+    "chirp": SyntheticSpec(chirp, "linear chirp sweeping start..end × Nyquist"),
 }
 for _level in range(1, 9):
     SYNTHETIC[f"broadband_s{_level}"] = SyntheticSpec(

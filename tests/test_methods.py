@@ -1,0 +1,103 @@
+"""Every method builds, trains, reproduces with a seed; inits match their papers."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from spectral_lab import METHODS, ConfigError, RunConfig, build_model, load_signal, resolve, run_to_end, winner_scales
+from spectral_lab.signals import make_synthetic
+
+SIGNALS = {
+    "1d": lambda: make_synthetic("sines", length=256, options="freqs=3,20 amps=1,0.5"),
+    "audio": lambda: make_synthetic("chiptune", length=1024, options="sample_rate=8000"),
+    "rgb": lambda: load_signal("astronaut", image_size=16),
+}
+
+
+@pytest.mark.parametrize("signal_name", sorted(SIGNALS))
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_trains_and_lowers_the_loss(method, signal_name):
+    signal = SIGNALS[signal_name]()
+    config = RunConfig(signal="given", method=method, steps=20, width=32, depth=2, log_every=5,
+                       preview_every=20, lr=1e-3 if method in ("siren", "siren2", "spder", "finer") else None)
+    run, final = run_to_end(config, signal)
+    steps, losses = run.curve()
+    assert steps.tolist() == list(range(1, 21))
+    assert losses[-1] < losses[0], f"{method} on {signal_name}: {losses[0]:.4f} -> {losses[-1]:.4f}"
+    assert final.done and final.prediction.shape == signal.values.shape
+    assert final.prediction.dtype == np.float32
+    assert run.num_parameters > 0 and math.isfinite(final.metrics["psnr"])
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_same_seed_same_curve_other_seed_other_curve(method):
+    signal = SIGNALS["1d"]()
+    config = RunConfig(signal="given", method=method, steps=5, width=16, depth=2, log_every=1, seed=3)
+    curve_a = run_to_end(config, signal)[0].curve()[1]
+    curve_b = run_to_end(config, signal)[0].curve()[1]
+    curve_c = run_to_end(config.replace(seed=4), signal)[0].curve()[1]
+    np.testing.assert_array_equal(curve_a, curve_b)
+    assert not np.array_equal(curve_a, curve_c)
+
+
+def test_siren_init_bounds_follow_the_paper():
+    signal = load_signal("camera", image_size=16)
+    model = build_model(RunConfig(method="siren", width=64, depth=3), signal)
+    first, hidden = model.linears[0].weight, model.linears[1].weight
+    assert first.abs().max() <= 1 / 2 and first.abs().max() > 0.45  # U(±1/fan_in), fan_in = 2
+    bound = math.sqrt(6 / 64) / 30
+    assert hidden.abs().max() <= bound and hidden.abs().max() > 0.95 * bound
+
+
+def test_winner_auto_scales_reproduce_table6():
+    # Table 6 (values truncated there): tetris ψ = 0.5732 -> s0 = 3436, s1 = 1.72;
+    # camera ψ = 0.3121 -> 39, 0.12; castle ψ/C = 0.1097 -> 21, 0.04.
+    s0, s1 = winner_scales(0.5732, channels=1, in_dim=1)
+    assert s0 == pytest.approx(3436, abs=1) and s1 == pytest.approx(1.72, abs=0.005)
+    s0, s1 = winner_scales(0.3121, channels=1, in_dim=2)
+    assert s0 == pytest.approx(39, abs=1) and s1 == pytest.approx(0.12, abs=0.005)
+    s0, s1 = winner_scales(0.1097 * 3, channels=3, in_dim=2)
+    assert s0 == pytest.approx(21, abs=1) and s1 == pytest.approx(0.04, abs=0.005)
+
+
+def test_siren2_noise_has_the_requested_std():
+    signal = make_synthetic("winner_high", length=512)
+    siren = build_model(RunConfig(method="siren", width=256, depth=2, first_omega0=30.0), signal)
+    siren2 = build_model(RunConfig(method="siren2", width=256, depth=2, s0=300.0, s1=2.0), signal)
+    # same seed -> same uniform draw; the difference is the WINNER noise η ~ N(0, (s/ω₀)²)
+    eta0 = (siren2.linears[0].weight - siren.linears[0].weight).std().item()
+    eta1 = (siren2.linears[1].weight - siren.linears[1].weight).std().item()
+    assert eta0 == pytest.approx(300 / 30, rel=0.15)
+    assert eta1 == pytest.approx(2 / 30, rel=0.05)
+
+
+def test_resolve_fills_method_defaults_per_signal_kind():
+    audio = SIGNALS["audio"]()
+    assert resolve(RunConfig(method="siren"), audio).first_omega0 == 3000.0  # ×100 for audio
+    assert resolve(RunConfig(method="siren2"), audio).first_omega0 == 30.0  # WINNER keeps 30
+    assert resolve(RunConfig(method="spder"), audio).damping == "arctan"
+    assert resolve(RunConfig(method="spder"), SIGNALS["rgb"]()).damping == "sqrt"
+    assert resolve(RunConfig(method="siren2", s0=5.0), audio).s0 == 5.0  # user value kept
+    assert resolve(RunConfig(method="relu_pe"), SIGNALS["1d"]()).pe_levels == 6  # log2(256/4)
+
+
+def test_finer_scale_is_detached():
+    from spectral_lab.layers import FinerActivation
+
+    z = torch.tensor([0.3], requires_grad=True)
+    FinerActivation(omega0=2.0)(z).sum().backward()
+    # d/dz sin(ω (|z|+1) z) with the scale held fixed = ω (|z|+1) cos(ω (|z|+1) z)
+    expected = 2.0 * 1.3 * math.cos(2.0 * 1.3 * 0.3)
+    assert z.grad.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_unknown_method_and_out_of_range_knobs_are_rejected():
+    with pytest.raises(ConfigError, match="unknown method"):
+        resolve(RunConfig(method="nope"), SIGNALS["1d"]())
+    with pytest.raises(ConfigError, match="width"):
+        RunConfig(width=0)
+    with pytest.raises(ConfigError, match="damping"):
+        RunConfig(damping="cubic")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        RunConfig().replace(omgea0=3)
