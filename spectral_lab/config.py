@@ -142,5 +142,6 @@ def coerce(name: str, value: Any) -> Any:
         if "float" in hint:
             return float(text)
     except ValueError:
-        raise ConfigError(f"{name} expects {hint.replace('typing.', '').replace(' | None', '')}, got {value!r}") from None
+        expected = "yes/no" if "bool" in hint else "an integer" if "int" in hint else "a number"
+        raise ConfigError(f"{name} expects {expected}, got {value!r}") from None
     return text

@@ -189,8 +189,9 @@ def broadband(length: int = 4096, level: int = 4, seed: int = 0) -> np.ndarray:
     return np.fft.irfft(spectrum, n=length)
 
 
-def chiptune(length: int = 16384, sample_rate: int = 16000, tempo: float = 8.0, seed: int = 0) -> np.ndarray:
-    """A square-wave melody (NES-style), high-frequency dominant like WINNER's tetris.wav."""
+def chiptune(length: int = 16384, sample_rate: int = 16000, tempo: float = 8.0, seed: int = 0,
+             octave: int = 2) -> np.ndarray:
+    """A square-wave melody (NES-style); `octave` shifts it up, octave=2 is bright like WINNER's tetris.wav."""
     rng = np.random.default_rng(int(seed))
     t = np.arange(length) / sample_rate
     # A-minor pentatonic over two octaves, MIDI notes; the melody is a seeded random walk.
@@ -198,7 +199,9 @@ def chiptune(length: int = 16384, sample_rate: int = 16000, tempo: float = 8.0, 
     n_notes = max(1, int(np.ceil(length / sample_rate * tempo)))
     steps = rng.integers(-2, 3, n_notes)
     index = np.clip(np.cumsum(steps) + 4, 0, len(scale) - 1)
-    freqs = 440.0 * 2 ** ((scale[index] - 69) / 12)
+    freqs = 440.0 * 2 ** ((scale[index] + 12 * int(octave) - 69) / 12)
+    if freqs.max() * 3 > sample_rate / 2:
+        raise SignalError("chiptune octave too high for the sample rate (third harmonic above Nyquist)")
     note_of_sample = np.minimum((t * tempo).astype(int), n_notes - 1)
     phase = np.cumsum(2 * np.pi * freqs[note_of_sample] / sample_rate)
     square = np.sign(np.sin(phase))
@@ -229,7 +232,7 @@ SYNTHETIC: dict[str, SyntheticSpec] = {
     "iga_eq8": SyntheticSpec(iga_eq8, "IGA Eq. 8: four sines on the circle"),
     "iga_eq9": SyntheticSpec(iga_eq9, "IGA Eq. 9: six sines, 10..60 cycles (halve=1 for ReLU)"),
     "broadband": SyntheticSpec(broadband, "WINNER Fig. 1a S1–S8: broadband, level 1..8 removes low bands"),
-    "chiptune": SyntheticSpec(chiptune, "square-wave chiptune melody (high-frequency dominant)"),
+    "chiptune": SyntheticSpec(chiptune, "square-wave chiptune melody, 16 kHz audio (bright, high-frequency dominant)"),
     "chirp": SyntheticSpec(chirp, "linear chirp sweeping start..end × Nyquist"),
 }
 for _level in range(1, 9):
@@ -289,7 +292,8 @@ def make_synthetic(name: str, length: int | None = None, options: str | dict | N
         converted[key] = value
     raw = spec.generator(**converted)
     values, peak = _normalise_peak(raw, name)
-    sample_rate = int(converted["sample_rate"]) if "sample_rate" in converted else None
+    rate = converted.get("sample_rate", params["sample_rate"].default if "sample_rate" in params else None)
+    sample_rate = int(rate) if rate else None
     kind = "audio" if sample_rate else "1d"
     return Signal(values, (n,), kind, name, sample_rate=sample_rate, scale=peak, description=spec.description)
 
@@ -463,8 +467,11 @@ def load_signal(spec: str, length: int | None = None, image_size: int | None = N
             raise SignalError(f"{path.name}: not a readable .npy file ({type(exc).__name__})") from None
         kind = "image" if array.ndim == 3 or (array.ndim == 2 and min(array.shape) > 8) else "1d"
         return from_array(array, kind=kind, name=path.stem)
-    known = sorted(SYNTHETIC) + list(SKIMAGE_IMAGES) + sorted(assets)
-    raise SignalError(f"unknown signal {spec!r}: give a file (audio/image/.npy) or one of {', '.join(known)}")
+    if suffix and path.exists():
+        raise SignalError(f"{path.name}: unsupported file type {suffix!r}; use audio "
+                          f"({', '.join(AUDIO_EXTENSIONS)}), images ({', '.join(IMAGE_EXTENSIONS)}) or .npy")
+    raise SignalError(f"unknown signal {spec!r}: give a file path or a built-in name "
+                      "(see `python -m spectral_lab list`)")
 
 
 def list_signals() -> list[tuple[str, str]]:
