@@ -10,7 +10,7 @@ from spectral_lab.signals import make_synthetic
 
 SIGNALS = {
     "1d": lambda: make_synthetic("sines", length=256, options="freqs=3,20 amps=1,0.5"),
-    "audio": lambda: make_synthetic("chiptune", length=1024, options="sample_rate=8000"),
+    "audio": lambda: make_synthetic("chiptune", length=1024, options="sample_rate=8000 octave=0"),
     "rgb": lambda: load_signal("astronaut", image_size=16),
 }
 
