@@ -58,6 +58,13 @@ class RunConfig:
     device: str = knob("auto", "auto (CUDA when present), cpu or cuda", choices=("auto", "cpu", "cuda"))
     log_every: int = knob(10, "steps between Snapshots (each one syncs the device once)", 1, 1_000_000)
     preview_every: int = knob(100, "steps between Snapshots that carry the prediction (0: only at the end)", 0, 1_000_000)
+    # --- diagnostics (each on its own cadence; 0 = off; when on, step 0 is diagnosed too) ---
+    ntk_every: int = knob(0, "steps between empirical-NTK snapshots (0: off)", 0, 1_000_000)
+    ntk_points: int = knob(256, "points M of the regular sub-grid the eNTK is computed on", 16, 4096)
+    activations_every: int = knob(0, "steps between activation histograms / spectra (0: off)", 0, 1_000_000)
+    errors_every: int = knob(0, "steps between error maps and per-band errors (0: off)", 0, 1_000_000)
+    diagnostics_budget: float = knob(0.15, "max fraction of training time diagnostics may take; later ones "
+                                            "wait when over it (0: no limit)", 0.0, 10.0)
 
     # ------------------------------------------------------------------------------------------
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig
+from .diagnostics import diagnose, due_diagnostics
 from .errors import ConfigError
 from .methods import build_model, resolve
 from .metrics import evaluate, psnr_from_mse
@@ -41,6 +42,8 @@ class Snapshot:
     done: bool = False
     message: str = ""
     metrics: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)  # ntk / activations / error_map / band_error
+    diagnostics_seconds: float = 0.0  # wall time spent on diagnostics so far
 
 
 def pick_device(name: str) -> torch.device:
@@ -81,6 +84,9 @@ class Run:
         self.best_loss = float("inf")
         self.best_step = 0
         self.final: Snapshot | None = None
+        self.band_history: list[tuple[int, np.ndarray]] = []  # (step, Δ per band) for the heatmap
+        self.band_edges: np.ndarray | None = None
+        self.diagnostics_seconds = 0.0
         self._stop = False
 
     # ------------------------------------------------------------------------------------------
@@ -100,6 +106,8 @@ class Run:
         start = time.perf_counter()
         message = ""
         try:
+            if due_diagnostics(cfg, 0):  # the kernel / activations at initialisation
+                yield self._initial_snapshot(start)
             for step in range(1, cfg.steps + 1):
                 if self._stop:
                     step -= 1
@@ -112,7 +120,8 @@ class Run:
                 loss_buffer[step - 1] = loss.detach()
                 on_log = step % cfg.log_every == 0 or step == cfg.steps
                 on_preview = cfg.preview_every > 0 and step % cfg.preview_every == 0
-                if on_log or on_preview:
+                due = self._due(step, start)
+                if on_log or on_preview or due:
                     # The one host sync of this cadence. Loss was measured before this update,
                     # so the parameters kept as "best" are the ones that produced it.
                     chunk = loss_buffer[last_logged:step].cpu().numpy().astype(np.float64)
@@ -129,13 +138,16 @@ class Run:
                     if current < self.best_loss:
                         self.best_loss, self.best_step = current, step
                         self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    host_prediction = prediction.detach().cpu().numpy() if (on_preview or due) else None
+                    diagnostics = self._diagnose(due, host_prediction, step)
                     elapsed = time.perf_counter() - start
                     yield Snapshot(
                         step=step, total_steps=cfg.steps, loss=current, psnr=psnr_from_mse(current),
                         best_psnr=psnr_from_mse(self.best_loss), best_step=self.best_step,
                         elapsed=elapsed, steps_per_s=step / max(elapsed, 1e-9),
                         lr=optimizer.param_groups[0]["lr"], steps=steps_chunk, losses=chunk,
-                        prediction=prediction.detach().cpu().numpy() if on_preview else None)
+                        prediction=host_prediction, diagnostics=diagnostics,
+                        diagnostics_seconds=self.diagnostics_seconds)
                     last_logged = step
                 optimizer.step()
                 if scheduler is not None:
@@ -148,6 +160,45 @@ class Run:
             del optimizer, loss_buffer
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
+
+    def _due(self, step: int, start: float) -> set[str]:
+        """Diagnostics due at `step`, deferred while they exceed their share of the time."""
+        due = due_diagnostics(self.config, step)
+        budget = self.config.diagnostics_budget
+        if due and budget > 0:
+            training_seconds = time.perf_counter() - start - self.diagnostics_seconds
+            if self.diagnostics_seconds > budget * training_seconds:
+                return set()
+        return due
+
+    def _diagnose(self, names: set[str], prediction: np.ndarray | None, step: int) -> dict:
+        if not names:
+            return {}
+        begin = time.perf_counter()
+        result = diagnose(self.model, self.signal, self.config, names, prediction)
+        if "band_error" in result:
+            self.band_edges = result["band_error"][0]
+            self.band_history.append((step, result["band_error"][1]))
+        self.diagnostics_seconds += time.perf_counter() - begin
+        return result
+
+    def _initial_snapshot(self, start: float) -> Snapshot:
+        with torch.no_grad():
+            prediction = self.model(self.coords)
+            loss = float(torch.mean((prediction - self.target) ** 2))
+        host_prediction = prediction.cpu().numpy()
+        diagnostics = self._diagnose(due_diagnostics(self.config, 0), host_prediction, 0)
+        return Snapshot(step=0, total_steps=self.config.steps, loss=loss, psnr=psnr_from_mse(loss),
+                        best_psnr=psnr_from_mse(loss), best_step=0, elapsed=time.perf_counter() - start,
+                        steps_per_s=0.0, lr=self.config.lr, prediction=host_prediction,
+                        diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
+
+    def band_error_history(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, band edges, Δ of shape (bands, steps)) for the IGA Fig. 1-style heatmap."""
+        if not self.band_history:
+            return np.zeros(0, int), np.zeros(0), np.zeros((0, 0))
+        steps = np.array([s for s, _ in self.band_history])
+        return steps, self.band_edges, np.stack([d for _, d in self.band_history], axis=1)
 
     def _record(self, steps: np.ndarray, losses: np.ndarray) -> None:
         self.history_steps.append(steps)
