@@ -61,6 +61,9 @@ class RunConfig:
     # --- diagnostics (each on its own cadence; 0 = off; when on, step 0 is diagnosed too) ---
     ntk_every: int = knob(0, "steps between empirical-NTK snapshots (0: off)", 0, 1_000_000)
     ntk_points: int = knob(256, "points M of the regular sub-grid the eNTK is computed on", 16, 4096)
+    ntk_layout: str = knob("auto", "eNTK points: strided sub-grid over the whole signal, or a window of consecutive "
+                                   "samples (auto: window for 1D/audio, strided for images)",
+                           choices=("auto", "strided", "window"))
     activations_every: int = knob(0, "steps between activation histograms / spectra (0: off)", 0, 1_000_000)
     errors_every: int = knob(0, "steps between error maps and per-band errors (0: off)", 0, 1_000_000)
     diagnostics_budget: float = knob(0.15, "max fraction of training time diagnostics may take; later ones "

@@ -64,7 +64,7 @@ def _argument_scale(activation: torch.nn.Module) -> float:
 def activation_stats(model, signal: Signal, max_points: int = 4096, bins: int = 80,
                      method: str = "", s1: float = 0.0) -> list[LayerStats]:
     """Histograms and power spectra of every hidden layer on a regular sub-grid of the signal."""
-    index, sub = subgrid(signal.grid, max_points)
+    index, sub = subgrid(signal.grid, max_points, layout="auto")
     device = next(model.parameters()).device
     coords = torch.from_numpy(signal.coords[index]).to(device)
     records = model.layer_activations(coords)
@@ -221,7 +221,8 @@ def diagnose(model, signal: Signal, config, names: set[str], prediction: np.ndar
     result = {}
     if "ntk" in names:
         result["ntk"] = ntk_diagnostics(model, signal.coords, signal.grid, signal.values,
-                                        max_points=config.ntk_points, prediction=prediction)
+                                        max_points=config.ntk_points, prediction=prediction,
+                                        layout=config.ntk_layout)
     if "activations" in names:
         result["activations"] = activation_stats(model, signal, method=config.method, s1=config.s1 or 0.0)
     if "errors" in names:

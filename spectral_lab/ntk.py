@@ -18,17 +18,38 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 
-def subgrid(grid: tuple[int, ...], max_points: int) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Indices (into the flattened grid) of a regular sub-grid of at most `max_points` points.
+LAYOUTS = ("auto", "strided", "window")
 
-    1D: every k-th sample; 2D: every s-th row and column. Regular spacing keeps Fourier axes
-    meaningful: frequency index k of the sub-grid is k cycles across the whole domain.
+
+def subgrid(grid: tuple[int, ...], max_points: int, layout: str = "strided") -> tuple[np.ndarray, tuple[int, ...]]:
+    """Indices (into the flattened grid) of a regular set of at most `max_points` points.
+
+    strided: every k-th sample (1D) / every s-th row and column (2D), the whole domain seen
+      coarsely; frequency index k is k cycles across the whole domain (above the sub-grid's
+      Nyquist, content aliases).
+    window: M consecutive samples (1D) / a √M×√M block (2D) from the middle, seen at full
+      resolution; frequency index k is k cycles across the window.
+    auto: window for 1D signals (audio is far too dense to stride), strided for images.
     """
+    if layout == "auto":
+        layout = "window" if len(grid) == 1 else "strided"
+    if layout not in ("strided", "window"):
+        raise ValueError(f"layout must be one of {LAYOUTS}")
     if len(grid) == 1:
+        if layout == "window":
+            size = min(grid[0], max_points)
+            start = (grid[0] - size) // 2
+            return np.arange(start, start + size), (size,)
         stride = max(1, math.ceil(grid[0] / max_points))
         index = np.arange(0, grid[0], stride)
         return index, (index.size,)
     h, w = grid
+    if layout == "window":
+        side_h = min(h, int(math.isqrt(max_points)))
+        side_w = min(w, max_points // side_h)
+        rows = np.arange(side_h) + (h - side_h) // 2
+        cols = np.arange(side_w) + (w - side_w) // 2
+        return (rows[:, None] * w + cols[None, :]).reshape(-1), (side_h, side_w)
     stride = max(1, math.ceil(math.sqrt(h * w / max_points)))
     rows, cols = np.arange(0, h, stride), np.arange(0, w, stride)
     return (rows[:, None] * w + cols[None, :]).reshape(-1), (rows.size, cols.size)
@@ -170,7 +191,7 @@ class NTKResult:
     """Small numpy summary of an eNTK, ready to plot. Eigenpairs sorted by descending λ."""
 
     eigenvalues: np.ndarray  # (M,) clamped at 0 (fp noise gives tiny negatives)
-    k: np.ndarray  # frequency index, cycles across the domain
+    k: np.ndarray  # frequency index, cycles across the sub-grid's extent
     spectrum: np.ndarray  # S(k) = Σ_i λ_i |v̂_i(k)|²  (WINNER Eq. 6)
     target_spectrum: np.ndarray  # |ŷ(k)|² of the target on the same sub-grid
     target_projections: np.ndarray  # |c_i| = |v_iᵀ y| (SBS Fig. 2 D–F), root-sum-square over channels
@@ -181,6 +202,7 @@ class NTKResult:
     num_points: int
     subgrid: tuple[int, ...]
     seconds: float
+    layout: str = "strided"
     note: str = "sum-of-outputs kernel for C>1 outputs (pseudo-NTK, M×M)"
     eigenvectors: np.ndarray | None = field(default=None, repr=False)
 
@@ -217,14 +239,15 @@ def analyse_kernel(kernel: np.ndarray, grid: tuple[int, ...], target: np.ndarray
 
 def ntk_diagnostics(model: nn.Module, coords: np.ndarray | torch.Tensor, grid: tuple[int, ...],
                     target: np.ndarray, max_points: int = 256, prediction: np.ndarray | None = None,
-                    chunk: int = 256, keep_eigenvectors: bool = False) -> NTKResult:
+                    chunk: int = 256, keep_eigenvectors: bool = False, layout: str = "auto") -> NTKResult:
     """eNTK of `model` on a regular sub-grid of ≤ max_points of the signal, analysed.
 
-    `coords` (N, d) and `target` / `prediction` (N, C) on the full grid; the sub-grid is taken here.
-    Works on whatever device the model is on; returns host numpy data.
+    `coords` (N, d) and `target` / `prediction` (N, C) on the full grid; the sub-grid (see
+    `subgrid` for the layouts) is taken here. Works on whatever device the model is on;
+    returns host numpy data.
     """
     start = time.perf_counter()
-    index, sub = subgrid(grid, max_points)
+    index, sub = subgrid(grid, max_points, layout)
     device = next(model.parameters()).device
     points = torch.as_tensor(np.asarray(coords)[index] if isinstance(coords, np.ndarray) else coords[index],
                              device=device)
@@ -236,5 +259,7 @@ def ntk_diagnostics(model: nn.Module, coords: np.ndarray | torch.Tensor, grid: t
         model.train(was_training)
     target_sub = np.asarray(target)[index]
     prediction_sub = None if prediction is None else np.asarray(prediction)[index]
-    return analyse_kernel(kernel, sub, target_sub, prediction_sub, keep_eigenvectors,
-                          seconds=time.perf_counter() - start)
+    result = analyse_kernel(kernel, sub, target_sub, prediction_sub, keep_eigenvectors,
+                            seconds=time.perf_counter() - start)
+    result.layout = layout if layout != "auto" else ("window" if len(grid) == 1 else "strided")
+    return result

@@ -72,6 +72,11 @@ def test_subgrid_is_regular_and_bounded():
     index, shape = subgrid((64, 48), 300)
     assert shape == (16, 12) and index.size == 192
     assert index[1] - index[0] == 4 and index[12] == 4 * 48  # every 4th column; next row 4 rows down
+    index, shape = subgrid((1000,), 256, layout="window")
+    assert shape == (256,) and index[0] == 372 and np.all(np.diff(index) == 1)  # the middle 256 samples
+    index, shape = subgrid((64, 48), 300, layout="window")
+    assert shape == (17, 17) and index[0] == 23 * 48 + 15 and index[17] == 24 * 48 + 15
+    assert subgrid((1000,), 256, layout="auto")[1] == (256,) and subgrid((64, 64), 256, layout="auto")[1] == (16, 16)
 
 
 def test_analysis_of_a_known_kernel():
