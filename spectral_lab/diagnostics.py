@@ -133,6 +133,11 @@ def spectrogram_db(wave: np.ndarray, n_fft: int = 512, hop: int | None = None, r
     return librosa.amplitude_to_db(magnitude, ref=ref, top_db=None).clip(min=-80.0), ref
 
 
+def warm_up() -> None:
+    """Compile librosa's STFT once (numba; ~10 s in a fresh venv) so the first audio error map is quick."""
+    spectrogram_db(np.sin(np.arange(2048, dtype=np.float32)), n_fft=256)
+
+
 def error_map(signal: Signal, prediction: np.ndarray, n_fft: int = 512) -> ErrorMap:
     """Residual / spectral error maps of `prediction` (N, C) against the signal."""
     target = signal.as_grid()

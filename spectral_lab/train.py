@@ -223,7 +223,8 @@ class Run:
                         psnr=metrics["psnr"], best_psnr=metrics["psnr"], best_step=self.best_step,
                         elapsed=elapsed, steps_per_s=metrics["steps_per_s"],
                         lr=optimizer.param_groups[0]["lr"], prediction=prediction, done=True,
-                        message=message or "finished", metrics=metrics)
+                        message=message or "finished", metrics=metrics,
+                        diagnostics_seconds=self.diagnostics_seconds)
 
     # ------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -98,3 +98,4 @@ def test_budget_defers_diagnostics_but_not_training():
     with_ntk = [s.step for s in run if "ntk" in s.diagnostics]
     assert with_ntk[0] == 0 and len(with_ntk) < 30  # far fewer than the 61 asked for
     assert run.curve()[0][-1] == 60
+    assert 0 < run.final.diagnostics_seconds < run.final.elapsed
