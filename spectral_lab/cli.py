@@ -164,11 +164,7 @@ def compare(config: RunConfig, signals: list[str], methods: list[str], progress:
         for method in methods:
             run = train_with_progress(config.replace(signal=signal_name, method=method), signal, progress,
                                       label=f"{Path(signal_name).stem}/{method}")
-            m = run.final.metrics
-            rows.append({"signal": signal.name, "method": method, "psnr_db": round(m["psnr"], 2),
-                         "ssim": round(m["ssim"], 4) if "ssim" in m else None, "rho_ag": round(m["rho_ag"], 4),
-                         "params": run.num_parameters, "seconds": round(m["seconds"], 2),
-                         "steps": m["steps"], "note": "" if run.final.message == "finished" else run.final.message})
+            rows.append(run.summary_row())
     return rows
 
 

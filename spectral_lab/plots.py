@@ -168,56 +168,93 @@ def band_error_figure(steps: np.ndarray, edges: np.ndarray, heat: np.ndarray,
     return FigureSpec(title, [panel], height=320)
 
 
-def reconstruction_figure(signal: Signal, prediction: np.ndarray, title: str = "Reconstruction",
+def reconstruction_figure(signal: Signal, prediction: np.ndarray | None, title: str = "Reconstruction",
                           max_samples: int = 3000) -> FigureSpec:
+    """Target and fit (prediction None: the target alone, as a preview)."""
     if signal.kind == "image":
-        return FigureSpec(title, [Panel("target", traces=[Trace("image", z=signal.to_original())]),
-                                  Panel("fit", traces=[Trace("image", z=signal.to_original(prediction))])],
-                          cols=2, height=340)
+        panels = [Panel("target", traces=[Trace("image", z=signal.to_original())])]
+        if prediction is not None:
+            panels.append(Panel("fit", traces=[Trace("image", z=signal.to_original(prediction))]))
+        return FigureSpec(title, panels, cols=len(panels), height=340)
     n = min(signal.num_points, max_samples)
     t = np.arange(n) / (signal.sample_rate or signal.num_points)
     xlabel = "time (s)" if signal.sample_rate else "position (fraction of the signal)"
-    return FigureSpec(title, [Panel(f"first {n} samples" if n < signal.num_points else "signal", xlabel, "value", [
-        Trace("line", t, signal.values[:n, 0], name="target", color="#444444"),
-        Trace("line", t, np.asarray(prediction)[:n, 0], name="fit", color=PALETTE[1])])])
+    traces = [Trace("line", t, signal.values[:n, 0], name="target", color="#444444")]
+    if prediction is not None:
+        traces.append(Trace("line", t, np.asarray(prediction)[:n, 0], name="fit", color=PALETTE[1]))
+    return FigureSpec(title, [Panel(f"first {n} samples" if n < signal.num_points else "signal", xlabel, "value",
+                                    traces)])
 
 
 # ----------------------------------------------------------------------------------------------
 # Renderers
 # ----------------------------------------------------------------------------------------------
 def _to_plotly(spec: FigureSpec):
+    """Build the figure as a plain dict and skip plotly's validation: make_subplots + templates
+    cost ~100 ms a figure, too slow for a live view (measured in bench/bench_app.py)."""
     import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
 
     rows = math.ceil(len(spec.panels) / spec.cols)
-    fig = make_subplots(rows=rows, cols=spec.cols, subplot_titles=[p.title for p in spec.panels],
-                        horizontal_spacing=0.08, vertical_spacing=0.14 if rows > 1 else 0.1)
-    legend_names = set()
+    gap_x, gap_y = 0.07, (0.16 if rows > 1 else 0.0)
+    width = (1 - gap_x * (spec.cols - 1)) / spec.cols
+    height = (1 - gap_y * (rows - 1)) / rows
+    data, layout, annotations, legend_names = [], {}, [], set()
     for index, panel in enumerate(spec.panels):
-        row, col = index // spec.cols + 1, index % spec.cols + 1
+        row, col = divmod(index, spec.cols)
+        n = index + 1
+        suffix = "" if n == 1 else str(n)
+        x0 = col * (width + gap_x)
+        y1 = 1 - row * (height + gap_y)
+        layout[f"xaxis{suffix}"] = _axis(panel.xlabel, panel.xlog, [x0, x0 + width], f"y{suffix}")
+        layout[f"yaxis{suffix}"] = _axis(panel.ylabel, panel.ylog, [y1 - height, y1], f"x{suffix}")
+        annotations.append(dict(text=panel.title, x=x0 + width / 2, y=y1, xref="paper", yref="paper",
+                                xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12)))
+        axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
         for trace in panel.traces:
             if trace.kind == "line":
                 show = bool(trace.name) and trace.name not in legend_names
                 legend_names.add(trace.name)
-                fig.add_trace(go.Scatter(x=trace.x, y=trace.y, mode="lines", name=trace.name, legendgroup=trace.name,
-                                         showlegend=show, line=dict(color=trace.color, dash="dash" if trace.dash else None)),
-                              row=row, col=col)
+                data.append(dict(type="scatter", mode="lines", x=_list(trace.x), y=_list(trace.y), name=trace.name,
+                                 legendgroup=trace.name, showlegend=show,
+                                 line=dict(color=trace.color, dash="dash" if trace.dash else "solid"), **axes))
             elif trace.kind == "heatmap":
-                fig.add_trace(go.Heatmap(z=trace.z, x=trace.x, y=trace.y, colorscale=trace.colorscale,
-                                         showscale=len(spec.panels) <= 3,
-                                         colorbar=dict(title=trace.colorbar, len=0.8 / rows)),
-                              row=row, col=col)
+                data.append(dict(type="heatmap", z=_list(trace.z), x=_list(trace.x), y=_list(trace.y),
+                                 colorscale=_colorscale(trace.colorscale), reversescale=trace.colorscale.endswith("_r"),
+                                 showscale=len(spec.panels) <= 3,
+                                 colorbar=dict(title=dict(text=trace.colorbar), len=height * 0.9,
+                                               x=x0 + width + 0.005, y=y1 - height / 2, thickness=12), **axes))
             elif trace.kind == "image":
                 image = np.asarray(trace.z)
                 if image.ndim == 2:
                     image = np.repeat(image[..., None], 3, axis=-1)
-                fig.add_trace(go.Image(z=(np.clip(image, 0, 1) * 255).astype(np.uint8)), row=row, col=col)
-        fig.update_xaxes(title_text=panel.xlabel, type="log" if panel.xlog else None, row=row, col=col)
-        fig.update_yaxes(title_text=panel.ylabel, type="log" if panel.ylog else None, row=row, col=col)
-    fig.update_layout(title=spec.title, height=spec.height, margin=dict(l=50, r=20, t=60, b=40),
-                      legend=dict(orientation="h", y=-0.2), template="plotly_white")
-    fig.update_annotations(font_size=12)
-    return fig
+                data.append(dict(type="image", z=(np.clip(image, 0, 1) * 255).astype(np.uint8).tolist(), **axes))
+                layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}")
+    layout.update(title=dict(text=spec.title), height=spec.height, margin=dict(l=60, r=30, t=70, b=50),
+                  annotations=annotations, legend=dict(orientation="h", y=-0.18), plot_bgcolor="white",
+                  paper_bgcolor="white", font=dict(size=11))
+    return go.Figure(dict(data=data, layout=layout), skip_invalid=True, _validate=False)
+
+
+def _colorscale(name: str) -> list:
+    """Plotly's named scale as explicit [position, colour] pairs (validation is skipped above)."""
+    from plotly.colors import get_colorscale
+
+    return get_colorscale(name.removesuffix("_r"))
+
+
+def _axis(title: str, log: bool, domain: list[float], anchor: str) -> dict:
+    return dict(title=dict(text=title), type="log" if log else "linear", domain=domain, anchor=anchor,
+                gridcolor="#e5e5e5", zerolinecolor="#cccccc", linecolor="#999999", showline=True)
+
+
+def _list(values):
+    """numpy -> lists with NaN as None (JSON null), so plotly draws gaps."""
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.dtype.kind == "f":
+        return np.where(np.isfinite(array), array, None).tolist()
+    return array.tolist()
 
 
 def _to_matplotlib(spec: FigureSpec):

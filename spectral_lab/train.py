@@ -87,6 +87,7 @@ class Run:
         self.band_history: list[tuple[int, np.ndarray]] = []  # (step, Δ per band) for the heatmap
         self.band_edges: np.ndarray | None = None
         self.diagnostics_seconds = 0.0
+        self._diagnostic_cost: dict[str, float] = {}  # last measured seconds per diagnostic
         self._stop = False
 
     # ------------------------------------------------------------------------------------------
@@ -162,20 +163,31 @@ class Run:
                 torch.cuda.empty_cache()
 
     def _due(self, step: int, start: float) -> set[str]:
-        """Diagnostics due at `step`, deferred while they exceed their share of the time."""
+        """Diagnostics due at `step`, each deferred until its expected cost (its last measured
+        one) fits in the budget: diagnostics ≤ budget × training time."""
         due = due_diagnostics(self.config, step)
         budget = self.config.diagnostics_budget
         if due and budget > 0:
             training_seconds = time.perf_counter() - start - self.diagnostics_seconds
-            if self.diagnostics_seconds > budget * training_seconds:
-                return set()
+            allowed = budget * training_seconds - self.diagnostics_seconds
+            affordable = set()
+            for name in sorted(due, key=lambda n: self._diagnostic_cost.get(n, 0.0)):
+                cost = self._diagnostic_cost.get(name, 0.0)
+                if cost <= allowed:
+                    affordable.add(name)
+                    allowed -= cost
+            return affordable
         return due
 
     def _diagnose(self, names: set[str], prediction: np.ndarray | None, step: int) -> dict:
         if not names:
             return {}
         begin = time.perf_counter()
-        result = diagnose(self.model, self.signal, self.config, names, prediction)
+        result = {}
+        for name in sorted(names):
+            started = time.perf_counter()
+            result.update(diagnose(self.model, self.signal, self.config, {name}, prediction))
+            self._diagnostic_cost[name] = time.perf_counter() - started
         if "band_error" in result:
             self.band_edges = result["band_error"][0]
             self.band_history.append((step, result["band_error"][1]))
@@ -231,6 +243,14 @@ class Run:
     def predict(self) -> np.ndarray:
         """The model's output on the signal's grid, (N, C) numpy on the host."""
         return self.model(self.coords).cpu().numpy()
+
+    def summary_row(self) -> dict:
+        """One row of a results table (CLI compare, app): PSNR, SSIM or –, ρ_AG, params, time."""
+        m = self.final.metrics
+        return {"signal": self.signal.name, "method": self.config.method, "psnr_db": round(m["psnr"], 2),
+                "ssim": round(m["ssim"], 4) if "ssim" in m else None, "rho_ag": round(m["rho_ag"], 4),
+                "params": self.num_parameters, "seconds": round(m["seconds"], 2), "steps": m["steps"],
+                "note": "" if self.final.message == "finished" else self.final.message}
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, loss) of every step seen so far."""

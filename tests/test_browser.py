@@ -1,0 +1,172 @@
+"""The app in a real browser: Playwright drives headless Chromium against `python app.py`.
+
+Skips when Playwright or /usr/bin/chromium is missing (.ci/run installs both). Screenshots go
+to test-artifacts/.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "SPECTRAL_LAB_CONCURRENCY": "2"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "app.log", "w")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                pytest.fail(f"app did not start; see {ARTIFACTS / 'app.log'}")
+            time.sleep(0.5)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _open(browser, url):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(url)
+    page.wait_for_selector("#train-button", timeout=30_000)
+    page.wait_for_timeout(1500)  # the load event restores the link's settings
+    return page
+
+
+def _plot_data(page, element_id):
+    """The data plotly holds for a plot, as JSON text ('' when nothing is drawn yet).
+
+    Gradio draws a plot when it is on screen, so scroll to it first, as a user would."""
+    page.locator(f"#{element_id}").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    return page.evaluate(f"""() => {{
+        const div = document.querySelector('#{element_id} .js-plotly-plot');
+        return div && div.data ? JSON.stringify(div.data.map(t => [t.x, t.y, t.z])) : '';
+    }}""")
+
+
+def _wait_for_change(page, element_id, timeout):
+    """Keep the plot on screen and wait until plotly's data differs from what is drawn now."""
+    before = _plot_data(page, element_id)
+    assert before, f"{element_id} shows nothing"
+    page.wait_for_function(f"""(before) => {{
+        const div = document.querySelector('#{element_id} .js-plotly-plot');
+        return div && div.data && JSON.stringify(div.data.map(t => [t.x, t.y, t.z])) !== before;
+    }}""", arg=before, timeout=timeout)
+
+
+def _status(page):
+    return page.inner_text("#status")
+
+
+def _wait_done(page, timeout=120_000):
+    page.wait_for_function("document.querySelector('#status').innerText.startsWith('done')", timeout=timeout)
+
+
+def _table_rows(page):
+    """Data rows of the results grid (ARIA row 1 is the header); rendered once on screen."""
+    page.locator("#results-table").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    return page.evaluate("""() => Array.from(document.querySelectorAll('#results-table [role=row]'))
+        .filter(r => Number(r.getAttribute('aria-rowindex')) > 1)
+        .map(r => r.innerText.replace(/\\s+/g, ' ').trim()).filter(t => t.length > 0)""")
+
+
+def test_training_updates_live_panels_and_stop_stops_it(browser, app_url):
+    page = _open(browser, app_url + "?signal=winner_high&length=2048&width=32&depth=2&steps=4000&methods=siren2")
+    page.click("#train-button")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('step')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#ntk-plot .js-plotly-plot') !== null", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "training-early.png"), full_page=True)
+    for name in ("curves-plot", "ntk-plot", "error-plot"):
+        _wait_for_change(page, name, timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "training-later.png"), full_page=True)
+    page.click("#stop-button")
+    _wait_done(page, timeout=30_000)
+    stopped = _status(page)
+    assert "stopped" in stopped
+    curve = _plot_data(page, "curves-plot")
+    page.wait_for_timeout(2000)
+    assert _plot_data(page, "curves-plot") == curve  # nothing trains after Stop
+    rows = _table_rows(page)
+    assert len(rows) == 1 and "stopped at step" in rows[0]
+    page.screenshot(path=str(ARTIFACTS / "stopped.png"), full_page=True)
+
+
+def test_compare_mode_gives_one_row_per_method_and_downloads(browser, app_url):
+    page = _open(browser, app_url + "?signal=camera&image_size=32&width=32&depth=2&steps=60&methods=relu,siren")
+    page.click("#train-button")
+    _wait_done(page)
+    rows = _table_rows(page)
+    assert len(rows) == 2 and rows[0].startswith("relu") and rows[1].startswith("siren"), rows
+    page.locator("#downloads").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    downloads = page.inner_text("#downloads").replace("\n", "")
+    assert "results.csv" in downloads and "psnr.png" in downloads, downloads
+    share = page.input_value("#share-link textarea")
+    assert "methods=relu%2Csiren" in share and "image_size=32" in share
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+
+def test_two_sessions_training_at_once_do_not_see_each_other(browser, app_url):
+    first = _open(browser, app_url + "?signal=sines&length=1024&width=16&depth=2&steps=150&methods=gauss")
+    second = _open(browser, app_url + "?signal=camera&image_size=24&width=16&depth=2&steps=150&methods=wire")
+    first.click("#train-button")
+    second.click("#train-button")
+    _wait_done(first)
+    _wait_done(second)
+    rows_first, rows_second = _table_rows(first), _table_rows(second)
+    assert len(rows_first) == 1 and rows_first[0].startswith("gauss"), rows_first
+    assert len(rows_second) == 1 and rows_second[0].startswith("wire"), rows_second
+    assert "wire" not in _status(first) and "gauss" not in _status(second)
+
+
+def test_bad_settings_show_a_message_not_a_traceback(browser, app_url):
+    page = _open(browser, app_url + "?signal=camera&image_size=2000&steps=10&methods=siren")
+    page.click("#train-button")
+    toast = page.locator("text=limit").first
+    toast.wait_for(timeout=20_000)
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "limit" in body
+    page.screenshot(path=str(ARTIFACTS / "bad-input.png"), full_page=True)
