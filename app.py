@@ -23,6 +23,7 @@ from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SpectralLabError
+from spectral_lab.modifiers import MODIFIERS, expand_methods
 from spectral_lab.live import (DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, check_limits, device_label,
                                load_ui_signal, parse_share_query, rows_to_csv, share_query, to_audio,
                                with_app_cadence)
@@ -117,11 +118,13 @@ def on_preview(*values):
 
 
 def on_train(request: gr.Request, *values):
-    upload, *values = values
+    upload, chosen_modifiers, modifier_mode, *values = values
     session = request.session_hash if request is not None else "local"
     skip = gr.skip()
     try:
-        config, methods = _config_from(values)
+        *field_values, methods = values
+        methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
+        config, methods = _config_from([*field_values, methods])
         signal = load_ui_signal(config, upload, LIMITS)
         check_limits(config, methods, LIMITS, signal)
         device = pick_device(config.device)
@@ -223,7 +226,14 @@ def build_demo() -> gr.Blocks:
                     gray = gr.Checkbox(label="Grayscale")
                     signal_options = gr.Textbox(label="Generator knobs", placeholder="e.g. freqs=5,80 amps=1,0.5")
                 methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare mode)",
-                                      max_choices=LIMITS.max_methods)
+                                      max_choices=LIMITS.max_methods, allow_custom_value=True,
+                                      info="type method+modifier for a combination, e.g. relu_pe+iga")
+                with gr.Row():
+                    modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name) for m in MODIFIERS.values()],
+                                                 label="Training modifiers")
+                    modifier_mode = gr.Radio([("compare with and without each", "each"),
+                                              ("apply all to every method", "combined")], value="each",
+                                             label="Modifiers are")
                 with gr.Accordion("Network and method knobs (blank = the method's default)", open=False):
                     with gr.Row():
                         width = gr.Slider(8, LIMITS.max_width, step=8, label="Width")
@@ -296,7 +306,7 @@ def build_demo() -> gr.Blocks:
         for trigger in (signal.input, upload.change, length.submit, image_size.submit, gray.input,
                         signal_options.submit):
             trigger(on_preview, [upload] + controls, preview_outputs, api_visibility="private")
-        train.click(on_train, [upload] + controls, outputs, concurrency_limit=CONCURRENCY, concurrency_id="train",
+        train.click(on_train, [upload, modifiers, modifier_mode] + controls, outputs, concurrency_limit=CONCURRENCY, concurrency_id="train",
                     api_visibility="private")
         stop.click(on_stop, None, status, queue=False, api_visibility="private")
         reset.click(on_stop, None, status, queue=False, api_visibility="private").then(

@@ -19,6 +19,7 @@ import numpy as np
 from .config import RunConfig, coerce
 from .errors import SpectralLabError
 from .methods import list_methods
+from .modifiers import expand_methods
 from .metrics import PSNR_CONVENTION
 from .signals import Signal, list_signals, load_signal
 from .train import Run
@@ -133,7 +134,7 @@ def _plot_1d(signal: Signal, prediction: np.ndarray, path: Path) -> Path:
 
 # ----------------------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
-    print("Methods:")
+    print("Methods (add training modifiers with +, e.g. relu_pe+iga, siren+fr+iga):")
     for name, description, citation in list_methods():
         print(f"  {name:<10} {description}\n  {'':<10} [{citation}]")
     print("\nSignals (or pass any audio/image/.npy file path):")
@@ -179,6 +180,8 @@ def rows_to_markdown(rows: list[dict]) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     signals = [s for s in args.signals.split(",") if s]
     methods = [m for m in args.methods.split(",") if m]
+    modifiers = [m for m in (args.with_modifiers or "").split(",") if m]
+    methods = expand_methods(methods, modifiers, "combined" if args.combine_modifiers else "each")
     if not signals or not methods:
         raise SpectralLabError("give at least one signal (--signals) and one method (--methods)")
     config = _config_from_args(args, signal=signals[0], method=methods[0])
@@ -224,7 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     comp = sub.add_parser("compare", help="several methods × signals, same budget, one table")
     comp.add_argument("--signals", required=True, help="comma-separated signals")
-    comp.add_argument("--methods", required=True, help="comma-separated methods")
+    comp.add_argument("--methods", required=True, help="comma-separated methods (may carry +modifiers)")
+    comp.add_argument("--with-modifiers", help="comma-separated modifiers (iga,fr,bn): each method also "
+                                               "runs with each of them")
+    comp.add_argument("--combine-modifiers", action="store_true",
+                      help="instead: run each method once with all the modifiers together")
     _add_config_options(comp, skip=("signal", "method"))
     comp.add_argument("--out", help="output folder [runs/compare-SIGNALS-TIME]")
     comp.add_argument("--quiet", action="store_true", help="no progress bars")

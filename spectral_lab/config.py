@@ -31,7 +31,8 @@ class RunConfig:
     gray: bool = knob(False, "convert images to grayscale")
     signal_options: str = knob("", "generator knobs, e.g. 'freqs=2,40 amps=1,0.5' for sines")
     # --- method ---
-    method: str = knob("siren", "method name (see `python -m spectral_lab list`)")
+    method: str = knob("siren", "method name, optionally + modifiers: relu_pe+iga, siren+fr, relu+bn "
+                                "(see `python -m spectral_lab list`)")
     width: int = knob(128, "hidden features per layer", 1, 4096)
     depth: int = knob(3, "number of hidden (activation) layers", 1, 16)
     omega0: float | None = knob(None, "ω₀ of hidden sine layers (SIREN/SIREN²/SPDER/FINER)", 0.0, 1e4)
@@ -54,6 +55,18 @@ class RunConfig:
                             choices=("step", "exp", "constant"))
     lr_gamma: float = knob(0.99, "step schedule factor (WINNER: 1% decay every 20 steps)", 0.0, 1.0)
     lr_every: int = knob(20, "step schedule period in steps", 1, 1_000_000)
+    optimizer: str = knob("adam", "adam (the papers' default) or sgd (plain gradient descent, IGA's theory)",
+                          choices=("adam", "sgd"))
+    # --- training modifiers (used when the method has +iga / +fr) ---
+    iga_group: int | None = knob(None, "IGA group size p: runs of p samples / p×p patches (None: 8 in 1D, 4 in 2D; "
+                                       "1 = exact eNTK)", 1, 1024)
+    iga_start: int = knob(1, "IGA: first balanced eigenvalue index", 1, 100_000)
+    iga_end: int | None = knob(None, "IGA: last balanced eigenvalue index (None: 14 for sine nets, 7 otherwise)",
+                               1, 100_000)
+    iga_sampling: str = knob("residual", "IGA: point per group: largest residual, random each update, or fixed",
+                             choices=("residual", "random", "fixed"))
+    iga_every: int = knob(10, "IGA: steps between recomputing S̃ₑ from the eNTK", 1, 100_000)
+    fr_phases: int = knob(4, "FR: phases P of the cosine basis", 1, 64)
     seed: int = knob(0, "random seed for initialisation and random encodings", 0, 2**31 - 1)
     device: str = knob("auto", "auto (CUDA when present), cpu or cuda", choices=("auto", "cpu", "cuda"))
     log_every: int = knob(10, "steps between Snapshots (each one syncs the device once)", 1, 1_000_000)

@@ -20,7 +20,7 @@ import numpy as np
 from . import plots
 from .config import RunConfig
 from .errors import ConfigError, SignalError
-from .methods import METHODS
+from .methods import get_method
 from .metrics import PSNR_CONVENTION
 from .signals import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, Signal, load_audio, load_image, load_signal
 from .train import Run, pick_device
@@ -52,9 +52,8 @@ def check_limits(config: RunConfig, methods: list[str], limits: AppLimits, signa
     """Raise ConfigError with a message a visitor can act on."""
     if not methods:
         raise ConfigError("pick at least one method")
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ConfigError(f"unknown method(s): {', '.join(unknown)}")
+    for method in methods:
+        get_method(method)  # unknown architectures or modifiers -> ConfigError
     if len(methods) > limits.max_methods:
         raise ConfigError(f"at most {limits.max_methods} methods per comparison (got {len(methods)})")
     for name, value, cap in (("steps", config.steps, limits.max_steps), ("width", config.width, limits.max_width),
@@ -111,6 +110,11 @@ PRESETS: dict[str, Preset] = {p.title: p for p in (
     Preset("Broadband S6: SIREN, FINER, SIREN²",
            "A broadband signal with its low frequencies removed (WINNER Fig. 1a, S6).",
            "signal=broadband_s6&length=4096&width=64&steps=300&methods=siren,finer,siren2"),
+    Preset("Training modifiers: PE with IGA, FR, BN",
+           "The same ReLU+PE network trained plainly and with each of the IGA paper's three modifiers "
+           "(inductive gradient adjustment, Fourier reparameterisation, batch norm).",
+           "signal=camera&image_size=48&steps=300&lr=0.002&lr_schedule=exp"
+           "&methods=relu_pe,relu_pe%2Biga,relu_pe%2Bfr,relu_pe%2Bbn"),
     Preset("Teach ω₀: one SIREN knob",
            "Move first-layer ω₀ (try 30, 300, 3000) and watch S(k) reach higher frequencies.",
            "signal=sines&length=2048&signal_options=freqs%3D5%2C80%2C300&first_omega0=300&steps=300&methods=siren"),

@@ -19,6 +19,7 @@ from .layers import (FinerActivation, GaborActivation, GaussActivation, Position
                      RandomFourierFeatures, Sine, SpderActivation, nyquist_pe_levels, siren_init,
                      uniform_bias, winner_perturb)
 from .models import CoordinateMLP
+from .modifiers import apply_batch_norm, apply_fourier_layers, group_points, split_method
 from .signals import Signal, spectral_centroid
 
 
@@ -42,9 +43,11 @@ def register(spec: MethodSpec) -> MethodSpec:
 
 
 def get_method(name: str) -> MethodSpec:
-    if name not in METHODS:
-        raise ConfigError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-    return METHODS[name]
+    """The architecture's spec; `name` may carry modifiers (relu_pe+iga), checked here too."""
+    base, _ = split_method(name)
+    if base not in METHODS:
+        raise ConfigError(f"unknown method {base!r}; choose from {', '.join(METHODS)}")
+    return METHODS[base]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -196,9 +199,14 @@ def resolve(config: RunConfig, signal: Signal) -> RunConfig:
     for key, value in generic.items():
         if getattr(config, key) is None and key not in filled:
             filled[key] = value
+    if config.iga_group is None:
+        filled["iga_group"] = 8 if signal.in_dim == 1 else 4
+    if config.iga_end is None:
+        groups = group_points(signal.grid, filled.get("iga_group", config.iga_group)).shape[0]
+        filled["iga_end"] = min(14 if spec.name in ("siren", "siren2", "spder", "finer") else 7, groups)
     if config.s0 is None or config.s1 is None:
         auto_s0, auto_s1 = (winner_scales(spectral_centroid(signal), signal.channels, signal.in_dim)
-                            if config.method == "siren2" else (0.0, 0.0))
+                            if spec.name == "siren2" else (0.0, 0.0))
         if config.s0 is None:
             filled["s0"] = round(auto_s0, 4)
         if config.s1 is None:
@@ -211,10 +219,20 @@ def build_model(config: RunConfig, signal: Signal) -> nn.Module:
     if any(getattr(config, k) is None for k in ("omega0", "first_omega0", "s0", "s1", "lr")):
         config = resolve(config, signal)
     spec = get_method(config.method)
+    _, modifiers = split_method(config.method)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
-    return spec.builder(config, signal)
+    model = spec.builder(config, signal)
+    if "fr" in modifiers:
+        apply_fourier_layers(model, phases=config.fr_phases)
+    if "bn" in modifiers:
+        apply_batch_norm(model)
+    return model
 
 
 def list_methods() -> list[tuple[str, str, str]]:
-    return [(spec.name, spec.description, spec.citation) for spec in METHODS.values()]
+    """Architectures, then the training modifiers (written +name)."""
+    from .modifiers import MODIFIERS
+
+    return ([(spec.name, spec.description, spec.citation) for spec in METHODS.values()]
+            + [(f"+{m.name}", m.description, m.citation) for m in MODIFIERS.values()])

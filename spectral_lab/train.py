@@ -20,6 +20,7 @@ from .errors import ConfigError
 from .methods import build_model, resolve
 from .metrics import evaluate, psnr_from_mse
 from .models import count_parameters
+from .modifiers import InductiveGradientAdjustment, split_method
 from .signals import Signal, load_signal
 
 
@@ -74,6 +75,13 @@ class Run:
         self.device = pick_device(self.config.device)
         self.model = build_model(self.config, signal).to(self.device)
         self.num_parameters = count_parameters(self.model)
+        self.modifiers = split_method(self.config.method)[1]
+        self.iga = None
+        if "iga" in self.modifiers:
+            c = self.config
+            self.iga = InductiveGradientAdjustment(
+                signal.grid, c.iga_group, c.iga_start, c.iga_end, c.iga_sampling, c.iga_every,
+                balance_to="end" if c.optimizer == "adam" else "start", seed=c.seed)
         self.coords = torch.from_numpy(signal.coords).to(self.device)
         self.target = torch.from_numpy(signal.values).to(self.device)
         self.history_steps: list[np.ndarray] = []
@@ -100,7 +108,8 @@ class Run:
 
     def snapshots(self) -> Iterator[Snapshot]:
         cfg, model = self.config, self.model
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        optimizer = (torch.optim.Adam(model.parameters(), lr=cfg.lr) if cfg.optimizer == "adam"
+                     else torch.optim.SGD(model.parameters(), lr=cfg.lr))
         scheduler = make_scheduler(optimizer, cfg)
         loss_buffer = torch.zeros(cfg.steps, device=self.device)
         last_logged = 0
@@ -116,8 +125,15 @@ class Run:
                     break
                 optimizer.zero_grad(set_to_none=True)
                 prediction = model(self.coords)
-                loss = torch.mean((prediction - self.target) ** 2)
-                loss.backward()
+                residual = prediction - self.target
+                loss = torch.mean(residual**2)
+                if self.iga is not None:
+                    # IGA Eq. 4: back-propagate S̃ₑ r instead of r. d/dθ of (2/N)·Σ (S̃ₑr)ᵀf equals
+                    # the MSE gradient (2/N)·Jᵀr with r replaced by S̃ₑr.
+                    adjusted = self.iga.adjust(model, self.coords, residual.detach(), step)
+                    (2.0 / residual.numel() * torch.sum(adjusted * prediction)).backward()
+                else:
+                    loss.backward()
                 loss_buffer[step - 1] = loss.detach()
                 on_log = step % cfg.log_every == 0 or step == cfg.steps
                 on_preview = cfg.preview_every > 0 and step % cfg.preview_every == 0

@@ -64,3 +64,11 @@ def test_list_shows_methods_with_citations_and_signals(capsys):
     for name in ("siren2", "spder", "wire", "winner_high", "chip_melody", "camera"):
         assert name in out
     assert "WINNER" in out
+
+
+def test_compare_with_modifiers_runs_each_variant(tmp_path, capsys):
+    out = tmp_path / "mods"
+    assert main(["compare", "--signals", "sines", "--methods", "relu", "--with-modifiers", "iga,bn", "--steps", "5",
+                 "--length", "256", "--width", "16", "--out", str(out), "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["method"] for r in rows] == ["relu", "relu+iga", "relu+bn"]

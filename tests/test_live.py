@@ -99,3 +99,17 @@ def test_closing_the_stream_stops_training():
     stream.close()  # what Gradio does when the browser goes away
     run = live.runs[0]
     assert run.final is not None and run.final.step < 100_000
+
+
+def test_modifier_comparisons_expand_and_count_against_the_cap():
+    from spectral_lab.modifiers import expand_methods
+
+    assert expand_methods(["relu_pe"], ["iga", "bn"]) == ["relu_pe", "relu_pe+iga", "relu_pe+bn"]
+    assert expand_methods(["relu", "siren"], ["iga", "fr"], "combined") == ["relu+iga+fr", "siren+iga+fr"]
+    with pytest.raises(ConfigError, match="unknown modifier"):
+        expand_methods(["relu"], ["dropout"])
+    with pytest.raises(ConfigError, match="at most 2 methods"):
+        check_limits(RunConfig(steps=10), expand_methods(["relu"], ["iga", "fr"]), AppLimits(max_methods=2))
+    check_limits(RunConfig(steps=10), ["relu_pe+iga", "siren+fr+bn"], AppLimits())
+    with pytest.raises(ConfigError, match="unknown modifier"):
+        check_limits(RunConfig(steps=10), ["relu+xyz"], AppLimits())
