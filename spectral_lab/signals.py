@@ -306,12 +306,8 @@ def load_audio(path: str | os.PathLike, length: int | None = None, offset: int =
     """Audio file -> mono Signal divided by max|x|, original sample rate kept, optional crop to `length` samples."""
     import soundfile as sf
 
-    path = Path(path)
+    path = _existing_file(path, "audio file")
     name = name or path.stem
-    if not path.is_file():
-        raise SignalError(f"audio file not found: {path}")
-    if path.stat().st_size == 0:
-        raise SignalError(f"{path.name}: the file is empty")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (L, channels)
     except Exception:
@@ -330,6 +326,15 @@ def load_audio(path: str | os.PathLike, length: int | None = None, offset: int =
     values, peak = _normalise_peak(mono, path.name)
     return Signal(values, (values.size,), "audio", name, sample_rate=int(rate), scale=peak,
                   description=f"audio file {path.name}")
+
+
+def _existing_file(path: str | os.PathLike, what: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise SignalError(f"{what} not found: {path}")
+    if path.stat().st_size == 0:
+        raise SignalError(f"{path.name}: the file is empty")
+    return path
 
 
 def _load_audio_librosa(path: Path) -> tuple[np.ndarray, int]:
@@ -359,12 +364,8 @@ def load_image(source: str | os.PathLike | np.ndarray, size: int | None = None, 
 
         image, name = getattr(data, str(source))(), name or str(source)
     else:
-        path = Path(source)
+        path = _existing_file(source, f"image (or one of the bundled names {', '.join(SKIMAGE_IMAGES)})")
         name = name or path.stem
-        if not path.is_file():
-            raise SignalError(f"image not found: {source} (bundled names: {', '.join(SKIMAGE_IMAGES)})")
-        if path.stat().st_size == 0:
-            raise SignalError(f"{path.name}: the file is empty")
         from skimage import io
 
         try:
