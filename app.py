@@ -23,7 +23,7 @@ from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.modifiers import MODIFIERS, expand_methods
+from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.live import (DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, check_limits, device_label,
                                load_ui_signal, parse_share_query, rows_to_csv, share_query, to_audio,
                                with_app_cadence)
@@ -94,6 +94,22 @@ def on_load(request: gr.Request):
         except SpectralLabError as exc:
             note = f"The link's settings could not be used ({exc}); showing the default preset."
     return [*_preset_values(DEFAULT_PRESET), note or PRESETS[DEFAULT_PRESET].explanation]
+
+
+def on_methods(methods: list[str]):
+    """Each chosen method's one-line explanation, paper and parameterisation."""
+    lines = []
+    for name in methods or []:
+        try:
+            spec = method_registry.get_method(name)
+            _, mods = split_method(name)
+        except SpectralLabError as exc:
+            lines.append(f"- ⚠️ {exc}")
+            continue
+        extra = "".join(f" **+{m}**: {MODIFIERS[m].description} *{MODIFIERS[m].citation}*." for m in mods)
+        lines.append(f"- **{name}**: {spec.description} *{spec.citation}*. Parameterisation: "
+                     f"{spec.parameterisation}.{extra}")
+    return "\n".join(lines)
 
 
 def on_preset(name: str):
@@ -228,6 +244,7 @@ def build_demo() -> gr.Blocks:
                 methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare mode)",
                                       max_choices=LIMITS.max_methods, allow_custom_value=True,
                                       info="type method+modifier for a combination, e.g. relu_pe+iga")
+                method_info = gr.Markdown(elem_id="method-info")
                 with gr.Row():
                     modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name) for m in MODIFIERS.values()],
                                                  label="Training modifiers")
@@ -306,6 +323,7 @@ def build_demo() -> gr.Blocks:
         for trigger in (signal.input, upload.change, length.submit, image_size.submit, gray.input,
                         signal_options.submit):
             trigger(on_preview, [upload] + controls, preview_outputs, api_visibility="private")
+        methods.change(on_methods, methods, method_info, api_visibility="private")
         train.click(on_train, [upload, modifiers, modifier_mode] + controls, outputs, concurrency_limit=CONCURRENCY, concurrency_id="train",
                     api_visibility="private")
         stop.click(on_stop, None, status, queue=False, api_visibility="private")

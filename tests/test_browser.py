@@ -146,7 +146,18 @@ def test_compare_mode_gives_one_row_per_method_and_downloads(browser, app_url):
     assert "results.csv" in downloads and "psnr.png" in downloads, downloads
     share = page.input_value("#share-link textarea")
     assert "methods=relu%2Csiren" in share and "image_size=32" in share
+    info = page.inner_text("#method-info")
+    assert "Rahaman" in info and "Sitzmann" in info  # each method's paper is shown
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+
+def test_modifier_checkboxes_compare_with_and_without(browser, app_url):
+    page = _open(browser, app_url + "?signal=sines&length=512&width=16&depth=2&steps=40&methods=relu")
+    page.get_by_label("iga: Inductive gradient adjustment", exact=False).check()
+    page.click("#train-button")
+    _wait_done(page)
+    rows = _table_rows(page)
+    assert len(rows) == 2 and rows[0].startswith("relu ") and rows[1].startswith("relu+iga"), rows
 
 
 def test_two_sessions_training_at_once_do_not_see_each_other(browser, app_url):
