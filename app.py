@@ -168,6 +168,8 @@ def on_train(request: gr.Request, *values):
                    table, files, link]
     except SpectralLabError as exc:
         raise gr.Error(str(exc), print_exception=False)
+    except Exception as exc:  # a bug of ours: say so in one line; the server log has the traceback
+        raise gr.Error(f"Training failed ({type(exc).__name__}: {exc}). Please report it.") from exc
     finally:
         live.stop()
         with SESSIONS_LOCK:
@@ -211,12 +213,8 @@ def _exports(live: LiveComparison, outdir: Path) -> list[str]:
     specs = {"psnr.png": plots.psnr_figure(live.curves, "PSNR and loss")}
     if live.ntk_results:
         specs["ntk.png"] = plots.ntk_figure(live.ntk_results)
-    import matplotlib.pyplot as plt
-
     for name, spec in specs.items():
-        figure = plots.render(spec, "matplotlib")
-        figure.savefig(outdir / name, dpi=110)
-        plt.close(figure)
+        plots.save_png(spec, outdir / name)
         files.append(outdir / name)
     return [str(f) for f in files]
 

@@ -5,6 +5,7 @@ has one definition, with titles, axis labels and units a student can read.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +48,16 @@ class FigureSpec:
     panels: list[Panel]
     cols: int = 1
     height: int = 320
+
+
+_MATPLOTLIB_LOCK = threading.Lock()  # matplotlib's text/mathtext layout is not thread-safe
+
+
+def save_png(spec: FigureSpec, path, dpi: int = 110) -> None:
+    """Render with matplotlib and save, serialised: the app exports from several sessions at once."""
+    with _MATPLOTLIB_LOCK:
+        figure = _to_matplotlib(spec)
+        figure.savefig(path, dpi=dpi)
 
 
 def render(spec: FigureSpec, backend: str = "plotly"):
@@ -258,10 +269,12 @@ def _list(values):
 
 
 def _to_matplotlib(spec: FigureSpec):
-    import matplotlib.pyplot as plt
+    """A matplotlib Figure built without pyplot (no global figure registry; Jupyter shows it)."""
+    from matplotlib.figure import Figure
 
     rows = math.ceil(len(spec.panels) / spec.cols)
-    fig, axes = plt.subplots(rows, spec.cols, figsize=(4.2 * spec.cols, 3.2 * rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * spec.cols, 3.2 * rows))
+    axes = fig.subplots(rows, spec.cols, squeeze=False)
     for index, panel in enumerate(spec.panels):
         ax = axes[index // spec.cols][index % spec.cols]
         for trace in panel.traces:

@@ -46,7 +46,18 @@ def test_every_figure_renders_with_titles_and_labels(finished_run, backend):
             figure.to_json()  # serialisable for the browser
         else:
             assert len(figure.axes) >= len(spec.panels)
-            plt.close(figure)
+
+
+def test_png_export_is_safe_from_several_threads(finished_run, tmp_path):
+    # The app exports figures from several sessions at once; matplotlib's text layout is not
+    # thread-safe (a ParseException from mathtext was seen before save_png took a lock).
+    from concurrent.futures import ThreadPoolExecutor
+
+    run, snapshots = finished_run
+    spec = plots.ntk_figure({"init": snapshots[0].diagnostics["ntk"]})
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: plots.save_png(spec, tmp_path / f"ntk{i}.png"), range(8)))
+    assert all((tmp_path / f"ntk{i}.png").stat().st_size > 1000 for i in range(8))
 
 
 def test_log_axes_drop_non_positive_values():
