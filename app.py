@@ -63,14 +63,15 @@ def _values_from(config: RunConfig, methods: list[str]) -> list:
     return [getattr(config, name) for name in CONTROL_FIELDS] + [methods]
 
 
-def _config_from(values: list) -> tuple[RunConfig, list[str]]:
+def _config_from(values: list, check: bool = True) -> tuple[RunConfig, list[str]]:
     """Control values -> (RunConfig, methods). Blank controls (and damping 'auto') keep defaults."""
     *field_values, methods = values
     given = {name: coerce(name, str(value)) for name, value in zip(CONTROL_FIELDS, field_values)
              if value not in ("", None, "auto") or name == "device"}
     config = RunConfig.from_dict(given)
     methods = list(methods or [])
-    check_limits(config, methods, LIMITS)
+    if check:
+        check_limits(config, methods, LIMITS)
     return config, methods
 
 
@@ -120,7 +121,7 @@ def on_preview(*values):
     """Show the chosen signal (image / audio player / waveform) and its spectral centroid."""
     upload, *values = values
     try:
-        config, methods = _config_from(values)
+        config, _ = _config_from(values, check=False)  # the preview does not depend on the methods
         signal = load_ui_signal(config, upload, LIMITS)
     except SpectralLabError as exc:
         return f"⚠️ {exc}", gr.update(visible=False), gr.update(visible=False), gr.update(visible=False)
