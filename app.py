@@ -11,7 +11,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import tempfile
 import threading
-from dataclasses import fields
 from pathlib import Path
 
 import gradio as gr

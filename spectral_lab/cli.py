@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
 import time
 from dataclasses import fields
@@ -18,10 +17,10 @@ import numpy as np
 
 from .config import RunConfig, coerce
 from .errors import SpectralLabError
-from .methods import list_methods
+from .methods import get_method, list_methods
 from .modifiers import expand_methods
-from .metrics import PSNR_CONVENTION
-from .signals import Signal, list_signals, load_signal
+from .metrics import PSNR_CONVENTION, psnr_from_mse
+from .signals import Signal, list_signals, signal_for
 from .train import Run
 
 SIGNAL_FIELDS = ("signal", "length", "image_size", "gray", "signal_options")
@@ -43,11 +42,6 @@ def _config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
     given = {k: coerce(k, v) for k, v in values.items() if v is not None}
     given.update(overrides)
     return RunConfig.from_dict(given)
-
-
-def _signal_from_config(config: RunConfig) -> Signal:
-    return load_signal(config.signal, length=config.length, image_size=config.image_size,
-                       options=config.signal_options, gray=config.gray)
 
 
 def _default_out(kind: str, *names: str) -> Path:
@@ -85,7 +79,7 @@ def save_outputs(run: Run, out: Path) -> list[Path]:
         writer = csv.writer(handle)
         writer.writerow(["step", "loss", "psnr_db"])
         for step, loss in zip(steps, losses):
-            writer.writerow([int(step), f"{loss:.8g}", f"{10 * math.log10(4 / max(loss, 1e-30)):.4f}"])
+            writer.writerow([int(step), f"{loss:.8g}", f"{psnr_from_mse(float(loss)):.4f}"])
     written += [out / "metrics.json", out / "config.json", out / "curve.csv"]
     if signal.kind == "image":
         from skimage import io, util
@@ -145,7 +139,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
-    signal = _signal_from_config(config)
+    signal = signal_for(config)
     run = train_with_progress(config, signal, progress=not args.quiet)
     out = Path(args.out) if args.out else _default_out("fit", config.signal, config.method)
     written = save_outputs(run, out)
@@ -161,7 +155,7 @@ def compare(config: RunConfig, signals: list[str], methods: list[str], progress:
     """Train every method on every signal with the same budget; one row per pair."""
     rows = []
     for signal_name in signals:
-        signal = _signal_from_config(config.replace(signal=signal_name))
+        signal = signal_for(config.replace(signal=signal_name))
         for method in methods:
             run = train_with_progress(config.replace(signal=signal_name, method=method), signal, progress,
                                       label=f"{Path(signal_name).stem}/{method}")
@@ -186,9 +180,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise SpectralLabError("give at least one signal (--signals) and one method (--methods)")
     config = _config_from_args(args, signal=signals[0], method=methods[0])
     for method in methods:  # fail fast on a typo before hours of training
-        config.replace(method=method)
-        from .methods import get_method
-
         get_method(method)
     rows = compare(config, signals, methods, progress=not args.quiet)
     table = rows_to_markdown(rows)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .layers import FinerActivation, GaborActivation, Sine, SpderActivation
+from .layers import FinerActivation, Sine, SpderActivation
 from .ntk import power_spectrum, subgrid
 from .signals import Signal
 

@@ -22,7 +22,7 @@ from .config import RunConfig
 from .errors import ConfigError, SignalError
 from .methods import get_method
 from .metrics import PSNR_CONVENTION
-from .signals import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, Signal, load_audio, load_image, load_signal
+from .signals import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, Signal, load_audio, load_image, signal_for
 from .train import Run, pick_device
 
 
@@ -158,8 +158,7 @@ def load_ui_signal(config: RunConfig, upload: str | os.PathLike | None, limits: 
             raise SignalError(f"{path.name}: upload an audio file ({', '.join(AUDIO_EXTENSIONS)}) "
                               f"or an image ({', '.join(IMAGE_EXTENSIONS)})")
     else:
-        signal = load_signal(config.signal, length=config.length, image_size=config.image_size,
-                             options=config.signal_options, gray=config.gray)
+        signal = signal_for(config)
     if signal.values.size > limits.max_points:
         raise SignalError(f"{signal.name} has {signal.values.size:,} values; this server's limit is "
                           f"{limits.max_points:,} (set 'length' for audio or 'image size' for images)")

@@ -475,6 +475,12 @@ def load_signal(spec: str, length: int | None = None, image_size: int | None = N
                       "(see `python -m spectral_lab list`)")
 
 
+def signal_for(config) -> Signal:
+    """The signal a RunConfig names, with its length / image_size / options / gray settings."""
+    return load_signal(config.signal, length=config.length, image_size=config.image_size,
+                       options=config.signal_options, gray=config.gray)
+
+
 def list_signals() -> list[tuple[str, str]]:
     """(name, description) of every built-in signal."""
     rows = [(name, spec.description) for name, spec in SYNTHETIC.items()]

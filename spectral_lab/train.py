@@ -21,7 +21,7 @@ from .methods import build_model, resolve
 from .metrics import evaluate, psnr_from_mse
 from .models import count_parameters
 from .modifiers import InductiveGradientAdjustment, split_method
-from .signals import Signal, load_signal
+from .signals import Signal, signal_for
 
 
 @dataclass
@@ -68,8 +68,7 @@ class Run:
 
     def __init__(self, config: RunConfig, signal: Signal | None = None):
         if signal is None:
-            signal = load_signal(config.signal, length=config.length, image_size=config.image_size,
-                                 options=config.signal_options, gray=config.gray)
+            signal = signal_for(config)
         self.signal = signal
         self.config = resolve(config, signal)
         self.device = pick_device(self.config.device)

@@ -1,5 +1,4 @@
 """The papers' headline claims at CPU scale (calibrated: see the numbers in the comments)."""
-import pytest
 
 from spectral_lab import RunConfig, psnr, run_to_end
 from spectral_lab.signals import load_signal, make_synthetic

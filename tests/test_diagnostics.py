@@ -1,7 +1,6 @@
 """Activation statistics (WINNER Thm 3.1), error maps, per-band error, cadence in a Run."""
 import numpy as np
 import pytest
-import torch
 
 from spectral_lab import Run, RunConfig, build_model
 from spectral_lab.diagnostics import (activation_stats, band_relative_error, error_map, relative_error_at,
@@ -50,7 +49,6 @@ def test_spectrogram_error_is_large_in_the_missing_band_and_small_elsewhere():
 
 
 def test_image_error_maps_and_band_error():
-    rng = np.random.default_rng(0)
     smooth = np.outer(np.hanning(32), np.hanning(32))
     detail = 0.2 * np.sign(np.sin(np.arange(32) * 2.7))[None, :] * np.ones((32, 1))
     signal = from_array(smooth + detail, kind="image")

@@ -5,7 +5,7 @@ import torch
 
 from spectral_lab import METHODS, ConfigError, Run, RunConfig, build_model, load_signal, run_to_end
 from spectral_lab.diagnostics import relative_error_at
-from spectral_lab.modifiers import InductiveGradientAdjustment, fold_fourier_layers, group_points, split_method
+from spectral_lab.modifiers import fold_fourier_layers, group_points, split_method
 from spectral_lab.ntk import empirical_ntk, ntk_diagnostics
 from spectral_lab.signals import make_synthetic
 
@@ -38,11 +38,9 @@ def test_iga_exact_entk_follows_the_linear_model_with_balanced_eigenvalues():
     run = Run(config.replace(lr=lr, steps=steps), signal)
     with torch.no_grad():
         start = (run.model(coords).double() - target).numpy()[:, 0]
-    list(run.snapshots())
+    list(run.snapshots())  # the loss falls every step here, so the kept "best" parameters are the last ones
     with torch.no_grad():
-        run.model.load_state_dict(run.model.state_dict())
         end = (run.model(coords).double() - target).numpy()[:, 0]
-    # the last step's parameters: re-evaluate (the final snapshot may restore the best state, = last here)
     measured = (vectors.T @ end) / (vectors.T @ start)
     balanced = (1 - lr * 2 / n * eigenvalues[0]) ** steps
     vanilla = (1 - lr * 2 / n * eigenvalues[:6]) ** steps
