@@ -74,12 +74,19 @@ def _open(browser, url):
     return page
 
 
-def _plot_data(page, element_id):
-    """The data plotly holds for a plot, as JSON text ('' when nothing is drawn yet).
+def _scroll_to(page, element_id):
+    """Bring an element on screen, as a user would (Gradio draws a plot only when visible).
 
-    Gradio draws a plot when it is on screen, so scroll to it first, as a user would."""
-    page.locator(f"#{element_id}").scroll_into_view_if_needed()
+    Plain DOM scrolling: Playwright's scroll_into_view_if_needed waits for the element to stop
+    moving, which a plot redrawn four times a second on a busy 2-core machine may never do."""
+    page.wait_for_selector(f"#{element_id}", state="attached", timeout=30_000)
+    page.evaluate(f"document.querySelector('#{element_id}').scrollIntoView({{block: 'center'}})")
     page.wait_for_timeout(500)
+
+
+def _plot_data(page, element_id):
+    """The data plotly holds for a plot, as JSON text ('' when nothing is drawn yet)."""
+    _scroll_to(page, element_id)
     return page.evaluate(f"""() => {{
         const div = document.querySelector('#{element_id} .js-plotly-plot');
         return div && div.data ? JSON.stringify(div.data.map(t => [t.x, t.y, t.z])) : '';
@@ -106,8 +113,7 @@ def _wait_done(page, timeout=120_000):
 
 def _table_rows(page):
     """Data rows of the results grid (ARIA row 1 is the header); rendered once on screen."""
-    page.locator("#results-table").scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
+    _scroll_to(page, "results-table")
     return page.evaluate("""() => Array.from(document.querySelectorAll('#results-table [role=row]'))
         .filter(r => Number(r.getAttribute('aria-rowindex')) > 1)
         .map(r => r.innerText.replace(/\\s+/g, ' ').trim()).filter(t => t.length > 0)""")
@@ -140,7 +146,7 @@ def test_compare_mode_gives_one_row_per_method_and_downloads(browser, app_url):
     _wait_done(page)
     rows = _table_rows(page)
     assert len(rows) == 2 and rows[0].startswith("relu") and rows[1].startswith("siren"), rows
-    page.locator("#downloads").scroll_into_view_if_needed()
+    _scroll_to(page, "downloads")
     page.wait_for_timeout(500)
     downloads = page.inner_text("#downloads").replace("\n", "")
     assert "results.csv" in downloads and "psnr.png" in downloads, downloads
