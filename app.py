@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import app_nern
 from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
@@ -226,86 +227,91 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Spectral Lab") as demo:
         gr.Markdown("# Spectral Lab\nSee *spectral bias* in coordinate MLPs. Pick a signal and methods, press "
                     f"**Train**, and watch the NTK spectrum and the error move. Running on **{device_label()}**.")
-        with gr.Row():
-            with gr.Column(scale=1, min_width=320):
-                preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="Preset")
-                preset_note = gr.Markdown(PRESETS[DEFAULT_PRESET].explanation)
-                with gr.Group():
-                    signal = gr.Dropdown(SIGNAL_CHOICES, label="Signal", allow_custom_value=False)
-                    upload = gr.File(label="…or upload audio / an image", file_types=["audio", "image"],
-                                     type="filepath")
-                    with gr.Row():
-                        length = gr.Number(label="Length (samples)", placeholder="default", precision=0)
-                        image_size = gr.Number(label="Image size (px)", placeholder="keep", precision=0)
-                    gray = gr.Checkbox(label="Grayscale")
-                    signal_options = gr.Textbox(label="Generator knobs", placeholder="e.g. freqs=5,80 amps=1,0.5")
-                methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare mode)",
-                                      max_choices=LIMITS.max_methods, allow_custom_value=True,
-                                      info="type method+modifier for a combination, e.g. relu_pe+iga")
-                method_info = gr.Markdown(elem_id="method-info")
+        with gr.Tabs():
+            with gr.Tab("Signals: audio, images, 1D", id="signals"):
                 with gr.Row():
-                    modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name) for m in MODIFIERS.values()],
-                                                 label="Training modifiers")
-                    modifier_mode = gr.Radio([("compare with and without each", "each"),
-                                              ("apply all to every method", "combined")], value="each",
-                                             label="Modifiers are")
-                with gr.Accordion("Network and method knobs (blank = the method's default)", open=False):
-                    with gr.Row():
-                        width = gr.Slider(8, LIMITS.max_width, step=8, label="Width")
-                        depth = gr.Slider(1, LIMITS.max_depth, step=1, label="Hidden layers")
-                    with gr.Row():
-                        omega0 = gr.Number(label="ω₀ hidden", placeholder="30")
-                        first_omega0 = gr.Number(label="ω₀ first layer", placeholder="auto")
-                    with gr.Row():
-                        s0 = gr.Number(label="SIREN² s₀", placeholder="auto (Eq. 11)")
-                        s1 = gr.Number(label="SIREN² s₁", placeholder="auto (Eq. 11)")
-                    with gr.Row():
-                        damping = gr.Dropdown(["auto", "sqrt", "log", "arctan"], value="auto", label="SPDER δ")
-                        bias_scale = gr.Number(label="FINER first bias k", placeholder="1")
-                    with gr.Row():
-                        pe_levels = gr.Number(label="PE levels L", placeholder="Nyquist rule", precision=0)
-                        rff_sigma = gr.Number(label="RFF σ", placeholder="auto")
-                    with gr.Row():
-                        wire_omega = gr.Number(label="WIRE ω")
-                        wire_sigma = gr.Number(label="WIRE σ")
-                        gauss_scale = gr.Number(label="Gauss s")
-                with gr.Accordion("Training", open=True):
-                    steps = gr.Slider(10, LIMITS.max_steps, step=10, label="Steps per method")
-                    with gr.Row():
-                        lr = gr.Number(label="Learning rate", placeholder="method default")
-                        seed = gr.Number(label="Seed", precision=0)
-                    with gr.Row():
-                        device = gr.Dropdown(["auto", "cpu", "cuda"], label="Device")
-                        ntk_points = gr.Slider(64, LIMITS.max_ntk_points, step=64, label="NTK points M")
-                with gr.Row():
-                    train = gr.Button("Train", variant="primary", elem_id="train-button")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
-                    reset = gr.Button("Reset", elem_id="reset-button")
-                share = gr.Textbox(label="Share link (the whole setup)", buttons=["copy"], interactive=False, elem_id="share-link")
-                signal_info = gr.Markdown()
-                target_image = gr.Image(label="Target", visible=False, interactive=False)
-                target_audio = gr.Audio(label="Target", visible=False, interactive=False)
-                target_plot = gr.Plot(label="Target", visible=False)
-            with gr.Column(scale=2):
-                status = gr.Markdown("Press **Train**.", elem_id="status")
-                # One scrolling column, no tabs: Gradio does not draw plots updated inside a hidden tab.
-                gr.Markdown("### Curves\n" + EXPLAIN["curves"])
-                curves = gr.Plot(elem_id="curves-plot", show_label=False)
-                results = gr.Dataframe(value=_table([]), label="Results", interactive=False, elem_id="results-table")
-                downloads = gr.File(label="Downloads (CSV, figures)", file_count="multiple", interactive=False, elem_id="downloads",
-                                    height=120)
-                gr.Markdown("### Reconstruction")
-                recon_image = gr.Image(label="Current fit", visible=False, interactive=False, height=300)
-                recon_audio = gr.Audio(label="Current fit", visible=False, interactive=False)
-                recon_plot = gr.Plot(visible=False, show_label=False)
-                gr.Markdown("### Empirical NTK\n" + EXPLAIN["ntk"])
-                ntk = gr.Plot(elem_id="ntk-plot", show_label=False)
-                kernel = gr.Plot(show_label=False)
-                gr.Markdown("### Error map\n" + EXPLAIN["errors"])
-                errors = gr.Plot(elem_id="error-plot", show_label=False)
-                bands = gr.Plot(show_label=False)
-                gr.Markdown("### Activations\n" + EXPLAIN["activations"])
-                activations = gr.Plot(show_label=False)
+                    with gr.Column(scale=1, min_width=320):
+                        preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="Preset")
+                        preset_note = gr.Markdown(PRESETS[DEFAULT_PRESET].explanation)
+                        with gr.Group():
+                            signal = gr.Dropdown(SIGNAL_CHOICES, label="Signal", allow_custom_value=False)
+                            upload = gr.File(label="…or upload audio / an image", file_types=["audio", "image"],
+                                             type="filepath")
+                            with gr.Row():
+                                length = gr.Number(label="Length (samples)", placeholder="default", precision=0)
+                                image_size = gr.Number(label="Image size (px)", placeholder="keep", precision=0)
+                            gray = gr.Checkbox(label="Grayscale")
+                            signal_options = gr.Textbox(label="Generator knobs", placeholder="e.g. freqs=5,80 amps=1,0.5")
+                        methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare mode)",
+                                              max_choices=LIMITS.max_methods, allow_custom_value=True,
+                                              info="type method+modifier for a combination, e.g. relu_pe+iga")
+                        method_info = gr.Markdown(elem_id="method-info")
+                        with gr.Row():
+                            modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name) for m in MODIFIERS.values()],
+                                                         label="Training modifiers")
+                            modifier_mode = gr.Radio([("compare with and without each", "each"),
+                                                      ("apply all to every method", "combined")], value="each",
+                                                     label="Modifiers are")
+                        with gr.Accordion("Network and method knobs (blank = the method's default)", open=False):
+                            with gr.Row():
+                                width = gr.Slider(8, LIMITS.max_width, step=8, label="Width")
+                                depth = gr.Slider(1, LIMITS.max_depth, step=1, label="Hidden layers")
+                            with gr.Row():
+                                omega0 = gr.Number(label="ω₀ hidden", placeholder="30")
+                                first_omega0 = gr.Number(label="ω₀ first layer", placeholder="auto")
+                            with gr.Row():
+                                s0 = gr.Number(label="SIREN² s₀", placeholder="auto (Eq. 11)")
+                                s1 = gr.Number(label="SIREN² s₁", placeholder="auto (Eq. 11)")
+                            with gr.Row():
+                                damping = gr.Dropdown(["auto", "sqrt", "log", "arctan"], value="auto", label="SPDER δ")
+                                bias_scale = gr.Number(label="FINER first bias k", placeholder="1")
+                            with gr.Row():
+                                pe_levels = gr.Number(label="PE levels L", placeholder="Nyquist rule", precision=0)
+                                rff_sigma = gr.Number(label="RFF σ", placeholder="auto")
+                            with gr.Row():
+                                wire_omega = gr.Number(label="WIRE ω")
+                                wire_sigma = gr.Number(label="WIRE σ")
+                                gauss_scale = gr.Number(label="Gauss s")
+                        with gr.Accordion("Training", open=True):
+                            steps = gr.Slider(10, LIMITS.max_steps, step=10, label="Steps per method")
+                            with gr.Row():
+                                lr = gr.Number(label="Learning rate", placeholder="method default")
+                                seed = gr.Number(label="Seed", precision=0)
+                            with gr.Row():
+                                device = gr.Dropdown(["auto", "cpu", "cuda"], label="Device")
+                                ntk_points = gr.Slider(64, LIMITS.max_ntk_points, step=64, label="NTK points M")
+                        with gr.Row():
+                            train = gr.Button("Train", variant="primary", elem_id="train-button")
+                            stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
+                            reset = gr.Button("Reset", elem_id="reset-button")
+                        share = gr.Textbox(label="Share link (the whole setup)", buttons=["copy"], interactive=False, elem_id="share-link")
+                        signal_info = gr.Markdown()
+                        target_image = gr.Image(label="Target", visible=False, interactive=False)
+                        target_audio = gr.Audio(label="Target", visible=False, interactive=False)
+                        target_plot = gr.Plot(label="Target", visible=False)
+                    with gr.Column(scale=2):
+                        status = gr.Markdown("Press **Train**.", elem_id="status")
+                        # One scrolling column, no inner tabs: Gradio does not draw plots updated inside a hidden tab.
+                        gr.Markdown("### Curves\n" + EXPLAIN["curves"])
+                        curves = gr.Plot(elem_id="curves-plot", show_label=False)
+                        results = gr.Dataframe(value=_table([]), label="Results", interactive=False, elem_id="results-table")
+                        downloads = gr.File(label="Downloads (CSV, figures)", file_count="multiple", interactive=False, elem_id="downloads",
+                                            height=120)
+                        gr.Markdown("### Reconstruction")
+                        recon_image = gr.Image(label="Current fit", visible=False, interactive=False, height=300)
+                        recon_audio = gr.Audio(label="Current fit", visible=False, interactive=False)
+                        recon_plot = gr.Plot(visible=False, show_label=False)
+                        gr.Markdown("### Empirical NTK\n" + EXPLAIN["ntk"])
+                        ntk = gr.Plot(elem_id="ntk-plot", show_label=False)
+                        kernel = gr.Plot(show_label=False)
+                        gr.Markdown("### Error map\n" + EXPLAIN["errors"])
+                        errors = gr.Plot(elem_id="error-plot", show_label=False)
+                        bands = gr.Plot(show_label=False)
+                        gr.Markdown("### Activations\n" + EXPLAIN["activations"])
+                        activations = gr.Plot(show_label=False)
+
+            with gr.Tab("CNN weights (NeRN / SBS)", id="nern", elem_id="nern-tab"):
+                app_nern.build_tab(CONCURRENCY)
 
         controls = [signal, length, image_size, gray, signal_options, width, depth, omega0, first_omega0, s0, s1,
                     damping, bias_scale, pe_levels, rff_sigma, wire_omega, wire_sigma, gauss_scale, steps, lr,

@@ -1,4 +1,4 @@
-"""Command line: `python -m spectral_lab {list,fit,compare,bench}`.
+"""Command line: `python -m spectral_lab {list,fit,compare,bench,nern}`.
 
 Every RunConfig field is an option (`--first-omega0 3000`), generated from the dataclass, with
 its one-line doc as help. Bad arguments and files end with one line on stderr and exit code 2.
@@ -26,9 +26,10 @@ from .train import Run
 SIGNAL_FIELDS = ("signal", "length", "image_size", "gray", "signal_options")
 
 
-def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    group = parser.add_argument_group("run settings (defaults: the method's own)")
-    for f in fields(RunConfig):
+def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (), config_cls: type = RunConfig,
+                        title: str = "run settings (defaults: the method's own)") -> None:
+    group = parser.add_argument_group(title)
+    for f in fields(config_cls):
         if f.name in skip:
             continue
         default = f.default if f.default is not None else "method default"
@@ -37,9 +38,14 @@ def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] =
                            choices=choices, help=f"{f.metadata['doc']} [{default}]")
 
 
+def _given_options(args: argparse.Namespace, config_cls: type = RunConfig, skip: tuple[str, ...] = ()) -> dict:
+    """The config fields given on the command line, parsed into their types."""
+    values = {f.name: getattr(args, f.name, None) for f in fields(config_cls) if f.name not in skip}
+    return {k: coerce(k, v, config_cls) for k, v in values.items() if v is not None}
+
+
 def _config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
-    values = {f.name: getattr(args, f.name, None) for f in fields(RunConfig)}
-    given = {k: coerce(k, v) for k, v in values.items() if v is not None}
+    given = _given_options(args)
     given.update(overrides)
     return RunConfig.from_dict(given)
 
@@ -228,13 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--quiet", action="store_true", help="no progress bars")
     bench = sub.add_parser("bench", help="run bench/bench_train.py (our fit vs a hand-written loop)")
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the bench script")
+    from .nern_cli import add_nern_parser
+
+    add_nern_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"list": cmd_list, "fit": cmd_fit, "compare": cmd_compare, "bench": cmd_bench}
+    from .nern_cli import cmd_nern
+
+    commands = {"list": cmd_list, "fit": cmd_fit, "compare": cmd_compare, "bench": cmd_bench, "nern": cmd_nern}
     try:
         return commands[args.command](args)
     except SpectralLabError as exc:

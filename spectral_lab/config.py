@@ -22,8 +22,70 @@ def knob(default: Any, doc: str, low: float | None = None, high: float | None = 
     return field(default=default, metadata={"doc": doc, "low": low, "high": high, "choices": choices})
 
 
+class FlatConfig:
+    """Validation and (de)serialisation shared by the flat config dataclasses (RunConfig, NernConfig).
+
+    Subclasses are @dataclass-es whose fields are `knob`s; ranges and choices are checked on
+    construction, and every config round-trips through a dict, JSON and a URL query string.
+    """
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        hints = get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            if value is None:
+                if "None" not in str(hints[f.name]):
+                    raise ConfigError(f"{f.name} may not be empty")
+                continue
+            if meta.get("choices") and value not in meta["choices"]:
+                raise ConfigError(f"{f.name} must be one of {', '.join(meta['choices'])}; got {value!r}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if value != value:  # NaN
+                    raise ConfigError(f"{f.name} is NaN")
+                low, high = meta.get("low"), meta.get("high")
+                if (low is not None and value < low) or (high is not None and value > high):
+                    raise ConfigError(f"{f.name}={value} is out of range [{low}, {high}]")
+
+    def replace(self, **changes: Any):
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    # --- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: coerce(k, v, cls) for k, v in data.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_query(self) -> str:
+        """Only the fields that differ from the defaults, as a URL query string."""
+        default = type(self)()
+        changed = {f.name: getattr(self, f.name) for f in fields(self)
+                   if getattr(self, f.name) != getattr(default, f.name)}
+        return urlencode({k: ("" if v is None else v) for k, v in changed.items()})
+
+    @classmethod
+    def from_query(cls, query: str):
+        pairs = parse_qsl(query.lstrip("?"), keep_blank_values=True)
+        return cls.from_dict({k: v for k, v in pairs})
+
+
 @dataclass
-class RunConfig:
+class RunConfig(FlatConfig):
     # --- signal ---
     signal: str = knob("winner_high", "signal: synthetic name, bundled image, generated asset, or a file path")
     length: int | None = knob(None, "samples of a 1D signal / crop of an audio file (None: generator default or whole file)", 8, 2_000_000)
@@ -82,69 +144,14 @@ class RunConfig:
     diagnostics_budget: float = knob(0.15, "max fraction of training time diagnostics may take; later ones "
                                             "wait when over it (0: no limit)", 0.0, 10.0)
 
-    # ------------------------------------------------------------------------------------------
-    def __post_init__(self) -> None:
-        self.validate()
 
-    def validate(self) -> None:
-        hints = get_type_hints(RunConfig)
-        for f in fields(self):
-            value = getattr(self, f.name)
-            meta = f.metadata
-            if value is None:
-                if "None" not in str(hints[f.name]):
-                    raise ConfigError(f"{f.name} may not be empty")
-                continue
-            if meta.get("choices") and value not in meta["choices"]:
-                raise ConfigError(f"{f.name} must be one of {', '.join(meta['choices'])}; got {value!r}")
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if value != value:  # NaN
-                    raise ConfigError(f"{f.name} is NaN")
-                low, high = meta.get("low"), meta.get("high")
-                if (low is not None and value < low) or (high is not None and value > high):
-                    raise ConfigError(f"{f.name}={value} is out of range [{low}, {high}]")
-
-    def replace(self, **changes: Any) -> "RunConfig":
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return dataclasses.replace(self, **changes)
-
-    # --- serialisation ------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: coerce(k, v) for k, v in data.items()})
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    def to_query(self) -> str:
-        """Only the fields that differ from the defaults, as a URL query string."""
-        default = RunConfig()
-        changed = {f.name: getattr(self, f.name) for f in fields(self)
-                   if getattr(self, f.name) != getattr(default, f.name)}
-        return urlencode({k: ("" if v is None else v) for k, v in changed.items()})
-
-    @classmethod
-    def from_query(cls, query: str) -> "RunConfig":
-        pairs = parse_qsl(query.lstrip("?"), keep_blank_values=True)
-        return cls.from_dict({k: v for k, v in pairs})
+def field_docs(config_cls: type = None) -> dict[str, str]:
+    return {f.name: f.metadata["doc"] for f in fields(config_cls or RunConfig)}
 
 
-def field_docs() -> dict[str, str]:
-    return {f.name: f.metadata["doc"] for f in fields(RunConfig)}
-
-
-def coerce(name: str, value: Any) -> Any:
+def coerce(name: str, value: Any, config_cls: type = None) -> Any:
     """Parse a string (query string, CLI) into the field's type; '' or 'none'/'auto' -> None where allowed."""
-    hint = str(get_type_hints(RunConfig)[name])
+    hint = str(get_type_hints(config_cls or RunConfig)[name])
     if not isinstance(value, str):
         return value
     text = value.strip()

@@ -199,6 +199,82 @@ def reconstruction_figure(signal: Signal, prediction: np.ndarray | None, title: 
 
 # ----------------------------------------------------------------------------------------------
 # Renderers
+def nern_curves_figure(histories: dict[str, list], original_accuracy: float | None = None,
+                       title: str = "NeRN: kernels and the rebuilt CNN") -> FigureSpec:
+    """histories: label -> [NernSnapshot]. Kernel PSNR (peak = max |w|) and rebuilt-CNN accuracy."""
+    psnr_panel = Panel("Kernel PSNR (peak = max |w| of the CNN's kernels)", "step", "PSNR (dB)")
+    accuracy_panel = Panel("Accuracy of the CNN rebuilt from the MLP (test digits)", "step", "accuracy (%)")
+    for i, (label, history) in enumerate(histories.items()):
+        color = PALETTE[i % len(PALETTE)]
+        psnr_panel.traces.append(Trace("line", np.array([s.step for s in history]),
+                                       np.array([s.psnr for s in history]), name=label, color=color))
+        evaluated = [s for s in history if s.accuracy is not None]
+        accuracy_panel.traces.append(Trace("line", np.array([s.step for s in evaluated]),
+                                           np.array([100 * s.accuracy for s in evaluated]), name=label, color=color))
+    if original_accuracy is not None and histories:
+        last = max((h[-1].step for h in histories.values() if h), default=1)
+        accuracy_panel.traces.append(Trace("line", np.array([0, max(last, 1)]), np.full(2, 100 * original_accuracy),
+                                           name="original CNN", color="#444444", dash=True))
+    return FigureSpec(title, [psnr_panel, accuracy_panel], cols=2)
+
+
+def kernel_spectra_figure(spectra: dict, title: str = "Kernel ordering and its spectrum (SBS Fig. 2 A–B)") -> FigureSpec:
+    """spectra: nern.layer_spectra output. Centre tap of each kernel on the (filter, channel) grid,
+    before and after smoothing, and the grids' 2D magnitude spectra (log10, DC centred)."""
+    layer = spectra["layer"]
+
+    def tap(grid):  # (F, C, 9) -> (F, C): the centre weight of each 3×3 kernel
+        return grid[..., 4]
+
+    def log_spectrum(power):
+        return np.log10(power + power.max() * 1e-6 + 1e-30)
+
+    return FigureSpec(title, [
+        Panel(f"{layer}: CNN order (centre tap)", "channel", "filter",
+              [Trace("heatmap", z=tap(spectra["original_grid"]), colorbar="w", colorscale="RdBu")]),
+        Panel(f"{layer}: smoothed order", "channel", "filter",
+              [Trace("heatmap", z=tap(spectra["smoothed_grid"]), colorbar="w", colorscale="RdBu")]),
+        Panel("|FFT|², CNN order (log₁₀, DC centred)", "channel frequency", "filter frequency",
+              [Trace("heatmap", z=log_spectrum(spectra["original"]), colorbar="log₁₀ power")]),
+        Panel("|FFT|², smoothed (energy moves to the centre)", "channel frequency", "filter frequency",
+              [Trace("heatmap", z=log_spectrum(spectra["smoothed"]), colorbar="log₁₀ power")]),
+    ], cols=4, height=330)
+
+
+def nern_projection_figure(result: NTKResult, unsmoothed_projections: np.ndarray,
+                           title: str = "eNTK of the predictor (SBS Fig. 2 C–F)") -> FigureSpec:
+    """Eigenvalue decay and the kernels projected on the eigenvectors, smoothed vs CNN order:
+    smoothing puts more of the target on the large-λ (fast) directions."""
+    index = np.arange(1, result.eigenvalues.size + 1)
+    decay = Panel("Eigenvalue decay", "index i", "λᵢ / λ₁",
+                  [Trace("line", index, _positive(result.eigenvalues / result.eigenvalues[0]), name="λ",
+                         color=PALETTE[0])], xlog=True, ylog=True)
+    projections = Panel("Kernels along eigenvectors |vᵢᵀy|", "index i (fast → slow)", "|vᵢᵀy|", [
+        Trace("line", index, _positive(result.target_projections), name="smoothed order", color=PALETTE[1]),
+        Trace("line", index, _positive(unsmoothed_projections), name="CNN order", color="#444444", dash=True)],
+        xlog=True, ylog=True)
+    return FigureSpec(title, [decay, projections], cols=2)
+
+
+def accuracy_vs_cr_figure(rows: list[dict], original_accuracy: float | None = None,
+                          title: str = "Accuracy vs compression ratio (SBS Fig. 5)") -> FigureSpec:
+    """rows: NernResult.row() dicts with a 'setting' (or encoding+smoothing) label."""
+    panel = Panel("Rebuilt CNN on the test digits", "CR = MLP / CNN parameters (%)", "accuracy (%)")
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row.get("setting") or f"{row['encoding']}+{row['smoothing']}", []).append(row)
+    for i, (label, group) in enumerate(groups.items()):
+        group = sorted(group, key=lambda r: r["CR_%"])
+        panel.traces.append(Trace("line", np.array([r["CR_%"] for r in group]),
+                                  np.array([r["accuracy_%"] for r in group]), name=label,
+                                  color=PALETTE[i % len(PALETTE)]))
+    if original_accuracy is not None and rows:
+        span = [min(r["CR_%"] for r in rows), max(r["CR_%"] for r in rows)]
+        panel.traces.append(Trace("line", np.array(span), np.full(2, 100 * original_accuracy), name="original CNN",
+                                  color="#444444", dash=True))
+    return FigureSpec(title, [panel])
+
+
 # ----------------------------------------------------------------------------------------------
 def _to_plotly(spec: FigureSpec):
     """Build the figure as a plain dict and skip plotly's validation: make_subplots + templates

@@ -187,3 +187,32 @@ def test_bad_settings_show_a_message_not_a_traceback(browser, app_url):
     body = page.inner_text("body")
     assert "Traceback" not in body and "limit" in body
     page.screenshot(path=str(ARTIFACTS / "bad-input.png"), full_page=True)
+
+
+def test_nern_tab_trains_a_predictor_and_reports_accuracy_and_cr(browser, app_url):
+    page = _open(browser, app_url)
+    page.get_by_role("tab", name="CNN weights (NeRN / SBS)").click()
+    page.wait_for_selector("#nern-train", state="visible", timeout=10_000)
+    hidden = page.locator("#nern-hidden input[type=number]")
+    hidden.fill("16")
+    hidden.press("Enter")
+    page.wait_for_function("document.querySelector('#nern-ratio').innerText.includes('CR = ')", timeout=20_000)
+    ratio_small = page.inner_text("#nern-ratio")
+    steps = page.get_by_label("Steps").last
+    steps.fill("100")
+    steps.press("Enter")
+    page.click("#nern-train")
+    page.wait_for_function("document.querySelector('#nern-status').innerText.startsWith('done')", timeout=120_000)
+    status = page.inner_text("#nern-status")
+    assert "accuracy" in status and "CR" in status, status
+    assert ratio_small.split("CR = ")[1].split("%")[0] in status  # the CR shown before training is the run's
+    curves = _plot_data(page, "nern-curves")
+    assert curves, "curves not drawn"
+    _scroll_to(page, "nern-spectra")
+    page.wait_for_function("document.querySelector('#nern-spectra .js-plotly-plot') !== null", timeout=20_000)
+    _scroll_to(page, "nern-table")
+    rows = page.evaluate("""() => Array.from(document.querySelectorAll('#nern-table [role=row]'))
+        .filter(r => Number(r.getAttribute('aria-rowindex')) > 1).map(r => r.innerText)""")
+    assert len(rows) == 1 and "uos" in rows[0], rows
+    assert "Traceback" not in page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "nern.png"), full_page=True)

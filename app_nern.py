@@ -1,0 +1,196 @@
+"""The "CNN weights (NeRN / SBS)" tab of the app: wiring and words only (science in spectral_lab.nern).
+
+Pick the predictor's hidden width (which sets the compression ratio), the encoding, the
+kernel ordering and σ; Train one predictor or sweep several widths, and watch the kernels'
+PSNR, the rebuilt CNN's accuracy, the kernels' spectra and the predictor's eNTK.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import gradio as gr
+import pandas as pd
+
+from spectral_lab import plots
+from spectral_lab.errors import SpectralLabError
+from spectral_lab.nern import SETTINGS, NernConfig, NernRun, compression_ratio, layer_spectra
+from spectral_lab.smoothing import ORDERING_DOCS, ORDERINGS
+
+MAX_HIDDEN = 512
+MAX_STEPS = 20_000
+MAX_SWEEP = 6
+RUNS: dict[str, NernRun] = {}  # session hash -> the predictor training now (Stop finds it)
+RUNS_LOCK = threading.Lock()
+
+EXPLAIN = (
+    "Every 3×3 kernel of a small ResNet trained on scikit-learn's digits is a sample of a signal "
+    "indexed by (layer, filter, channel). A 5-layer ReLU MLP learns it; the CNN is rebuilt from the "
+    "MLP's output and tested. **Smoothing** reorders kernels within each layer so neighbours are "
+    "similar (the order is stored and undone exactly): *nern* = NeRN's cosine ordering, *uos* = SBS's "
+    "one-directional Euclidean chain, *mos* = SBS's multi-directional variant. **RFF** with the UOS rule "
+    "gives larger layers a smaller bandwidth σ. CR = MLP parameters / CNN parameters.")
+EXPLAIN_SPECTRA = ("Centre tap of each kernel of the largest layer on its (filter, channel) grid, in the CNN's "
+                   "order and smoothed, and their 2D spectra: smoothing moves energy to low frequencies, "
+                   "which a ReLU MLP learns first (SBS Fig. 2 A–B).")
+EXPLAIN_NTK = ("The predictor's empirical NTK on a window of the largest layer: eigenvalue decay, and the kernels "
+               "projected on its eigenvectors. Smoothed kernels (solid) sit more on the fast, large-λ directions "
+               "than the CNN's order (dashed): SBS Fig. 2 D–F.")
+
+
+def _config(setting, smoothing, encoding, hidden, sigma, rule, steps, feature_weight, kd_weight, seed) -> NernConfig:
+    try:
+        hidden, steps = int(hidden), int(steps)
+    except (TypeError, ValueError):
+        raise SpectralLabError("hidden width and steps must be whole numbers") from None
+    if hidden > MAX_HIDDEN or steps > MAX_STEPS:
+        raise SpectralLabError(f"this app allows hidden ≤ {MAX_HIDDEN} and steps ≤ {MAX_STEPS}; "
+                               "use `python -m spectral_lab nern fit` for more")
+    return NernConfig(smoothing=smoothing, encoding=encoding, hidden=hidden, rff_sigma=float(sigma or 0),
+                      rff_rule=rule, steps=steps, feature_weight=float(feature_weight or 0),
+                      kd_weight=float(kd_weight or 0), seed=int(seed or 0),
+                      log_every=max(1, steps // 100), eval_every=max(1, steps // 10), ntk_every=max(1, steps // 4),
+                      ntk_points=256)
+
+
+def on_setting(setting):
+    encoding, smoothing, rule = SETTINGS[setting]
+    return smoothing, encoding, rule
+
+
+def on_ratio(*values):
+    try:
+        config = _config(*values)
+        return f"**CR = {100 * compression_ratio(config):.1f}%** of the CNN's parameters"
+    except SpectralLabError as exc:
+        return f"⚠ {exc}"
+
+
+def _train_many(request: gr.Request, configs: list[NernConfig], table: list[dict]):
+    """Train each config in turn; yield (status, curves, spectra, ntk, table rows, accuracy-vs-CR)."""
+    session = request.session_hash if request is not None else "local"
+    skip = gr.skip()
+    rows = list(table or [])
+    for index, config in enumerate(configs):
+        try:
+            run = NernRun(config)
+        except SpectralLabError as exc:
+            raise gr.Error(str(exc), print_exception=False)
+        with RUNS_LOCK:
+            previous = RUNS.pop(session, None)
+            if previous is not None:
+                previous.stop()
+            RUNS[session] = run
+        label = f"{config.encoding}+{config.smoothing} h{config.hidden}"
+        spectra = plots.render(plots.kernel_spectra_figure(layer_spectra(run.signal)))
+        last = 0.0
+        try:
+            for snapshot in run.snapshots():
+                if time.perf_counter() - last < 0.5 and snapshot.ntk is None and snapshot.accuracy is None:
+                    continue
+                last = time.perf_counter()
+                accuracy = f", accuracy {100 * snapshot.accuracy:.1f}%" if snapshot.accuracy is not None else ""
+                status = (f"run {index + 1}/{len(configs)} · {label} · step {snapshot.step}/{config.steps} · "
+                          f"kernel PSNR {snapshot.psnr:.2f} dB{accuracy}")
+                ntk = (plots.render(plots.nern_projection_figure(snapshot.ntk, snapshot.unsmoothed_projections))
+                       if snapshot.ntk is not None else skip)
+                yield [status, plots.render(plots.nern_curves_figure({label: run.history}, run.original_accuracy)),
+                       spectra, ntk, skip, skip, skip]
+                spectra = skip
+        except SpectralLabError as exc:
+            raise gr.Error(str(exc), print_exception=False)
+        except FloatingPointError as exc:
+            raise gr.Error(str(exc), print_exception=False)
+        finally:
+            with RUNS_LOCK:
+                if RUNS.get(session) is run:
+                    del RUNS[session]
+        result = run.result
+        rows.append({"setting": f"{config.encoding}+{config.smoothing}", **result.row()})
+        word = "stopped" if result.stopped else "done"
+        status = (f"{word} · {label}: CR {100 * result.cr:.1f}%, accuracy {100 * result.accuracy:.1f}% "
+                  f"(original {100 * result.original_accuracy:.1f}%), kernel MSE {result.mse:.3g}")
+        yield [status, skip, skip, skip, pd.DataFrame(rows), plots.render(plots.accuracy_vs_cr_figure(rows, result.original_accuracy)),
+               rows]
+        if result.stopped:
+            return
+
+
+def on_train(request: gr.Request, table, *values):
+    try:
+        config = _config(*values)
+    except SpectralLabError as exc:
+        raise gr.Error(str(exc), print_exception=False)
+    yield from _train_many(request, [config], table)
+
+
+def on_sweep(request: gr.Request, table, widths, *values):
+    try:
+        hiddens = [int(w) for w in str(widths).replace(" ", "").split(",") if w]
+    except ValueError:
+        raise gr.Error(f"widths: comma-separated whole numbers, got {widths!r}", print_exception=False)
+    if not hiddens or len(hiddens) > MAX_SWEEP:
+        raise gr.Error(f"give 1 to {MAX_SWEEP} hidden widths", print_exception=False)
+    try:
+        configs = [_config(values[0], values[1], values[2], h, *values[4:]) for h in hiddens]
+    except SpectralLabError as exc:
+        raise gr.Error(str(exc), print_exception=False)
+    yield from _train_many(request, configs, table)
+
+
+def on_stop(request: gr.Request):
+    with RUNS_LOCK:
+        run = RUNS.get(request.session_hash if request is not None else "local")
+    if run is not None:
+        run.stop()
+        return "Stopping at the next step…"
+    return "Nothing is training."
+
+
+def build_tab(concurrency: int) -> None:
+    """Lay out the tab inside the caller's gr.Blocks / gr.Tab context and wire it."""
+    gr.Markdown(EXPLAIN)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            setting = gr.Dropdown([("SBS: UOS + UOS-RFF", "sbs"), ("NeRN: cosine ordering + PE", "nern"),
+                                   ("SBS without smoothing (RFF)", "sbs_plain"), ("NeRN without smoothing (PE)", "nern_plain")],
+                                  value="sbs", label="Setting (fills the three below)")
+            smoothing = gr.Dropdown([(f"{name}: {ORDERING_DOCS[name]}", name) for name in ORDERINGS], value="uos",
+                                    label="Kernel ordering", elem_id="nern-smoothing")
+            encoding = gr.Radio([("RFF (SBS)", "rff"), ("positional encoding (NeRN)", "pe")], value="rff",
+                                label="Encoding")
+            rule = gr.Radio([("UOS-RFF: σ smaller for larger layers", "uos"), ("one σ for all layers", "uniform")],
+                            value="uos", label="RFF bandwidth rule")
+            hidden = gr.Slider(8, MAX_HIDDEN, value=64, step=8, label="Hidden width (sets CR)", elem_id="nern-hidden")
+            ratio = gr.Markdown(on_ratio("sbs", "uos", "rff", 64, 8.0, "uos", 1500, 0, 0, 0), elem_id="nern-ratio")
+            sigma = gr.Number(value=8.0, label="RFF σ")
+            steps = gr.Slider(50, MAX_STEPS, value=1500, step=50, label="Steps")
+            with gr.Row():
+                feature_weight = gr.Number(value=0.0, label="α feature-map loss")
+                kd_weight = gr.Number(value=0.0, label="β distillation loss")
+            seed = gr.Number(value=0, precision=0, label="Seed")
+            with gr.Row():
+                train = gr.Button("Train", variant="primary", elem_id="nern-train")
+                stop = gr.Button("Stop", variant="stop", elem_id="nern-stop")
+            widths = gr.Textbox(value="16,32,64", label="Sweep: hidden widths (accuracy vs CR)")
+            sweep = gr.Button("Sweep widths", elem_id="nern-sweep")
+        with gr.Column(scale=2):
+            status = gr.Markdown("Press **Train**.", elem_id="nern-status")
+            curves = gr.Plot(elem_id="nern-curves", show_label=False)
+            table = gr.Dataframe(label="Runs this session", interactive=False, elem_id="nern-table")
+            cr_plot = gr.Plot(elem_id="nern-cr-plot", show_label=False)
+            gr.Markdown("### Kernel spectra\n" + EXPLAIN_SPECTRA)
+            spectra = gr.Plot(elem_id="nern-spectra", show_label=False)
+            gr.Markdown("### Predictor eNTK\n" + EXPLAIN_NTK)
+            ntk = gr.Plot(elem_id="nern-ntk", show_label=False)
+    rows = gr.State([])
+    knobs = [setting, smoothing, encoding, hidden, sigma, rule, steps, feature_weight, kd_weight, seed]
+    outputs = [status, curves, spectra, ntk, table, cr_plot, rows]
+    setting.change(on_setting, setting, [smoothing, encoding, rule], api_visibility="private")
+    for control in (hidden, encoding, rule):
+        control.change(on_ratio, knobs, ratio, api_visibility="private")
+    train.click(on_train, [rows] + knobs, outputs, concurrency_limit=concurrency, concurrency_id="train",
+                api_visibility="private")
+    sweep.click(on_sweep, [rows, widths] + knobs, outputs, concurrency_limit=concurrency, concurrency_id="train",
+                api_visibility="private")
+    stop.click(on_stop, None, status, queue=False, api_visibility="private")

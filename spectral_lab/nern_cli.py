@@ -1,0 +1,147 @@
+"""`python -m spectral_lab nern {fit,sweep,orderings,train-cnn}`: NeRN/SBS from the command line.
+
+    nern fit --setting sbs --hidden 64            one predictor; metrics, curve, rebuilt CNN
+    nern sweep --settings nern,sbs --hidden 32,64,96   accuracy vs CR (SBS Fig. 5) as a table
+    nern orderings                                S(w) and low-frequency energy per ordering
+    nern train-cnn                                (re)train the digits CNN checkpoint
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, SpectralLabError
+from .nern import SETTINGS, NernConfig, NernRun, ordering_report, sweep
+
+NERN_SETTING_FIELDS = ("encoding", "smoothing", "rff_rule")
+
+
+def add_nern_parser(sub) -> None:
+    from .cli import _add_config_options
+
+    nern = sub.add_parser("nern", help="NeRN/SBS: represent the digits CNN's kernels with a coordinate MLP")
+    commands = nern.add_subparsers(dest="nern_command", required=True)
+    fit = commands.add_parser("fit", help="train one predictor and rebuild the CNN from it")
+    fit.add_argument("--setting", choices=tuple(SETTINGS), default="sbs",
+                     help="nern: PE + cosine smoothing; sbs: UOS-RFF + UOS; *_plain: no smoothing [sbs]")
+    _add_config_options(fit, config_cls=NernConfig, title="NeRN settings (override the --setting)")
+    fit.add_argument("--out", help="output folder [runs/nern-SETTING-hHIDDEN]")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw = commands.add_parser("sweep", help="accuracy vs compression ratio for several settings")
+    sw.add_argument("--settings", default="nern,sbs", help="comma-separated: " + ", ".join(SETTINGS) + " [nern,sbs]")
+    sw.add_argument("--hidden", default="32,64,96,128", help="comma-separated hidden widths [32,64,96,128]")
+    _add_config_options(sw, skip=("hidden",) + NERN_SETTING_FIELDS, config_cls=NernConfig,
+                        title="NeRN settings shared by every run")
+    sw.add_argument("--out", help="output folder [runs/nern-sweep]")
+    orderings = commands.add_parser("orderings", help="S(w) (SBS Eq. 6) and low-frequency energy per ordering")
+    orderings.add_argument("--checkpoint", default="", help="CNN checkpoint [assets/digits_resnet.pt]")
+    cnn = commands.add_parser("train-cnn", help="train the digits ResNet and save the checkpoint")
+    cnn.add_argument("--epochs", type=int, default=30)
+    cnn.add_argument("--seed", type=int, default=0)
+    cnn.add_argument("--out", default="", help="checkpoint path [assets/digits_resnet.pt]")
+
+
+def _markdown(rows: list[dict]) -> str:
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _write_table(rows: list[dict], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "results.md").write_text(_markdown(rows) + "\n")
+
+
+def cmd_nern(args: argparse.Namespace) -> int:
+    from .cli import _given_options
+
+    if args.nern_command == "orderings":
+        from .cnn import load_cnn
+
+        model, info = load_cnn(args.checkpoint or None)
+        rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+                for row in ordering_report(model)]
+        print(_markdown(rows))
+        print(f"\nCNN: {info['architecture']}; low_freq_energy: share of the largest layer's energy below "
+              "1/8 cycle per kernel (SBS Fig. 2B).")
+        return 0
+    if args.nern_command == "train-cnn":
+        from .cnn import CHECKPOINT, save_cnn, train_cnn
+
+        model, info = train_cnn(epochs=args.epochs, seed=args.seed)
+        path = Path(args.out) if args.out else CHECKPOINT
+        save_cnn(model, info, path)
+        print(f"test accuracy {100 * info['test_accuracy']:.2f}% in {info['train_seconds']} s; saved {path}")
+        return 0
+    if args.nern_command == "sweep":
+        given = _given_options(args, NernConfig, skip=("hidden",) + NERN_SETTING_FIELDS)
+        settings = [s for s in args.settings.split(",") if s]
+        unknown = [s for s in settings if s not in SETTINGS]
+        if unknown or not settings:
+            raise ConfigError(f"--settings must be among {', '.join(SETTINGS)}; got {args.settings!r}")
+        try:
+            hiddens = [int(h) for h in args.hidden.split(",") if h]
+        except ValueError:
+            raise ConfigError(f"--hidden expects comma-separated integers, got {args.hidden!r}") from None
+        base = NernConfig.from_dict(given)
+        for hidden in hiddens:
+            base.replace(hidden=hidden)  # range check before any training
+        rows = sweep(base, settings, hiddens, progress=lambda row: print(
+            f"{row['setting']:>10} hidden {row['hidden']:>4}  CR {row['CR_%']:6.2f}%  "
+            f"acc {row['accuracy_%']:6.2f}%  mse {row['kernel_mse']}", file=sys.stderr, flush=True))
+        print(_markdown(rows))
+        out = Path(args.out) if args.out else Path("runs") / "nern-sweep"
+        _write_table(rows, out)
+        print(f"saved: {out / 'results.csv'}, {out / 'results.md'}")
+        return 0
+    config = NernConfig.for_setting(args.setting, **_given_options(args, NernConfig))
+    return _fit(config, args)
+
+
+def _fit(config: NernConfig, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    run = NernRun(config)
+    bar = tqdm(total=config.steps, desc=f"nern {config.encoding}+{config.smoothing}", unit="step",
+               disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+    curve = []
+    for snapshot in run.snapshots():
+        bar.update(snapshot.step - bar.n)
+        curve.append((snapshot.step, snapshot.mse, snapshot.psnr, snapshot.accuracy, snapshot.seconds))
+        postfix = f"kernel PSNR {snapshot.psnr:.2f} dB"
+        if snapshot.accuracy is not None:
+            postfix += f", acc {100 * snapshot.accuracy:.2f}%"
+        bar.set_postfix_str(postfix)
+    bar.close()
+    result = run.result
+    out = Path(args.out) if args.out else Path("runs") / f"nern-{config.encoding}-{config.smoothing}-h{config.hidden}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(config.to_json() + "\n")
+    (out / "metrics.json").write_text(json.dumps(result.row(), indent=2) + "\n")
+    with open(out / "curve.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "kernel_mse", "kernel_psnr_db", "accuracy", "seconds"])
+        writer.writerows(curve)
+    # What a user needs to rebuild the CNN: the MLP, the permutation index and the rebuilt weights.
+    torch.save(run.model.state_dict(), out / "predictor.pt")
+    np.savez(out / "permutations.npz", **{name: perm for name, perm in zip(run.signal.names, run.signal.perms)})
+    prediction = run.history[-1].prediction
+    torch.save({name: torch.as_tensor(w) for name, w in run.signal.weights(prediction).items()},
+               out / "rebuilt_kernels.pt")
+    row = result.row()
+    print(f"CR {row['CR_%']}% ({row['mlp_params']} / {result.cnn_parameters} parameters): accuracy "
+          f"{row['accuracy_%']}% (original {row['original_accuracy_%']}%), kernel MSE {row['kernel_mse']}, "
+          f"PSNR {row['kernel_psnr_dB']} dB")
+    print(f"saved: {out}")
+    return 0

@@ -1,0 +1,188 @@
+"""NeRN / SBS on the project's digits CNN: orderings, exact rebuild, and the paper's orderings of methods."""
+import numpy as np
+import pytest
+import torch
+
+from spectral_lab.cli import main
+from spectral_lab.cnn import accuracy, load_cnn, load_digits_data
+from spectral_lab.errors import ConfigError, SignalError
+from spectral_lab.nern import (NernConfig, NernRun, build_predictor, fit_nern, kernel_ntk, kernel_signal,
+                               layer_sigmas, layer_spectra)
+from spectral_lab.plots import kernel_spectra_figure, nern_curves_figure, nern_projection_figure, render
+from spectral_lab.smoothing import (ORDERINGS, low_frequency_energy, network_smoothness, order_layer, permute,
+                                    unpermute)
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    model, info = load_cnn()
+    return model, info
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_digits_data()
+
+
+def test_checkpoint_is_a_trained_cnn_with_its_recorded_accuracy(cnn, data):
+    model, info = cnn
+    measured = accuracy(model, data.test_x, data.test_y)
+    assert measured == pytest.approx(info["test_accuracy"], abs=1e-6)
+    assert measured > 0.95
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_permutations_round_trip_exactly_and_rebuild_the_original_cnn(cnn, data, ordering):
+    model, _ = cnn
+    signal = kernel_signal(model, ordering, seed=3)
+    for kernels, perm in zip(signal.original, signal.perms):
+        assert sorted(perm.tolist()) == list(range(perm.size))  # a bijection
+        assert np.array_equal(unpermute(permute(kernels, perm), perm), kernels)
+    # the fitted target, put back through the stored permutations, is the CNN itself
+    rebuilt = signal.weights(signal.values)
+    state = model.state_dict()
+    for name, weight in rebuilt.items():
+        assert torch.equal(weight, state[name])
+    with torch.no_grad():
+        assert torch.equal(torch.func.functional_call(model, rebuilt, (data.test_x,), strict=False),
+                           model(data.test_x))
+
+
+def test_normalised_targets_rebuild_the_same_kernels(cnn):
+    model, _ = cnn
+    signal = kernel_signal(model, "uos", normalise=True)
+    assert 0.5 < signal.values.std() < 2.0  # each layer at unit scale
+    state = model.state_dict()
+    for name, weight in signal.weights(signal.values).items():
+        torch.testing.assert_close(weight, state[name], rtol=1e-6, atol=1e-7)
+
+
+def test_torch_unpermute_is_a_gather_that_carries_gradients():
+    kernels = np.random.default_rng(0).normal(size=(6, 5, 9))
+    perm = order_layer(kernels, "uos")
+    grid = torch.tensor(permute(kernels, perm), requires_grad=True)
+    back = unpermute(grid, perm)
+    assert np.array_equal(back.detach().numpy(), kernels)
+    (back * torch.arange(back.numel()).reshape(back.shape)).sum().backward()
+    assert grid.grad is not None and torch.count_nonzero(grid.grad) == grid.numel() - 1  # one weight × 0
+
+
+def test_uos_is_smoother_than_the_cnn_order_and_random_orders(cnn):
+    """SBS Eq. 6 and Fig. 2A–B on the real CNN: lower S(w), more low-frequency energy."""
+    model, _ = cnn
+    uos = kernel_signal(model, "uos").grids()
+    identity = kernel_signal(model, "none").grids()
+    randoms = [kernel_signal(model, "random", seed=s).grids() for s in range(3)]
+    s_uos = network_smoothness(uos)
+    assert s_uos["total"] < 0.85 * network_smoothness(identity)["total"]
+    assert all(s_uos["total"] < 0.85 * network_smoothness(r)["total"] for r in randoms)
+    # UOS is unidirectional: the filter direction carries the gain
+    assert s_uos["filter"] < 0.6 * network_smoothness(identity)["filter"]
+    largest = int(np.argmax([g.shape[0] * g.shape[1] for g in uos]))
+    low_uos = low_frequency_energy(uos[largest])
+    assert low_uos > 2 * low_frequency_energy(identity[largest])
+    assert all(low_uos > 2 * low_frequency_energy(r[largest]) for r in randoms)
+
+
+def test_uos_rff_gives_larger_layers_a_smaller_bandwidth(cnn):
+    model, _ = cnn
+    signal = kernel_signal(model)
+    counts = np.array([f * c for f, c in signal.shapes])
+    sigmas = layer_sigmas(NernConfig(rff_rule="uos", rff_sigma=8.0), signal.shapes)
+    order = np.argsort(counts)
+    assert np.all(np.diff(sigmas[order]) <= 0) and sigmas[order][0] > sigmas[order][-1]
+    assert np.allclose(layer_sigmas(NernConfig(rff_rule="uniform", rff_sigma=8.0), signal.shapes), 8.0)
+    # the encoding applies each layer's σ: the same (filter, channel) in two layers is encoded differently
+    model_mlp = build_predictor(NernConfig(), signal)
+    x = torch.tensor([[-1.0, 0.3, 0.3], [1.0, 0.3, 0.3]])
+    assert not torch.allclose(model_mlp.encoding(x), model_mlp.encoding(x * torch.tensor([-1.0, 1, 1])))
+
+
+def test_smoothing_and_rff_beat_plain_pe_at_a_small_hidden_size(data):
+    """SBS Tables 1/4: at a fixed small MLP, UOS + UOS-RFF reconstructs the kernels with lower
+    MSE than no smoothing + PE (CPU scale: hidden 24, 600 steps)."""
+    plain = fit_nern(NernConfig.for_setting("nern_plain", hidden=24, steps=600, eval_every=0), data)
+    sbs = fit_nern(NernConfig.for_setting("sbs", hidden=24, steps=600, eval_every=0), data)
+    assert sbs.mse < 0.9 * plain.mse, (sbs.mse, plain.mse)
+
+
+def test_rebuilt_accuracy_rises_with_the_compression_ratio(data):
+    small = fit_nern(NernConfig.for_setting("sbs", hidden=32, steps=800, eval_every=0), data)
+    large = fit_nern(NernConfig.for_setting("sbs", hidden=112, steps=800, eval_every=0), data)
+    assert large.cr > 3 * small.cr
+    assert large.mse < small.mse
+    assert large.accuracy > small.accuracy + 0.15, (small.accuracy, large.accuracy)
+
+
+def test_smoothed_kernels_sit_on_faster_ntk_directions(cnn):
+    """SBS Fig. 2 D–F: projected on the predictor's eNTK eigenvectors, the smoothed kernels put
+    more energy on the top (fast-learning) directions than the same layer in the CNN's order."""
+    model, _ = cnn
+    signal = kernel_signal(model, "uos")
+    unsmoothed = kernel_signal(model, "none")
+    predictor = build_predictor(NernConfig(), signal)
+    result, unsmoothed_projections = kernel_ntk(predictor, signal, unsmoothed, max_points=256)
+    top = 16
+    share = lambda c: (c[:top] ** 2).sum() / (c ** 2).sum()
+    assert share(result.target_projections) > 1.5 * share(unsmoothed_projections)
+
+
+def test_feature_map_and_distillation_losses_train_through_the_rebuilt_cnn(data):
+    config = NernConfig(hidden=16, steps=3, feature_weight=1.0, kd_weight=1.0, batch_images=16, log_every=1,
+                        eval_every=0, ntk_every=3, ntk_points=64)
+    run = NernRun(config, data)
+    before = [p.detach().clone() for p in run.model.parameters()]
+    history = list(run.snapshots())
+    assert [s.step for s in history] == [0, 1, 2, 3]
+    assert history[-1].accuracy is not None and history[-1].ntk is not None
+    assert all(not torch.equal(a, b) for a, b in zip(before, run.model.parameters()))
+    # every figure of the tab renders in both backends
+    specs = [nern_curves_figure({"sbs": history}, run.original_accuracy),
+             kernel_spectra_figure(layer_spectra(run.signal)),
+             nern_projection_figure(history[-1].ntk, history[-1].unsmoothed_projections)]
+    for spec in specs:
+        render(spec, "plotly")
+        render(spec, "matplotlib")
+
+
+def test_stop_ends_the_run_with_an_evaluated_snapshot(data):
+    run = NernRun(NernConfig(hidden=8, steps=10_000, log_every=5, eval_every=0), data)
+    steps = []
+    for snapshot in run.snapshots():
+        steps.append(snapshot.step)
+        if snapshot.step >= 10:
+            run.stop()
+    assert steps[-1] < 30 and run.result.stopped and run.result.accuracy is not None
+
+
+def test_bad_settings_and_checkpoints_give_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match="hidden"):
+        NernConfig(hidden=1)
+    with pytest.raises(ConfigError, match="smoothing"):
+        NernConfig(smoothing="sorted")
+    with pytest.raises(ConfigError, match="setting"):
+        NernConfig.for_setting("fancy")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(SignalError, match="cannot read the CNN checkpoint"):
+        load_cnn(broken)
+    with pytest.raises(SignalError, match="no CNN checkpoint"):
+        load_cnn(tmp_path / "missing.pt")
+
+
+def test_cli_fit_writes_a_rebuildable_cnn_and_sweep_rejects_bad_input(tmp_path, capsys, cnn, data):
+    out = tmp_path / "fit"
+    assert main(["nern", "fit", "--setting", "nern", "--hidden", "16", "--steps", "20", "--quiet",
+                 "--out", str(out)]) == 0
+    assert "CR" in capsys.readouterr().out
+    weights = torch.load(out / "rebuilt_kernels.pt")
+    model, _ = cnn
+    rebuilt = accuracy(model, data.test_x, data.test_y, weights=weights)
+    import json
+    assert json.loads((out / "metrics.json").read_text())["accuracy_%"] == pytest.approx(100 * rebuilt, abs=0.01)
+    perms = np.load(out / "permutations.npz")
+    assert sorted(perms.files) == sorted(weights)
+    assert main(["nern", "sweep", "--settings", "fancy"]) == 2
+    assert "--settings must be among" in capsys.readouterr().err
+    assert main(["nern", "sweep", "--hidden", "a,b"]) == 2
+    assert "--hidden expects comma-separated integers" in capsys.readouterr().err
