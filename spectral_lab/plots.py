@@ -30,6 +30,7 @@ class Trace:
     color: str | None = None
     colorbar: str = ""  # heatmap colour-bar label
     colorscale: str = "Viridis"
+    markers: bool = False  # line traces: also mark each point (sparse data such as a CR sweep)
 
 
 @dataclass
@@ -230,13 +231,13 @@ def kernel_spectra_figure(spectra: dict, title: str = "Kernel ordering and its s
         return np.log10(power + power.max() * 1e-6 + 1e-30)
 
     return FigureSpec(title, [
-        Panel(f"{layer}: CNN order (centre tap)", "channel", "filter",
+        Panel(f"{layer.removesuffix('.weight')}, CNN order", "channel", "filter",
               [Trace("heatmap", z=tap(spectra["original_grid"]), colorbar="w", colorscale="RdBu")]),
-        Panel(f"{layer}: smoothed order", "channel", "filter",
+        Panel("smoothed order", "channel", "filter",
               [Trace("heatmap", z=tap(spectra["smoothed_grid"]), colorbar="w", colorscale="RdBu")]),
-        Panel("|FFT|², CNN order (log₁₀, DC centred)", "channel frequency", "filter frequency",
+        Panel("log₁₀|FFT|², CNN order", "channel frequency", "filter frequency",
               [Trace("heatmap", z=log_spectrum(spectra["original"]), colorbar="log₁₀ power")]),
-        Panel("|FFT|², smoothed (energy moves to the centre)", "channel frequency", "filter frequency",
+        Panel("log₁₀|FFT|², smoothed", "channel frequency", "filter frequency",
               [Trace("heatmap", z=log_spectrum(spectra["smoothed"]), colorbar="log₁₀ power")]),
     ], cols=4, height=330)
 
@@ -267,7 +268,7 @@ def accuracy_vs_cr_figure(rows: list[dict], original_accuracy: float | None = No
         group = sorted(group, key=lambda r: r["CR_%"])
         panel.traces.append(Trace("line", np.array([r["CR_%"] for r in group]),
                                   np.array([r["accuracy_%"] for r in group]), name=label,
-                                  color=PALETTE[i % len(PALETTE)]))
+                                  color=PALETTE[i % len(PALETTE)], markers=True))
     if original_accuracy is not None and rows:
         span = [min(r["CR_%"] for r in rows), max(r["CR_%"] for r in rows)]
         panel.traces.append(Trace("line", np.array(span), np.full(2, 100 * original_accuracy), name="original CNN",
@@ -301,7 +302,7 @@ def _to_plotly(spec: FigureSpec):
             if trace.kind == "line":
                 show = bool(trace.name) and trace.name not in legend_names
                 legend_names.add(trace.name)
-                data.append(dict(type="scatter", mode="lines", x=_list(trace.x), y=_list(trace.y), name=trace.name,
+                data.append(dict(type="scatter", mode="lines+markers" if trace.markers else "lines", x=_list(trace.x), y=_list(trace.y), name=trace.name,
                                  legendgroup=trace.name, showlegend=show,
                                  line=dict(color=trace.color, dash="dash" if trace.dash else "solid"), **axes))
             elif trace.kind == "heatmap":
@@ -355,7 +356,7 @@ def _to_matplotlib(spec: FigureSpec):
         ax = axes[index // spec.cols][index % spec.cols]
         for trace in panel.traces:
             if trace.kind == "line":
-                ax.plot(trace.x, trace.y, label=trace.name or None, color=trace.color,
+                ax.plot(trace.x, trace.y, label=trace.name or None, color=trace.color, marker="o" if trace.markers else None,
                         linestyle="--" if trace.dash else "-", lw=1.2)
             elif trace.kind == "heatmap":
                 extent = None
