@@ -120,7 +120,8 @@ def _table_rows(page):
 
 
 def test_training_updates_live_panels_and_stop_stops_it(browser, app_url):
-    page = _open(browser, app_url + "?signal=winner_high&length=2048&width=32&depth=2&steps=4000&methods=siren2")
+    # long enough (~1 min on 2 cores) that every panel updates more than once before Stop
+    page = _open(browser, app_url + "?signal=winner_high&length=4096&width=64&depth=2&steps=5000&methods=siren2")
     page.click("#train-button")
     page.wait_for_function("document.querySelector('#status').innerText.includes('step')", timeout=60_000)
     page.wait_for_function("document.querySelector('#ntk-plot .js-plotly-plot') !== null", timeout=60_000)
