@@ -194,10 +194,14 @@ def test_nern_tab_trains_a_predictor_and_reports_accuracy_and_cr(browser, app_ur
     page = _open(browser, app_url)
     page.get_by_role("tab", name="CNN weights (NeRN / SBS)").click()
     page.wait_for_selector("#nern-train", state="visible", timeout=10_000)
+    ratio_default = page.inner_text("#nern-ratio")
+    assert "CR = " in ratio_default
     hidden = page.locator("#nern-hidden input[type=number]")
     hidden.fill("16")
     hidden.press("Enter")
-    page.wait_for_function("document.querySelector('#nern-ratio').innerText.includes('CR = ')", timeout=20_000)
+    # the CR shown follows the width: wait for the update, not just any CR text
+    page.wait_for_function("(before) => document.querySelector('#nern-ratio').innerText !== before",
+                           arg=ratio_default, timeout=20_000)
     ratio_small = page.inner_text("#nern-ratio")
     steps = page.get_by_label("Steps").last
     steps.fill("100")
