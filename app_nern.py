@@ -188,7 +188,7 @@ def build_tab(concurrency: int) -> None:
     outputs = [status, curves, spectra, ntk, table, cr_plot, rows]
     setting.change(on_setting, setting, [smoothing, encoding, rule], api_visibility="private")
     for control in (hidden, encoding, rule):
-        control.change(on_ratio, knobs, ratio, api_visibility="private")
+        control.change(on_ratio, knobs, ratio, queue=False, api_visibility="private")  # instant, no training queue
     train.click(on_train, [rows] + knobs, outputs, concurrency_limit=concurrency, concurrency_id="train",
                 api_visibility="private")
     sweep.click(on_sweep, [rows, widths] + knobs, outputs, concurrency_limit=concurrency, concurrency_id="train",
