@@ -25,7 +25,7 @@ from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SpectralLabError
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.live import (DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, check_limits, device_label,
-                               load_ui_signal, parse_share_query, rows_to_csv, share_query, to_audio,
+                               load_ui_signal, parse_share_query, rows_to_csv, share_query, stop_session, to_audio,
                                with_app_cadence)
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
 from spectral_lab.train import pick_device
@@ -179,12 +179,7 @@ def on_train(request: gr.Request, *values):
 
 
 def on_stop(request: gr.Request):
-    with SESSIONS_LOCK:
-        live = SESSIONS.get(request.session_hash if request is not None else "local")
-    if live is not None:
-        live.stop()
-        return "Stopping at the next step…"
-    return "Nothing is training."
+    return stop_session(SESSIONS, SESSIONS_LOCK, request.session_hash if request is not None else "local")
 
 
 def on_reset():

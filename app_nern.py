@@ -14,6 +14,7 @@ import pandas as pd
 
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
+from spectral_lab.live import stop_session
 from spectral_lab.nern import SETTINGS, NernConfig, NernRun, compression_ratio, layer_spectra
 from spectral_lab.smoothing import ORDERING_DOCS, ORDERINGS
 
@@ -139,12 +140,7 @@ def on_sweep(request: gr.Request, table, widths, *values):
 
 
 def on_stop(request: gr.Request):
-    with RUNS_LOCK:
-        run = RUNS.get(request.session_hash if request is not None else "local")
-    if run is not None:
-        run.stop()
-        return "Stopping at the next step…"
-    return "Nothing is training."
+    return stop_session(RUNS, RUNS_LOCK, request.session_hash if request is not None else "local")
 
 
 def build_tab(concurrency: int) -> None:

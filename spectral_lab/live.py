@@ -359,3 +359,13 @@ def device_label() -> str:
 
         return f"CUDA ({torch.cuda.get_device_name()})"
     return "CPU"
+
+
+def stop_session(sessions: dict, lock, key: str) -> str:
+    """Stop the run a session has going (the app's Stop buttons); the status line to show."""
+    with lock:
+        run = sessions.get(key)
+    if run is not None:
+        run.stop()
+        return "Stopping at the next step…"
+    return "Nothing is training."

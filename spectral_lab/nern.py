@@ -236,10 +236,9 @@ def hidden_for_ratio(ratio: float, config: NernConfig, signal: KernelSignal, cnn
 # ----------------------------------------------------------------------------------------------
 # Diagnostics of the kernel signal
 # ----------------------------------------------------------------------------------------------
-def ordering_report(signal_or_model, orderings=ORDERINGS, seed: int = 0) -> list[dict]:
+def ordering_report(model: nn.Module, orderings=ORDERINGS, seed: int = 0) -> list[dict]:
     """For each ordering: S(w) (SBS Eq. 6, per direction) and the low-frequency energy share of
     the largest layer (SBS Fig. 2B), with the time the ordering took."""
-    model = signal_or_model
     rows = []
     for name in orderings:
         start = time.perf_counter()
