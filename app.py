@@ -12,6 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import tempfile
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import matplotlib
@@ -23,40 +24,61 @@ from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SpectralLabError
+from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, Sessions, check_limits,
+                               device_label, load_ui_signal, matching_preset, parse_share_query, preset_query,
+                               share_query, to_audio, upscale, user_message, with_app_cadence)
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
-from spectral_lab.live import (DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, check_limits, device_label,
-                               load_ui_signal, parse_share_query, rows_to_csv, share_query, stop_session, to_audio,
-                               with_app_cadence)
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
+from spectral_lab.spaces_support import gpu_stream
 from spectral_lab.train import pick_device
 
-LIMITS = AppLimits.from_env()
-CONCURRENCY = int(os.environ.get("SPECTRAL_LAB_CONCURRENCY", "1" if pick_device("auto").type == "cuda" else "2"))
-SESSIONS: dict[str, LiveComparison] = {}  # session hash -> its running comparison (Stop finds it here)
-SESSIONS_LOCK = threading.Lock()
+DEVICE = pick_device("auto").type
+LIMITS = AppLimits.from_env(DEVICE)
+CONCURRENCY = int(os.environ.get("SPECTRAL_LAB_CONCURRENCY", "1" if DEVICE == "cuda" else "2"))
+ui = SimpleNamespace()  # the components, for the callbacks' dict updates (set by build_demo)
+UI_NAMES = ("signal_info", "target_audio", "gallery", "recon_plot", "upload_state", "upload_message", "status", "share",
+            "preset_note", "preset", "details_choice", "curves", "results", "downloads", "audio_slots", "ntk", "errors",
+            "bands", "activations", "kernel", "controls")
+SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
+FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
 SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAGES)
-METHOD_CHOICES = [(f"{name} — {spec.description}", name) for name, spec in method_registry.METHODS.items()]
+METHOD_CHOICES = list(method_registry.METHODS)  # short names; the chosen ones are explained below the picker
+AUDIO_SLOTS = LIMITS.max_methods
 
 # The RunConfig fields the controls edit, in the order of the `controls` list below.
 CONTROL_FIELDS = ["signal", "length", "image_size", "gray", "signal_options", "width", "depth", "omega0",
                   "first_omega0", "s0", "s1", "damping", "bias_scale", "pe_levels", "rff_sigma", "wire_omega",
-                  "wire_sigma", "gauss_scale", "steps", "lr", "seed", "device", "ntk_points"]
+                  "wire_sigma", "gauss_scale", "iga_group", "iga_end", "iga_every", "fr_phases", "steps", "lr",
+                  "lr_schedule", "lr_gamma", "lr_every", "optimizer", "seed", "device", "fast", "ntk_points"]
 
 EXPLAIN = {
-    "curves": "**PSNR** = 10·log10(R²/MSE), R = 2 (targets in [-1, 1]). A flat line near the start value "
-              "means the network outputs ~0: the *spectral bottleneck*.",
-    "ntk": "**Empirical NTK** on a regular set of points. Left: eigenvalue decay (slow decay = many "
-           "directions learn fast). Middle: **S(k)**, where the kernel puts its energy in frequency, beside the "
-           "target's spectrum (dashed): where S(k) has no energy but the target does, training cannot go. "
-           "Right: how much of the target (solid) and of the remaining error (dashed) lies along each "
-           "eigenvector: fast directions on the left.",
-    "activations": "Histograms of each hidden layer's pre-activations (the sine's argument) and outputs, with "
-                   "theory curves: arcsine for SIREN outputs, N(0, 1 + d·s₁²/2) for SIREN²'s layer 2 (WINNER "
-                   "Thm 3.1). Bottom row: each layer's power spectrum: does high-frequency energy reach the output?",
-    "errors": "Images: pixel residual and FFT log-magnitude error. Audio: spectrograms of target and fit and "
-              "their dB difference: a band that stays bright is one the network has not learned. "
-              "Heatmap: relative error per frequency band over training (IGA Eq. 7): low bands go dark first.",
+    "curves": "**PSNR** = 10·log10(R²/MSE), R = 2 (targets in [-1, 1]); repositories using R = 1 read 6.02 dB "
+              "lower. A flat line at the start value means the network outputs ~0: the *spectral bottleneck*.",
+    "reconstruction": "The target and every method's current fit, side by side (images enlarged with nearest "
+                      "neighbour, so you see pixels, not smoothing).",
+    "ntk": "**Empirical NTK** on a regular set of points, float64. Top: eigenvalue decay (slow decay = many "
+           "directions learn fast) and how much of the target lies along each eigenvector (fast directions on the "
+           "left). Below, per method: **S(k)**, where the kernel puts its energy in frequency (WINNER Eq. 6), with "
+           "the target's spectrum dashed: where S(k) has no energy but the target does, training cannot go. "
+           "Solid = trained network, dashed = at initialisation.",
+    "errors": "Images: FFT log-magnitude error per method (bright = large), and the pixel residual. Audio: the "
+              "target's spectrogram and each fit's dB difference: a band that stays bright is one the network has "
+              "not learned.",
+    "bands": "Band-aggregated relative error after IGA Eq. 7 over training, per method: dark = not yet learned, "
+             "bright = learned; grey = no target energy there. Spectral bias shows as low bands brightening first.",
+    "details": "One method at a time: per-layer activation histograms with their theory curves (arcsine for SIREN "
+               "outputs; WINNER Thm 3.1 plus the bias term for layer 2), each layer's power spectrum, and the "
+               "normalised kernel.",
 }
+CSS = """
+#controls {gap: 6px;}
+#controls .form {gap: 4px;}
+#status {min-height: 2.5em;}
+#title h3 {margin: 0;}
+#recon-gallery img {image-rendering: pixelated;}
+#upload-message {min-height: 1em;}
+.js-plotly-plot .plotly .gtitle {font-size: 15px !important;}
+"""
 
 
 def _values_from(config: RunConfig, methods: list[str]) -> list:
@@ -67,7 +89,7 @@ def _config_from(values: list, check: bool = True) -> tuple[RunConfig, list[str]
     """Control values -> (RunConfig, methods). Blank controls (and damping 'auto') keep defaults."""
     *field_values, methods = values
     given = {name: coerce(name, str(value)) for name, value in zip(CONTROL_FIELDS, field_values)
-             if value not in ("", None, "auto") or name == "device"}
+             if value not in ("", None, "auto") or name in ("device", "fast")}
     config = RunConfig.from_dict(given)
     methods = list(methods or [])
     if check:
@@ -76,25 +98,31 @@ def _config_from(values: list, check: bool = True) -> tuple[RunConfig, list[str]
 
 
 def _preset_values(name: str) -> list:
-    config, methods = parse_share_query(PRESETS[name].query)
+    config, methods = parse_share_query(preset_query(name, DEVICE))
     return _values_from(config, methods)
+
+
+def _session(request: gr.Request | None) -> str:
+    return request.session_hash if request is not None and request.session_hash else "local"
 
 
 # ----------------------------------------------------------------------------------------------
 # Callbacks
 # ----------------------------------------------------------------------------------------------
 def on_load(request: gr.Request):
-    """Restore the state from the link's query string, or the default preset."""
+    """Restore the state from the link's query string (preset name if it equals one), or the default."""
     query = dict(request.query_params) if request is not None else {}
     note = ""
     if query:
         try:
             config, methods = parse_share_query(query)
             check_limits(config, methods, LIMITS)
-            return [*_values_from(config, methods), "Settings restored from the link."]
+            name = matching_preset(config, methods, DEVICE)
+            explanation = PRESETS[name].explanation if name != CUSTOM else "Settings restored from the link."
+            return [*_values_from(config, methods), explanation, name]
         except SpectralLabError as exc:
             note = f"The link's settings could not be used ({exc}); showing the default preset."
-    return [*_preset_values(DEFAULT_PRESET), note or PRESETS[DEFAULT_PRESET].explanation]
+    return [*_preset_values(DEFAULT_PRESET), note or PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET]
 
 
 def on_methods(methods: list[str]):
@@ -114,30 +142,64 @@ def on_methods(methods: list[str]):
 
 
 def on_preset(name: str):
+    if name == CUSTOM or name not in PRESETS:
+        return [gr.skip()] * (len(CONTROL_FIELDS) + 2)
     return [*_preset_values(name), PRESETS[name].explanation]
 
 
-def on_preview(*values):
-    """Show the chosen signal (image / audio player / waveform) and its spectral centroid."""
-    upload, *values = values
+def on_preview(upload, *values):
+    """Show the chosen signal before training: the target image / waveform and audio player, ψ."""
     try:
         config, _ = _config_from(values, check=False)  # the preview does not depend on the methods
         signal = load_ui_signal(config, upload, LIMITS)
     except SpectralLabError as exc:
-        return f"⚠️ {exc}", gr.update(visible=False), gr.update(visible=False), gr.update(visible=False)
+        return {ui.signal_info: f"⚠️ {exc}"}
     info = (f"**{signal.summary()}** · spectral centroid ψ = {spectral_centroid(signal):.3f} "
             f"(WINNER Eq. 10; high ψ = high-frequency dominant)")
+    updates = {ui.signal_info: info, ui.target_audio: gr.update(visible=False)}
     if signal.kind == "image":
-        return info, gr.update(value=signal.to_original(), visible=True), gr.update(visible=False), gr.update(visible=False)
-    figure = plots.render(plots.reconstruction_figure(signal, None, "Target"))
-    audio = gr.update(value=to_audio(signal), visible=True) if signal.kind == "audio" else gr.update(visible=False)
-    return info, gr.update(visible=False), audio, gr.update(value=figure, visible=True)
+        updates[ui.gallery] = gr.update(value=[(upscale(signal.to_original()), "target")], visible=True,
+                                        columns=GALLERY_COLUMNS, height=_gallery_height(1))
+        updates[ui.recon_plot] = gr.update(visible=False)
+    else:
+        updates[ui.gallery] = gr.update(visible=False)
+        updates[ui.recon_plot] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
+                                        visible=True)
+        if signal.kind == "audio":
+            updates[ui.target_audio] = gr.update(value=to_audio(signal), visible=True)
+    return updates
 
 
-def on_train(request: gr.Request, *values):
-    upload, chosen_modifiers, modifier_mode, *values = values
-    session = request.session_hash if request is not None else "local"
-    skip = gr.skip()
+def on_upload(file, *values):
+    """Check an upload at once and say what is wrong next to the upload button. A length longer
+    than the clip (a preset's crop) is cleared rather than refused."""
+    path = getattr(file, "name", file)
+    length_control = ui.controls[CONTROL_FIELDS.index("length")]
+    updates = {}
+    try:
+        config, _ = _config_from(values, check=False)
+        try:
+            signal = load_ui_signal(config, path, LIMITS)
+        except SpectralLabError as exc:
+            if config.length is None or "asks for more" not in str(exc):
+                raise
+            signal = load_ui_signal(config.replace(length=None), path, LIMITS)
+            updates[length_control] = None
+    except SpectralLabError as exc:
+        return {ui.upload_state: None, ui.upload_message: f"⚠️ {exc}"}
+    cleared = " (the length setting was longer than the clip: cleared)" if updates else ""
+    return {**updates, ui.upload_state: path,
+            ui.upload_message: f"Using your upload: **{signal.summary()}**{cleared}. Pick a built-in signal to go back."}
+
+
+def on_queue(request: gr.Request):
+    """Before the queue: a ticket Stop can cancel while the run still waits for a free slot."""
+    SESSIONS.queue(_session(request))
+    return "Waiting for a free training slot…"
+
+
+def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, *values):
+    session = _session(request)
     try:
         *field_values, methods = values
         methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
@@ -146,44 +208,96 @@ def on_train(request: gr.Request, *values):
         check_limits(config, methods, LIMITS, signal)
         device = pick_device(config.device)
     except SpectralLabError as exc:
-        raise gr.Error(str(exc), print_exception=False)
+        SESSIONS.discard(session)
+        yield {ui.status: f"⚠️ {exc}"}
+        return
     link = _share_link(request, config, methods)  # the user's settings, before the app's cadences
-    config = with_app_cadence(config, device.type)
-    live = LiveComparison(config, methods, signal)
-    with SESSIONS_LOCK:
-        previous = SESSIONS.pop(session, None)
-        if previous is not None:
-            previous.stop()
-        SESSIONS[session] = live
+    live = LiveComparison(with_app_cadence(config, device.type), methods, signal, stream=gpu_stream())
+    if not SESSIONS.start(session, live):
+        yield {ui.status: "**Cancelled** before it started: nothing was trained."}
+        return
+    FINISHED[session] = live
     outdir = Path(tempfile.mkdtemp(prefix="spectral-lab-"))
+    yield {**_clear_outputs(), ui.status: "Starting…", ui.share: link, ui.preset: matching_preset(config, methods, DEVICE),
+           ui.details_choice: gr.update(choices=methods, value=methods[0], visible=len(methods) > 1),
+           ui.gallery: gr.update(visible=signal.kind == "image", columns=GALLERY_COLUMNS,
+                                 height=_gallery_height(len(methods) + 1)),
+           ui.recon_plot: gr.update(visible=signal.kind != "image"),
+           ui.target_audio: gr.update(visible=signal.kind == "audio")}
     try:
         for frame in live.frames():
-            render = lambda spec: plots.render(spec) if spec is not None else skip
-            image = gr.update(value=frame.image, visible=True) if frame.image is not None else skip
-            audio = gr.update(value=frame.audio, visible=True) if frame.audio is not None else skip
-            recon = gr.update(value=plots.render(frame.reconstruction), visible=True) if frame.reconstruction else skip
-            table = _table(frame.table) if frame.table is not None else skip
-            files = _exports(live, outdir) if frame.done else skip
-            yield [frame.status, render(frame.curves), render(frame.ntk), render(frame.kernel),
-                   render(frame.activations), render(frame.errors), render(frame.bands), image, audio, recon,
-                   table, files, link]
+            yield _frame_updates(frame, live, outdir)
     except SpectralLabError as exc:
-        raise gr.Error(str(exc), print_exception=False)
-    except Exception as exc:  # a bug of ours: say so in one line; the server log has the traceback
-        raise gr.Error(f"Training failed ({type(exc).__name__}: {exc}). Please report it.") from exc
+        yield {ui.status: f"**Failed** — {exc}"}
+    except Exception as exc:  # a bug of ours: one line here, the traceback in the server log
+        yield {ui.status: f"**Failed** — {user_message(exc)}. Please report it."}
+        raise
     finally:
         live.stop()
-        with SESSIONS_LOCK:
-            if SESSIONS.get(session) is live:
-                del SESSIONS[session]
+        SESSIONS.finish(session, live)
+
+
+def _frame_updates(frame, live: LiveComparison, outdir: Path) -> dict:
+    updates = {ui.status: frame.status}
+    if frame.curves is not None:
+        updates[ui.curves] = plots.render(frame.curves)
+    if frame.table is not None:
+        updates[ui.results] = _table(frame.table)
+    if frame.gallery is not None:
+        updates[ui.gallery] = gr.update(value=frame.gallery, visible=True)
+    if frame.reconstruction is not None:
+        updates[ui.recon_plot] = gr.update(value=plots.render(frame.reconstruction), visible=True)
+    for slot, (audio, label) in (frame.audio or {}).items():
+        if slot < AUDIO_SLOTS:
+            updates[ui.audio_slots[slot]] = gr.update(value=audio, label=label, visible=True)
+    for spec, component in ((frame.ntk, ui.ntk), (frame.errors, ui.errors), (frame.bands, ui.bands)):
+        if spec is not None:
+            updates[component] = gr.update(value=plots.render(spec), visible=True)
+    if frame.details is not None:
+        updates.update(_details_updates(frame.details))
+    if frame.done:
+        updates[ui.downloads] = live.export(outdir)
+    return updates
+
+
+def _details_updates(details) -> dict:
+    activation_spec, kernel_spec = details
+    return {ui.activations: gr.update(value=plots.render(activation_spec) if activation_spec else None,
+                                   visible=activation_spec is not None),
+            ui.kernel: gr.update(value=plots.render(kernel_spec) if kernel_spec else None, visible=kernel_spec is not None)}
+
+
+def on_details(method: str, request: gr.Request):
+    """Show another method's activations and kernel (from the running or last comparison)."""
+    live = SESSIONS.running(_session(request)) or FINISHED.get(_session(request))
+    if live is None or not method or method not in live.methods:
+        return {ui.activations: gr.skip(), ui.kernel: gr.skip()}
+    live.selected = method
+    return _details_updates(live.details(method))
 
 
 def on_stop(request: gr.Request):
-    return stop_session(SESSIONS, SESSIONS_LOCK, request.session_hash if request is not None else "local")
+    return SESSIONS.stop(_session(request))
 
 
-def on_reset():
-    return [*_preset_values(DEFAULT_PRESET), PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET]
+def on_reset(request: gr.Request):
+    SESSIONS.stop(_session(request))
+    FINISHED.pop(_session(request), None)
+    values = _preset_values(DEFAULT_PRESET)
+    return {**_clear_outputs(), **dict(zip(ui.controls, values)), ui.preset_note: PRESETS[DEFAULT_PRESET].explanation,
+            ui.preset: DEFAULT_PRESET, ui.status: "Reset. Press **Train**.", ui.upload_state: None, ui.upload_message: "",
+            ui.share: "", ui.details_choice: gr.update(choices=[], value=None, visible=False)}
+
+
+def on_unload(request: gr.Request):
+    SESSIONS.stop(_session(request))
+    FINISHED.pop(_session(request), None)
+
+
+def _clear_outputs() -> dict:
+    hidden = gr.update(value=None, visible=False)
+    return {ui.curves: None, ui.results: _table([]), ui.downloads: None, ui.ntk: hidden, ui.errors: hidden, ui.bands: hidden,
+            ui.activations: hidden, ui.kernel: hidden, **{slot: hidden for slot in ui.audio_slots}}
 
 
 def _share_link(request, config: RunConfig, methods: list[str]) -> str:
@@ -193,26 +307,24 @@ def _share_link(request, config: RunConfig, methods: list[str]) -> str:
     return f"{base}?{share_query(config, methods)}"
 
 
+GALLERY_COLUMNS = 3  # ~270 px per image in the results column at 1280 px: ≥ 256 px, as asked
+
+
+def _gallery_height(images: int) -> int:
+    return 40 + 290 * -(-images // GALLERY_COLUMNS)
+
+
+TABLE_COLUMNS = ["method", "psnr_db", "ssim", "rho_ag", "params", "seconds", "steps/s", "status", "note"]
+
+
 def _table(rows: list[dict]):
     import pandas as pd
 
-    columns = ["method", "psnr_db", "ssim", "rho_ag", "params", "seconds", "steps/s", "note"]
-    frame = pd.DataFrame(rows, columns=columns) if not rows else pd.DataFrame(rows)
-    return frame[[c for c in columns if c in frame]].fillna("–")
-
-
-def _exports(live: LiveComparison, outdir: Path) -> list[str]:
-    """results.csv and PNG figures (matplotlib) for download."""
-    if not live.rows:
-        return []
-    files = [rows_to_csv(live.rows, outdir / "results.csv")]
-    specs = {"psnr.png": plots.psnr_figure(live.curves, "PSNR and loss")}
-    if live.ntk_results:
-        specs["ntk.png"] = plots.ntk_figure(live.ntk_results)
-    for name, spec in specs.items():
-        plots.save_png(spec, outdir / name)
-        files.append(outdir / name)
-    return [str(f) for f in files]
+    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS) if not rows else pd.DataFrame(rows)
+    for column in TABLE_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    return frame[TABLE_COLUMNS].astype(object).where(frame[TABLE_COLUMNS].notna(), "–")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -220,40 +332,54 @@ def _exports(live: LiveComparison, outdir: Path) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Spectral Lab") as demo:
-        gr.Markdown("# Spectral Lab\nSee *spectral bias* in coordinate MLPs. Pick a signal and methods, press "
-                    f"**Train**, and watch the NTK spectrum and the error move. Running on **{device_label()}**.")
+        gr.Markdown(f"### Spectral Lab · see *spectral bias* in coordinate MLPs · running on **{device_label()}**",
+                    elem_id="title")
         with gr.Tabs():
             with gr.Tab("Signals: audio, images, 1D", id="signals"):
-                with gr.Row():
-                    with gr.Column(scale=1, min_width=320):
-                        preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="Preset")
-                        preset_note = gr.Markdown(PRESETS[DEFAULT_PRESET].explanation)
-                        with gr.Group():
-                            signal = gr.Dropdown(SIGNAL_CHOICES, label="Signal", allow_custom_value=False)
-                            upload = gr.File(label="…or upload audio / an image", file_types=["audio", "image"],
-                                             type="filepath")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1, min_width=340, elem_id="controls"):
+                        preset = gr.Dropdown(list(PRESETS) + [CUSTOM], value=DEFAULT_PRESET, label="Preset",
+                                             elem_id="preset")
+                        with gr.Row():
+                            signal = gr.Dropdown(SIGNAL_CHOICES, label="Signal", scale=3, elem_id="signal")
+                            upload = gr.UploadButton("Upload…", file_types=["audio", "image"], type="filepath",
+                                                     size="sm", scale=1, min_width=90, elem_id="upload-button")
+                        upload_message = gr.Markdown(elem_id="upload-message")
+                        methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare)",
+                                              max_choices=LIMITS.max_methods, allow_custom_value=True,
+                                              elem_id="methods")
+                        steps = gr.Slider(10, LIMITS.max_steps, step=10, label="Steps per method", elem_id="steps")
+                        with gr.Row():
+                            train = gr.Button("Train", variant="primary", elem_id="train-button", min_width=80)
+                            stop = gr.Button("Stop", variant="stop", elem_id="stop-button", min_width=80)
+                            reset = gr.Button("Reset", elem_id="reset-button", min_width=80)
+                        status = gr.Markdown("Press **Train**.", elem_id="status")
+                        preset_note = gr.Markdown(PRESETS[DEFAULT_PRESET].explanation, elem_id="preset-note")
+                        with gr.Accordion("Signal options", open=False):
                             with gr.Row():
                                 length = gr.Number(label="Length (samples)", placeholder="default", precision=0)
                                 image_size = gr.Number(label="Image size (px)", placeholder="keep", precision=0)
                             gray = gr.Checkbox(label="Grayscale")
                             signal_options = gr.Textbox(label="Generator knobs", placeholder="e.g. freqs=5,80 amps=1,0.5")
-                        methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare mode)",
-                                              max_choices=LIMITS.max_methods, allow_custom_value=True,
-                                              info="type method+modifier for a combination, e.g. relu_pe+iga")
-                        method_info = gr.Markdown(elem_id="method-info")
-                        with gr.Row():
-                            modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name) for m in MODIFIERS.values()],
-                                                         label="Training modifiers")
+                        with gr.Accordion("Training modifiers (IGA, FR, BN)", open=False):
+                            modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name)
+                                                          for m in MODIFIERS.values()], label="Modifiers")
                             modifier_mode = gr.Radio([("compare with and without each", "each"),
                                                       ("apply all to every method", "combined")], value="each",
                                                      label="Modifiers are")
+                            with gr.Row():
+                                iga_group = gr.Number(label="IGA group p", placeholder="auto", precision=0)
+                                iga_end = gr.Number(label="IGA end", placeholder="paper's", precision=0)
+                            with gr.Row():
+                                iga_every = gr.Number(label="IGA every (steps)", precision=0)
+                                fr_phases = gr.Number(label="FR phases P", precision=0)
                         with gr.Accordion("Network and method knobs (blank = the method's default)", open=False):
                             with gr.Row():
                                 width = gr.Slider(8, LIMITS.max_width, step=8, label="Width")
                                 depth = gr.Slider(1, LIMITS.max_depth, step=1, label="Hidden layers")
                             with gr.Row():
                                 omega0 = gr.Number(label="ω₀ hidden", placeholder="30")
-                                first_omega0 = gr.Number(label="ω₀ first layer", placeholder="auto")
+                                first_omega0 = gr.Number(label="First-layer ω₀ / ω / s", placeholder="auto")
                             with gr.Row():
                                 s0 = gr.Number(label="SIREN² s₀", placeholder="auto (Eq. 11)")
                                 s1 = gr.Number(label="SIREN² s₁", placeholder="auto (Eq. 11)")
@@ -264,71 +390,88 @@ def build_demo() -> gr.Blocks:
                                 pe_levels = gr.Number(label="PE levels L", placeholder="Nyquist rule", precision=0)
                                 rff_sigma = gr.Number(label="RFF σ", placeholder="auto")
                             with gr.Row():
-                                wire_omega = gr.Number(label="WIRE ω")
-                                wire_sigma = gr.Number(label="WIRE σ")
-                                gauss_scale = gr.Number(label="Gauss s")
-                        with gr.Accordion("Training", open=True):
-                            steps = gr.Slider(10, LIMITS.max_steps, step=10, label="Steps per method")
+                                wire_omega = gr.Number(label="WIRE ω", placeholder="auto")
+                                wire_sigma = gr.Number(label="WIRE σ", placeholder="auto")
+                                gauss_scale = gr.Number(label="Gauss s", placeholder="auto")
+                        with gr.Accordion("Training", open=False):
                             with gr.Row():
                                 lr = gr.Number(label="Learning rate", placeholder="method default")
                                 seed = gr.Number(label="Seed", precision=0)
                             with gr.Row():
+                                lr_schedule = gr.Dropdown(["step", "drop", "exp", "constant"], label="LR schedule")
+                                lr_gamma = gr.Number(label="Schedule factor γ")
+                                lr_every = gr.Number(label="… every (steps)", precision=0)
+                            with gr.Row():
+                                optimizer = gr.Dropdown(["adam", "sgd"], label="Optimiser")
                                 device = gr.Dropdown(["auto", "cpu", "cuda"], label="Device")
-                                ntk_points = gr.Slider(64, LIMITS.max_ntk_points, step=64, label="NTK points M")
-                        with gr.Row():
-                            train = gr.Button("Train", variant="primary", elem_id="train-button")
-                            stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
-                            reset = gr.Button("Reset", elem_id="reset-button")
-                        share = gr.Textbox(label="Share link (the whole setup)", buttons=["copy"], interactive=False, elem_id="share-link")
-                        signal_info = gr.Markdown()
-                        target_image = gr.Image(label="Target", visible=False, interactive=False)
-                        target_audio = gr.Audio(label="Target", visible=False, interactive=False)
-                        target_plot = gr.Plot(label="Target", visible=False)
-                    with gr.Column(scale=2):
-                        status = gr.Markdown("Press **Train**.", elem_id="status")
-                        # One scrolling column, no inner tabs: Gradio does not draw plots updated inside a hidden tab.
-                        gr.Markdown("### Curves\n" + EXPLAIN["curves"])
+                                fast = gr.Dropdown(["auto", "on", "off"], label="Fast step (CUDA graphs)")
+                            ntk_points = gr.Slider(64, LIMITS.max_ntk_points, step=64, label="NTK points M")
+                        share = gr.Textbox(label="Share link (the whole setup)", buttons=["copy"], interactive=False,
+                                           elem_id="share-link")
+                        method_info = gr.Markdown(elem_id="method-info")
+                    with gr.Column(scale=3, elem_id="results-column"):
+                        signal_info = gr.Markdown(elem_id="signal-info")
+                        gr.Markdown("#### Reconstructions\n" + EXPLAIN["reconstruction"])
+                        gallery = gr.Gallery(label="Target and fits", columns=GALLERY_COLUMNS, height=330, object_fit="contain",
+                                             allow_preview=True, elem_id="recon-gallery", format="png", visible=False,
+                                             interactive=False)
+                        recon_plot = gr.Plot(show_label=False, visible=False, elem_id="recon-plot")
+                        target_audio = gr.Audio(label="target", visible=False, interactive=False, elem_id="target-audio")
+                        with gr.Row(elem_id="audio-slots"):
+                            audio_slots = [gr.Audio(visible=False, interactive=False, elem_id=f"audio-{i}", min_width=200)
+                                           for i in range(AUDIO_SLOTS)]
+                        gr.Markdown("#### Curves\n" + EXPLAIN["curves"])
                         curves = gr.Plot(elem_id="curves-plot", show_label=False)
-                        results = gr.Dataframe(value=_table([]), label="Results", interactive=False, elem_id="results-table")
-                        downloads = gr.File(label="Downloads (CSV, figures)", file_count="multiple", interactive=False, elem_id="downloads",
-                                            height=120)
-                        gr.Markdown("### Reconstruction")
-                        recon_image = gr.Image(label="Current fit", visible=False, interactive=False, height=300)
-                        recon_audio = gr.Audio(label="Current fit", visible=False, interactive=False)
-                        recon_plot = gr.Plot(visible=False, show_label=False)
-                        gr.Markdown("### Empirical NTK\n" + EXPLAIN["ntk"])
-                        ntk = gr.Plot(elem_id="ntk-plot", show_label=False)
-                        kernel = gr.Plot(show_label=False)
-                        gr.Markdown("### Error map\n" + EXPLAIN["errors"])
-                        errors = gr.Plot(elem_id="error-plot", show_label=False)
-                        bands = gr.Plot(show_label=False)
-                        gr.Markdown("### Activations\n" + EXPLAIN["activations"])
-                        activations = gr.Plot(show_label=False)
+                        results = gr.Dataframe(value=_table([]), label="Results", interactive=False,
+                                               elem_id="results-table")
+                        downloads = gr.File(label="Downloads (CSV, figures)", file_count="multiple",
+                                            interactive=False, elem_id="downloads")
+                        gr.Markdown("#### Empirical NTK\n" + EXPLAIN["ntk"])
+                        ntk = gr.Plot(elem_id="ntk-plot", show_label=False, visible=False)
+                        gr.Markdown("#### Where the error is\n" + EXPLAIN["errors"])
+                        errors = gr.Plot(elem_id="error-plot", show_label=False, visible=False)
+                        gr.Markdown("#### Error per frequency band\n" + EXPLAIN["bands"])
+                        bands = gr.Plot(elem_id="bands-plot", show_label=False, visible=False)
+                        gr.Markdown("#### One method in detail\n" + EXPLAIN["details"])
+                        details_choice = gr.Radio([], label="Method", visible=False, elem_id="details-choice")
+                        activations = gr.Plot(elem_id="activations-plot", show_label=False, visible=False)
+                        kernel = gr.Plot(elem_id="kernel-plot", show_label=False, visible=False)
 
             with gr.Tab("CNN weights (NeRN / SBS)", id="nern", elem_id="nern-tab"):
                 app_nern.build_tab(CONCURRENCY)
 
+        upload_state = gr.State(None)
         controls = [signal, length, image_size, gray, signal_options, width, depth, omega0, first_omega0, s0, s1,
-                    damping, bias_scale, pe_levels, rff_sigma, wire_omega, wire_sigma, gauss_scale, steps, lr,
-                    seed, device, ntk_points, methods]
-        outputs = [status, curves, ntk, kernel, activations, errors, bands, recon_image, recon_audio, recon_plot,
-                   results, downloads, share]
-        preview_outputs = [signal_info, target_image, target_audio, target_plot]
+                    damping, bias_scale, pe_levels, rff_sigma, wire_omega, wire_sigma, gauss_scale, iga_group,
+                    iga_end, iga_every, fr_phases, steps, lr, lr_schedule, lr_gamma, lr_every, optimizer, seed,
+                    device, fast, ntk_points, methods]
+        preview_outputs = [signal_info, gallery, recon_plot, target_audio]
+        train_outputs = [status, curves, results, downloads, gallery, recon_plot, target_audio, *audio_slots, ntk,
+                         errors, bands, activations, kernel, details_choice, share, preset]
+        private = dict(api_visibility="private")
 
-        demo.load(on_load, None, controls + [preset_note], api_visibility="private").then(
-            on_preview, [upload] + controls, preview_outputs, api_visibility="private")
-        preset.input(on_preset, preset, controls + [preset_note], api_visibility="private").then(
-            on_preview, [upload] + controls, preview_outputs, api_visibility="private")
-        for trigger in (signal.input, upload.change, length.submit, image_size.submit, gray.input,
-                        signal_options.submit):
-            trigger(on_preview, [upload] + controls, preview_outputs, api_visibility="private")
-        methods.change(on_methods, methods, method_info, api_visibility="private")
-        train.click(on_train, [upload, modifiers, modifier_mode] + controls, outputs, concurrency_limit=CONCURRENCY, concurrency_id="train",
-                    api_visibility="private")
-        stop.click(on_stop, None, status, queue=False, api_visibility="private")
-        reset.click(on_stop, None, status, queue=False, api_visibility="private").then(
-            on_reset, None, controls + [preset_note, preset], api_visibility="private").then(
-            on_preview, [upload] + controls, preview_outputs, api_visibility="private")
+        demo.load(on_load, None, controls + [preset_note, preset], **private).then(
+            on_preview, [upload_state] + controls, preview_outputs, **private)
+        preset.input(on_preset, preset, controls + [preset_note], **private).then(
+            on_preview, [upload_state] + controls, preview_outputs, **private)
+        signal.input(lambda: (None, ""), None, [upload_state, upload_message], queue=False, **private).then(
+            on_preview, [upload_state] + controls, preview_outputs, **private)
+        upload.upload(on_upload, [upload] + controls, [upload_state, upload_message, length], queue=False,
+                      **private).then(
+            on_preview, [upload_state] + controls, preview_outputs, **private)
+        for trigger in (length.submit, image_size.submit, gray.input, signal_options.submit):
+            trigger(on_preview, [upload_state] + controls, preview_outputs, **private)
+        methods.change(on_methods, methods, method_info, **private)
+        train.click(on_queue, None, status, queue=False, **private).then(
+            on_train, [upload_state, modifiers, modifier_mode] + controls, train_outputs,
+            concurrency_limit=CONCURRENCY, concurrency_id="train", **private)
+        stop.click(on_stop, None, status, queue=False, **private)
+        details_choice.input(on_details, details_choice, [activations, kernel], queue=False, **private)
+        reset.click(on_reset, None, train_outputs + controls + [preset_note, upload_state, upload_message],
+                    queue=False, **private).then(on_preview, [upload_state] + controls, preview_outputs, **private)
+        demo.unload(on_unload)
+        for name in UI_NAMES:
+            setattr(ui, name, locals()[name])
     return demo
 
 
@@ -338,7 +481,7 @@ def main() -> None:
     demo.queue(max_size=32).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=False, ssr_mode=False, footer_links=["settings"])
+        share=False, ssr_mode=False, footer_links=["settings"], css=CSS)
 
 
 if __name__ == "__main__":

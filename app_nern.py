@@ -6,7 +6,6 @@ PSNR, the rebuilt CNN's accuracy, the kernels' spectra and the predictor's eNTK.
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import gradio as gr
@@ -14,23 +13,25 @@ import pandas as pd
 
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.live import stop_session
+from spectral_lab.live import Sessions, user_message
 from spectral_lab.nern import SETTINGS, NernConfig, NernRun, compression_ratio, layer_spectra
-from spectral_lab.smoothing import ORDERING_DOCS, ORDERINGS
+from spectral_lab.nern.orderings import ORDERING_DOCS, ORDERINGS
 
 MAX_HIDDEN = 512
 MAX_STEPS = 20_000
 MAX_SWEEP = 6
-RUNS: dict[str, NernRun] = {}  # session hash -> the predictor training now (Stop finds it)
-RUNS_LOCK = threading.Lock()
+SESSIONS = Sessions()  # session hash -> the predictor training now (Stop finds it)
+DEFAULTS = NernConfig()
 
 EXPLAIN = (
     "Every 3×3 kernel of a small ResNet trained on scikit-learn's digits is a sample of a signal "
     "indexed by (layer, filter, channel). A 5-layer ReLU MLP learns it; the CNN is rebuilt from the "
     "MLP's output and tested. **Smoothing** reorders kernels within each layer so neighbours are "
     "similar (the order is stored and undone exactly): *nern* = NeRN's cosine ordering, *uos* = SBS's "
-    "one-directional Euclidean chain, *mos* = SBS's multi-directional variant. **RFF** with the UOS rule "
-    "gives larger layers a smaller bandwidth σ. CR = MLP parameters / CNN parameters.")
+    "one-directional Euclidean chain, *mos* = SBS's multi-directional variant. **RFF**: random Fourier "
+    "features of bandwidth σ, one σ for the network as SBS picks it, or per layer (this lab's reading of "
+    "UOS-RFF). Loss: reconstruction, then (after a warm-up) + α·feature maps + β·distillation, as NeRN and "
+    "SBS train. CR = MLP parameters / CNN parameters.")
 EXPLAIN_SPECTRA = ("Centre tap of each kernel of the largest layer on its (filter, channel) grid, in the CNN's "
                    "order and smoothed, and their 2D spectra: smoothing moves energy to low frequencies, "
                    "which a ReLU MLP learns first (SBS Fig. 2 A–B).")
@@ -49,7 +50,7 @@ def _config(setting, smoothing, encoding, hidden, sigma, rule, steps, feature_we
                                "use `python -m spectral_lab nern fit` for more")
     return NernConfig(smoothing=smoothing, encoding=encoding, hidden=hidden, rff_sigma=float(sigma or 0),
                       rff_rule=rule, steps=steps, feature_weight=float(feature_weight or 0),
-                      kd_weight=float(kd_weight or 0), seed=int(seed or 0),
+                      kd_weight=float(kd_weight or 0), seed=int(seed or 0), warmup=DEFAULTS.warmup,
                       log_every=max(1, steps // 100), eval_every=max(1, steps // 10), ntk_every=max(1, steps // 4),
                       ntk_points=256)
 
@@ -76,12 +77,9 @@ def _train_many(request: gr.Request, configs: list[NernConfig], table: list[dict
         try:
             run = NernRun(config)
         except SpectralLabError as exc:
-            raise gr.Error(str(exc), print_exception=False)
-        with RUNS_LOCK:
-            previous = RUNS.pop(session, None)
-            if previous is not None:
-                previous.stop()
-            RUNS[session] = run
+            yield [f"⚠️ {exc}", skip, skip, skip, skip, skip, skip]
+            return
+        SESSIONS.start(session, run)
         label = f"{config.encoding}+{config.smoothing} h{config.hidden}"
         spectra = plots.render(plots.kernel_spectra_figure(layer_spectra(run.signal)))
         last = 0.0
@@ -98,21 +96,18 @@ def _train_many(request: gr.Request, configs: list[NernConfig], table: list[dict
                 yield [status, plots.render(plots.nern_curves_figure({label: run.history}, run.original_accuracy)),
                        spectra, ntk, skip, skip, skip]
                 spectra = skip
-        except SpectralLabError as exc:
-            raise gr.Error(str(exc), print_exception=False)
-        except FloatingPointError as exc:
-            raise gr.Error(str(exc), print_exception=False)
+        except (SpectralLabError, FloatingPointError) as exc:
+            yield [f"**Failed** — {user_message(exc)}", skip, skip, skip, skip, skip, skip]
+            return
         finally:
-            with RUNS_LOCK:
-                if RUNS.get(session) is run:
-                    del RUNS[session]
+            SESSIONS.finish(session, run)
         result = run.result
         rows.append({"setting": f"{config.encoding}+{config.smoothing}", **result.row()})
-        word = "stopped" if result.stopped else "done"
+        word = "**Stopped**" if result.stopped else "**Finished**"
         status = (f"{word} · {label}: CR {100 * result.cr:.1f}%, accuracy {100 * result.accuracy:.1f}% "
                   f"(original {100 * result.original_accuracy:.1f}%), kernel MSE {result.mse:.3g}")
-        yield [status, skip, skip, skip, pd.DataFrame(rows), plots.render(plots.accuracy_vs_cr_figure(rows, result.original_accuracy)),
-               rows]
+        yield [status, skip, skip, skip, pd.DataFrame(rows),
+               plots.render(plots.accuracy_vs_cr_figure(rows, result.original_accuracy)), rows]
         if result.stopped:
             return
 
@@ -121,26 +116,28 @@ def on_train(request: gr.Request, table, *values):
     try:
         config = _config(*values)
     except SpectralLabError as exc:
-        raise gr.Error(str(exc), print_exception=False)
+        yield [f"⚠️ {exc}"] + [gr.skip()] * 6
+        return
     yield from _train_many(request, [config], table)
 
 
 def on_sweep(request: gr.Request, table, widths, *values):
     try:
         hiddens = [int(w) for w in str(widths).replace(" ", "").split(",") if w]
-    except ValueError:
-        raise gr.Error(f"widths: comma-separated whole numbers, got {widths!r}", print_exception=False)
-    if not hiddens or len(hiddens) > MAX_SWEEP:
-        raise gr.Error(f"give 1 to {MAX_SWEEP} hidden widths", print_exception=False)
-    try:
+        if not hiddens or len(hiddens) > MAX_SWEEP:
+            raise SpectralLabError(f"give 1 to {MAX_SWEEP} hidden widths")
         configs = [_config(values[0], values[1], values[2], h, *values[4:]) for h in hiddens]
+    except ValueError:
+        yield [f"⚠️ widths: comma-separated whole numbers, got {widths!r}"] + [gr.skip()] * 6
+        return
     except SpectralLabError as exc:
-        raise gr.Error(str(exc), print_exception=False)
+        yield [f"⚠️ {exc}"] + [gr.skip()] * 6
+        return
     yield from _train_many(request, configs, table)
 
 
 def on_stop(request: gr.Request):
-    return stop_session(RUNS, RUNS_LOCK, request.session_hash if request is not None else "local")
+    return SESSIONS.stop(request.session_hash if request is not None else "local")
 
 
 def build_tab(concurrency: int) -> None:
@@ -155,20 +152,24 @@ def build_tab(concurrency: int) -> None:
                                     label="Kernel ordering", elem_id="nern-smoothing")
             encoding = gr.Radio([("RFF (SBS)", "rff"), ("positional encoding (NeRN)", "pe")], value="rff",
                                 label="Encoding")
-            rule = gr.Radio([("UOS-RFF: σ smaller for larger layers", "uos"), ("one σ for all layers", "uniform")],
-                            value="uos", label="RFF bandwidth rule")
-            hidden = gr.Slider(8, MAX_HIDDEN, value=64, step=8, label="Hidden width (sets CR)", elem_id="nern-hidden")
-            ratio = gr.Markdown(on_ratio("sbs", "uos", "rff", 64, 8.0, "uos", 1500, 0, 0, 0), elem_id="nern-ratio")
-            sigma = gr.Number(value=8.0, label="RFF σ")
-            steps = gr.Slider(50, MAX_STEPS, value=1500, step=50, label="Steps")
+            rule = gr.Radio([("one σ for the network (SBS Sec. 5)", "network"),
+                             ("per layer, σ_l² = σ²·n̄/n_l (this lab's reading of UOS-RFF)", "per_layer")],
+                            value=DEFAULTS.rff_rule, label="RFF bandwidth rule")
+            hidden = gr.Slider(8, MAX_HIDDEN, value=DEFAULTS.hidden, step=8, label="Hidden width (sets CR)",
+                               elem_id="nern-hidden")
+            ratio = gr.Markdown(on_ratio("sbs", "uos", "rff", DEFAULTS.hidden, DEFAULTS.rff_sigma, DEFAULTS.rff_rule,
+                                         DEFAULTS.steps, DEFAULTS.feature_weight, DEFAULTS.kd_weight, 0),
+                                elem_id="nern-ratio")
+            sigma = gr.Number(value=DEFAULTS.rff_sigma, label="RFF σ")
+            steps = gr.Slider(50, MAX_STEPS, value=DEFAULTS.steps, step=50, label="Steps")
             with gr.Row():
-                feature_weight = gr.Number(value=0.0, label="α feature-map loss")
-                kd_weight = gr.Number(value=0.0, label="β distillation loss")
+                feature_weight = gr.Number(value=DEFAULTS.feature_weight, label="α feature-map loss")
+                kd_weight = gr.Number(value=DEFAULTS.kd_weight, label="β distillation loss")
             seed = gr.Number(value=0, precision=0, label="Seed")
             with gr.Row():
                 train = gr.Button("Train", variant="primary", elem_id="nern-train")
                 stop = gr.Button("Stop", variant="stop", elem_id="nern-stop")
-            widths = gr.Textbox(value="16,32,64", label="Sweep: hidden widths (accuracy vs CR)")
+            widths = gr.Textbox(value="16,32,48", label="Sweep: hidden widths (accuracy vs CR)")
             sweep = gr.Button("Sweep widths", elem_id="nern-sweep")
         with gr.Column(scale=2):
             status = gr.Markdown("Press **Train**.", elem_id="nern-status")

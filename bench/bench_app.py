@@ -1,22 +1,43 @@
 """Training throughput inside the app vs headless `fit`, without a browser.
 
-    python bench/bench_app.py [--repeats 3] [--preset "Audio: chip melody, SIREN vs SIREN²"]
+    python bench/bench_app.py [--repeats 3] [--preset "Audio: chip melody, SIREN vs SIREN²"] [--methods 1]
 
-Three ways to train the same preset's first method, median steps/s over repeats:
+Three ways to train the same preset's methods, median steps/s of the first method over repeats:
   headless          Run(config) with no diagnostics (what the CLI does)
-  app cadence       Run with the app's diagnostic cadences and 15% budget, no UI
-  app stream        spectral_lab.live.LiveComparison (training thread + UI thread) with every
-                    Frame rendered to plotly JSON, i.e. what app.py does short of the websocket
+  app cadence       Run with the app's diagnostic cadences and budget, no UI
+  app stream        spectral_lab.live.LiveComparison (training thread + UI thread) with every Frame
+                    turned into what app.py sends: plotly JSON for every figure, PNG for gallery images,
+                    WAV bytes for players — i.e. the app short of the websocket.
+The goal (issue 9): app stream ≥ 0.85 × headless.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 
 import torch
 
 from spectral_lab import plots, run_to_end
 from spectral_lab.live import PRESETS, AppLimits, LiveComparison, load_ui_signal, parse_share_query, with_app_cadence
+
+
+def send(frame) -> None:
+    """Serialise a frame as app.py + Gradio would: figures to JSON, images to PNG, audio to WAV."""
+    for spec in (frame.curves, frame.reconstruction, frame.ntk, frame.errors, frame.bands,
+                 *(frame.details or ())):
+        if spec is not None:
+            plots.render(spec).to_json()
+    if frame.gallery:
+        from PIL import Image
+
+        for image, _ in frame.gallery:
+            Image.fromarray(image).save(io.BytesIO(), format="png")
+    if frame.audio:
+        import soundfile as sf
+
+        for (rate, wave), _ in frame.audio.values():
+            sf.write(io.BytesIO(), wave, rate, format="WAV")
 
 
 def main() -> None:
@@ -40,18 +61,16 @@ def main() -> None:
     def stream() -> float:
         live = LiveComparison(app_config, [methods[0]], signal)
         for frame in live.frames():
-            for spec in (frame.curves, frame.ntk, frame.kernel, frame.activations, frame.errors, frame.bands,
-                         frame.reconstruction):
-                if spec is not None:
-                    plots.render(spec).to_json()
-        return live.runs[0].final.steps_per_s
+            send(frame)
+        return live.views[0].row["steps_per_s"]
 
     ways = {
         "headless": lambda: run_to_end(config, signal)[1].steps_per_s,
         "app cadence": lambda: run_to_end(app_config, signal)[1].steps_per_s,
         "app stream": stream,
     }
-    print(f"{args.preset}: {methods[0]} on {signal.summary()}, {config.steps} steps, {device}")
+    print(f"{args.preset}: {methods[0]} on {signal.summary()}, {config.steps} steps, {device}, "
+          f"{torch.get_num_threads()} threads")
     results = {}
     for name, measure in ways.items():
         samples = [measure() for _ in range(args.repeats)]

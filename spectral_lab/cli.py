@@ -1,135 +1,129 @@
-"""Command line: `python -m spectral_lab {list,fit,compare,bench,nern}`.
+"""Command line: `python -m spectral_lab {list,fit,predict,compare,sweep,reproduce,bench,nern}`.
 
 Every RunConfig field is an option (`--first-omega0 3000`), generated from the dataclass, with
-its one-line doc as help. Bad arguments and files end with one line on stderr and exit code 2.
+its one-line doc as help. Bad arguments and files end with one line on stderr and exit code 2;
+a fit that never produced a finite loss exits with 3.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import math
 import sys
-import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from .config import RunConfig, coerce
-from .errors import SpectralLabError
-from .methods import get_method, list_methods
-from .modifiers import expand_methods
+from .cli_common import add_config_options, default_out, given_options, markdown_table
+from .config import RunConfig
+from .errors import ConfigError, SpectralLabError
+from .methods import list_methods
 from .metrics import PSNR_CONVENTION, psnr_from_mse
+from .modifiers import expand_methods
 from .signals import Signal, list_signals, signal_for
 from .train import Run
 
-SIGNAL_FIELDS = ("signal", "length", "image_size", "gray", "signal_options")
-
-
-def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (), config_cls: type = RunConfig,
-                        title: str = "run settings (defaults: the method's own)") -> None:
-    group = parser.add_argument_group(title)
-    for f in fields(config_cls):
-        if f.name in skip:
-            continue
-        default = f.default if f.default is not None else "method default"
-        choices = f.metadata.get("choices")
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, metavar=f.name.upper(),
-                           choices=choices, help=f"{f.metadata['doc']} [{default}]")
-
-
-def _given_options(args: argparse.Namespace, config_cls: type = RunConfig, skip: tuple[str, ...] = ()) -> dict:
-    """The config fields given on the command line, parsed into their types."""
-    values = {f.name: getattr(args, f.name, None) for f in fields(config_cls) if f.name not in skip}
-    return {k: coerce(k, v, config_cls) for k, v in values.items() if v is not None}
-
-
-def _config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
-    given = _given_options(args)
-    given.update(overrides)
-    return RunConfig.from_dict(given)
-
-
-def _default_out(kind: str, *names: str) -> Path:
-    stem = "-".join(Path(n).stem for n in names)
-    return Path("runs") / f"{kind}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS = 2, 3
+COMPARE_COLUMNS = ["signal", "method", "psnr_db", "ssim", "rho_ag", "params", "seconds", "status", "note"]
 
 
 def train_with_progress(config: RunConfig, signal: Signal, progress: bool, label: str = "") -> Run:
     from tqdm import tqdm
 
     run = Run(config, signal)
+    if run.modifier_note:
+        print(run.modifier_note, file=sys.stderr)
     bar = tqdm(total=run.config.steps, desc=label or run.config.method, unit="step", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
     for snapshot in run.snapshots():
         bar.update(snapshot.step - bar.n)
         bar.set_postfix_str(f"PSNR {snapshot.psnr:.2f} dB, best {snapshot.best_psnr:.2f}")
     bar.close()
-    if run.final.message != "finished":
+    if run.final.status != "finished":
         print(f"note: {run.final.message}", file=sys.stderr)
     return run
 
 
+def finite_or_none(value):
+    """JSON has no NaN/Inf: such numbers are written as null."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 # ----------------------------------------------------------------------------------------------
 def save_outputs(run: Run, out: Path) -> list[Path]:
-    """Reconstruction (PNG / WAV + plot), metrics.json, curve.csv, config.json."""
+    """Reconstruction (PNG / WAV + plot), model.pt, metrics.json, curve.csv, config.json."""
+    from .predict import save_model
+
     out.mkdir(parents=True, exist_ok=True)
     signal, final = run.signal, run.final
-    written = []
-    metrics = {**final.metrics, "method": run.config.method, "signal": signal.summary(),
-               "message": final.message, "psnr_convention": PSNR_CONVENTION}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
-    (out / "config.json").write_text(run.config.to_json())
+    metrics = {**{k: finite_or_none(v) for k, v in final.metrics.items()}, "method": run.config.method,
+               "signal": signal.summary(), "status": final.status, "message": final.message,
+               "step_mode": run.step_note, "modifiers": run.modifier_note, "psnr_convention": PSNR_CONVENTION}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    (out / "config.json").write_text(run.config.to_json() + "\n")
     steps, losses = run.curve()
     with open(out / "curve.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["step", "loss", "psnr_db"])
         for step, loss in zip(steps, losses):
             writer.writerow([int(step), f"{loss:.8g}", f"{psnr_from_mse(float(loss)):.4f}"])
-    written += [out / "metrics.json", out / "config.json", out / "curve.csv"]
+    written = [out / "metrics.json", out / "config.json", out / "curve.csv", save_model(run, out / "model.pt")]
     if signal.kind == "image":
-        from skimage import io, util
-
-        image = util.img_as_ubyte(signal.to_original(final.prediction))
-        io.imsave(out / "reconstruction.png", image, check_contrast=False)
-        written.append(out / "reconstruction.png")
+        written.append(_save_image(signal.to_original(final.prediction), out / "reconstruction.png"))
     else:
         if signal.kind == "audio":
-            import soundfile as sf
-
-            wave = np.clip(signal.to_original(final.prediction), -1.0, 1.0)
-            sf.write(out / "reconstruction.wav", wave, signal.sample_rate)
-            written.append(out / "reconstruction.wav")
+            written.append(_save_audio(signal.to_original(final.prediction), signal.sample_rate,
+                                       out / "reconstruction.wav"))
         np.save(out / "reconstruction.npy", signal.to_original(final.prediction))
         written.append(out / "reconstruction.npy")
         written.append(_plot_1d(signal, final.prediction, out / "reconstruction.png"))
     return written
 
 
-def _plot_1d(signal: Signal, prediction: np.ndarray, path: Path) -> Path:
-    import matplotlib
+def _save_image(image: np.ndarray, path: Path) -> Path:
+    from skimage import io, util
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5))
-    t = np.arange(signal.num_points) / (signal.sample_rate or signal.num_points)
-    shown = slice(0, min(signal.num_points, 2000))
-    axes[0].plot(t[shown], signal.values[shown, 0], lw=1, label="target")
-    axes[0].plot(t[shown], prediction[shown, 0], lw=1, label="fit")
-    axes[0].set_xlabel("time (s)" if signal.sample_rate else "position (fraction of signal)")
-    axes[0].set_ylabel("value")
-    axes[0].legend(loc="upper right")
-    k = np.fft.rfftfreq(signal.num_points, d=1 / (signal.sample_rate or signal.num_points))
-    axes[1].semilogy(k, np.abs(np.fft.rfft(signal.values[:, 0])) + 1e-12, lw=1, label="target")
-    axes[1].semilogy(k, np.abs(np.fft.rfft(prediction[:, 0])) + 1e-12, lw=1, label="fit")
-    axes[1].set_xlabel("frequency (Hz)" if signal.sample_rate else "frequency (cycles per signal)")
-    axes[1].set_ylabel("|FFT|")
-    axes[1].legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    io.imsave(path, util.img_as_ubyte(np.clip(image, 0, 1)), check_contrast=False)
     return path
+
+
+def _save_audio(wave: np.ndarray, rate: int, path: Path) -> Path:
+    import soundfile as sf
+
+    sf.write(path, np.clip(wave, -1.0, 1.0), int(rate))
+    return path
+
+
+def _plot_1d(signal: Signal, prediction: np.ndarray, path: Path) -> Path:
+    from .plots import reconstruction_figure, save_png
+
+    save_png(reconstruction_figure(signal, prediction, f"{signal.name}: fit vs target"), path)
+    return path
+
+
+def load_config_file(path: str) -> tuple[dict, Path]:
+    """A saved config.json (from fit, sweep cells or the app's share link) as a dict; a relative
+    signal path is taken relative to the config file when it exists there."""
+    config_path = Path(path)
+    try:
+        data = json.loads(config_path.read_text())
+    except OSError:
+        raise ConfigError(f"config file not found: {config_path}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{config_path.name}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{config_path.name}: expected a JSON object of settings")
+    signal = data.get("signal")
+    if isinstance(signal, str) and Path(signal).suffix and not Path(signal).is_absolute():
+        beside = config_path.resolve().parent / signal
+        if beside.exists():
+            data["signal"] = str(beside)
+    return data, config_path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -144,61 +138,127 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    config = _config_from_args(args)
+    settings = {}
+    if args.config:
+        settings, _ = load_config_file(args.config)
+    settings.update(given_options(args))
+    config = RunConfig.from_dict(settings)
+    if Path(config.signal).suffix and Path(config.signal).exists():
+        config = config.replace(signal=str(Path(config.signal).resolve()))  # config.json re-runs from anywhere
     signal = signal_for(config)
     run = train_with_progress(config, signal, progress=not args.quiet)
-    out = Path(args.out) if args.out else _default_out("fit", config.signal, config.method)
+    out = Path(args.out) if args.out else default_out("fit", config.signal, config.method)
     written = save_outputs(run, out)
     m = run.final.metrics
+    if not math.isfinite(run.best_loss):
+        print(f"error: {run.final.message}; no finite loss was ever reached (outputs in {out})", file=sys.stderr)
+        return EXIT_NO_FINITE_LOSS
     extra = f", SSIM {m['ssim']:.4f}" if "ssim" in m else ""
     print(f"{run.config.method} on {signal.summary()}: PSNR {m['psnr']:.2f} dB{extra}, ρ_AG {m['rho_ag']:.4f}, "
-          f"{run.num_parameters} params, {m['seconds']:.1f} s ({m['steps_per_s']:.1f} steps/s)")
+          f"{run.num_parameters} params, {m['seconds']:.1f} s ({m['steps_per_s']:.1f} steps/s; {run.step_note})")
     print(f"saved: {', '.join(str(p) for p in written)}")
     return 0
 
 
-def compare(config: RunConfig, signals: list[str], methods: list[str], progress: bool = False) -> list[dict]:
-    """Train every method on every signal with the same budget; one row per pair."""
-    rows = []
-    for signal_name in signals:
-        signal = signal_for(config.replace(signal=signal_name))
-        for method in methods:
-            run = train_with_progress(config.replace(signal=signal_name, method=method), signal, progress,
-                                      label=f"{Path(signal_name).stem}/{method}")
-            rows.append(run.summary_row())
-    return rows
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import load_model
+
+    saved = load_model(args.model)
+    rendered = saved.render(args.scale)
+    kind = saved.shape.kind
+    default = {"image": ".png", "audio": ".wav"}.get(kind, ".npy")
+    model_path = Path(args.model)
+    folder = model_path if model_path.is_dir() else model_path.parent
+    out = Path(args.out) if args.out else folder / f"render-x{args.scale:g}{default}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npy":
+        np.save(out, rendered)
+    elif kind == "image":
+        _save_image(rendered, out)
+    elif kind == "audio" and out.suffix.lower() in (".wav", ".flac"):
+        _save_audio(rendered, round(saved.shape.sample_rate * args.scale), out)
+    else:
+        raise ConfigError(f"{out.name}: write images as .png, audio as .wav, anything as .npy")
+    rate = f" at {round(saved.shape.sample_rate * args.scale)} Hz" if kind == "audio" else ""
+    print(f"{saved.config.method} ({saved.shape.name}, trained on {'x'.join(map(str, saved.shape.grid))}) rendered "
+          f"×{args.scale:g}: {'x'.join(map(str, rendered.shape))}{rate} -> {out}")
+    return 0
 
 
-def rows_to_markdown(rows: list[dict]) -> str:
-    columns = ["signal", "method", "psnr_db", "ssim", "rho_ag", "params", "seconds"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join("–" if row[c] is None else str(row[c]) for c in columns) + " |")
-    return "\n".join(lines)
+def compare(config: RunConfig, signals: list[str], methods: list[str], out: Path, progress: bool = False,
+            on_row=None) -> list[dict]:
+    """Every method on every signal with the same budget: a sweep with one seed, local. Signals
+    are all loaded first, so a bad one fails before any training."""
+    from .sweep import grid_cells, run_sweep
+
+    for name in signals:
+        signal_for(config.replace(signal=name))
+    cells = grid_cells(config, signals, methods, [config.seed])
+    return run_sweep(cells, out, backend="local", progress=progress, on_row=on_row)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    signals = [s for s in args.signals.split(",") if s]
-    methods = [m for m in args.methods.split(",") if m]
-    modifiers = [m for m in (args.with_modifiers or "").split(",") if m]
-    methods = expand_methods(methods, modifiers, "combined" if args.combine_modifiers else "each")
+    from .sweep import parse_values
+
+    signals, methods = parse_values(args.signals), parse_values(args.methods)
+    methods = expand_methods(methods, parse_values(args.with_modifiers or ""),
+                             "combined" if args.combine_modifiers else "each")
     if not signals or not methods:
         raise SpectralLabError("give at least one signal (--signals) and one method (--methods)")
-    config = _config_from_args(args, signal=signals[0], method=methods[0])
-    for method in methods:  # fail fast on a typo before hours of training
-        get_method(method)
-    rows = compare(config, signals, methods, progress=not args.quiet)
-    table = rows_to_markdown(rows)
+    config = RunConfig.from_dict({**given_options(args, skip=("signal", "method")), "signal": signals[0],
+                                  "method": methods[0]})
+    out = Path(args.out) if args.out else default_out("compare", *signals)
+    rows = compare(config, signals, methods, out, progress=not args.quiet)
+    table = markdown_table(rows, COMPARE_COLUMNS)
     print(table)
     print(f"\n{PSNR_CONVENTION}")
-    out = Path(args.out) if args.out else _default_out("compare", *signals)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     (out / "results.md").write_text(table + f"\n\n{PSNR_CONVENTION}\n")
-    print(f"saved: {out / 'results.csv'}, {out / 'results.md'}")
+    print(f"saved: {out / 'results.csv'}, {out / 'results.md'}, {out / 'summary.csv'}, cells in {out / 'cells'}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import grid_cells, load_grid_file, parse_sets, parse_values, run_sweep
+
+    grid = load_grid_file(args.grid) if args.grid else {"signals": [], "methods": [], "seeds": [], "base": {},
+                                                          "sets": {}}
+    base = {**grid["base"], **given_options(args, skip=("signal", "method", "seed"))}
+    signals = parse_values(args.signals) if args.signals else grid["signals"]
+    methods = parse_values(args.methods) if args.methods else grid["methods"]
+    try:
+        seeds = [int(s) for s in parse_values(args.seeds)] if args.seeds else [int(s) for s in grid["seeds"]]
+    except ValueError:
+        raise ConfigError(f"--seeds expects comma-separated integers, got {args.seeds!r}") from None
+    sets = {**grid["sets"], **parse_sets(args.set)}
+    if not signals or not methods:
+        raise ConfigError("a sweep needs signals and methods (--signals/--methods or a --grid file)")
+    config = RunConfig.from_dict({**base, "signal": signals[0], "method": methods[0]})
+    cells = grid_cells(config, signals, methods, seeds, sets)
+    out = Path(args.out) if args.out else default_out("sweep", *signals[:3])
+    rows = run_sweep(cells, out, backend=args.backend, workers=args.workers, address=args.address,
+                     gpus_per_cell=args.gpus_per_cell, progress=not args.quiet)
+    print((out / "summary.md").read_text() if (out / "summary.md").exists() else "no cell finished")
+    failed = [r for r in rows if r.get("status") == "failed"]
+    print(f"{len(rows)} cells ({len(failed)} failed); {PSNR_CONVENTION}")
+    print(f"saved: {out / 'results.csv'}, {out / 'results.md'}, {out / 'summary.md'}, cells in {out / 'cells'}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import PROTOCOLS, reproduce
+
+    if args.protocol == "list" or args.protocol not in PROTOCOLS:
+        if args.protocol != "list":
+            print(f"error: unknown protocol {args.protocol!r}", file=sys.stderr)
+        for name, protocol in PROTOCOLS.items():
+            print(f"  {name:<14} {protocol.title} [{protocol.source}]")
+        return 0 if args.protocol == "list" else EXIT_BAD_INPUT
+    out = Path(args.out) if args.out else Path("runs") / f"reproduce-{args.protocol}-{args.scale}"
+    report = reproduce(args.protocol, args.data, scale=args.scale, out=out, backend=args.backend,
+                       workers=args.workers, address=args.address, gpus_per_cell=args.gpus_per_cell,
+                       progress=not args.quiet, overrides=given_options(args, skip=("signal", "method")))
+    print(report)
+    print(f"saved: {out / 'comparison.md'}, {out / 'results.csv'}")
     return 0
 
 
@@ -213,28 +273,63 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local: this process (or a process pool with --workers); ray: Ray tasks [local]")
+    parser.add_argument("--workers", type=int, default=1, help="local process-pool size [1]")
+    parser.add_argument("--address", help="Ray: join this cluster (e.g. auto, ray://host:10001) [start a local Ray]")
+    parser.add_argument("--gpus-per-cell", type=float, default=0.0,
+                        help="Ray: GPUs per cell, fractional (0.25 = four small fits share a GPU) [0]")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m spectral_lab",
                                      description="Spectral Lab: fit coordinate MLPs and see spectral bias.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list built-in signals and methods")
-    fit = sub.add_parser("fit", help="fit one method to one signal and save the outputs")
-    _add_config_options(fit)
+    fit = sub.add_parser("fit", help="fit one method to one signal and save the outputs (and the model)")
+    fit.add_argument("--config", help="re-run a saved config.json (options given here override it)")
+    add_config_options(fit)
     fit.add_argument("--out", help="output folder [runs/fit-SIGNAL-METHOD-TIME]")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
-    comp = sub.add_parser("compare", help="several methods × signals, same budget, one table")
+    predict = sub.add_parser("predict", help="render a saved model (fit's model.pt) on a denser grid")
+    predict.add_argument("model", help="model.pt written by fit, or its folder")
+    predict.add_argument("--scale", type=float, default=2.0,
+                         help="grid density ×: images 2 = twice the pixels per side, audio 2 = twice the rate [2]")
+    predict.add_argument("--out", help="output file: .png (image), .wav (audio) or .npy [beside the model]")
+    comp = sub.add_parser("compare", help="several methods × signals, same budget, one table (a one-seed sweep)")
     comp.add_argument("--signals", required=True, help="comma-separated signals")
     comp.add_argument("--methods", required=True, help="comma-separated methods (may carry +modifiers)")
     comp.add_argument("--with-modifiers", help="comma-separated modifiers (iga,fr,bn): each method also "
                                                "runs with each of them")
     comp.add_argument("--combine-modifiers", action="store_true",
                       help="instead: run each method once with all the modifiers together")
-    _add_config_options(comp, skip=("signal", "method"))
+    add_config_options(comp, skip=("signal", "method"))
     comp.add_argument("--out", help="output folder [runs/compare-SIGNALS-TIME]")
-    comp.add_argument("--quiet", action="store_true", help="no progress bars")
+    comp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw = sub.add_parser("sweep", help="a grid of signals × methods × seeds × knob values; resumable")
+    sw.add_argument("--grid", help="grid file (TOML or YAML: signals, methods, seeds, [base], [sets])")
+    sw.add_argument("--signals", help="comma-separated signals (names or files)")
+    sw.add_argument("--methods", help="comma-separated methods (may carry +modifiers)")
+    sw.add_argument("--seeds", help="comma-separated seeds [the --seed setting]")
+    sw.add_argument("--set", action="append", metavar="NAME=V1,V2",
+                    help="sweep a setting over values, e.g. --set width=128,256 (repeatable)")
+    _add_backend_options(sw)
+    add_config_options(sw, skip=("signal", "method", "seed"), title="settings shared by every cell")
+    sw.add_argument("--out", help="output folder; run again with the same folder to resume [runs/sweep-…]")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep = sub.add_parser("reproduce", help="a paper's table, our numbers beside the paper's")
+    rep.add_argument("protocol", help="winner-table1, winner-table2, spder-table1, iga-table1 (or 'list')")
+    rep.add_argument("--data", default="", help="folder with the paper's files (searched recursively by name)")
+    rep.add_argument("--scale", choices=("quick", "paper"), default="quick",
+                     help="quick: CPU-sized crops, networks and steps; paper: the paper's settings [quick]")
+    _add_backend_options(rep)
+    add_config_options(rep, skip=("signal", "method"), title="override the protocol's settings")
+    rep.add_argument("--out", help="output folder; resumable [runs/reproduce-PROTOCOL-SCALE]")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
     bench = sub.add_parser("bench", help="run bench/bench_train.py (our fit vs a hand-written loop)")
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the bench script")
-    from .nern_cli import add_nern_parser
+    from .nern.cli import add_nern_parser
 
     add_nern_parser(sub)
     return parser
@@ -243,20 +338,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .nern_cli import cmd_nern
+    from .nern.cli import cmd_nern
 
-    commands = {"list": cmd_list, "fit": cmd_fit, "compare": cmd_compare, "bench": cmd_bench, "nern": cmd_nern}
+    commands = {"list": cmd_list, "fit": cmd_fit, "predict": cmd_predict, "compare": cmd_compare,
+                "sweep": cmd_sweep, "reproduce": cmd_reproduce, "bench": cmd_bench, "nern": cmd_nern}
     try:
         return commands[args.command](args)
     except SpectralLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into `head`
         sys.stderr.close()
         return 0
     except (OSError, MemoryError) as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+

@@ -98,7 +98,9 @@ class RunConfig(FlatConfig):
     width: int = knob(128, "hidden features per layer", 1, 4096)
     depth: int = knob(3, "number of hidden (activation) layers", 1, 16)
     omega0: float | None = knob(None, "ω₀ of hidden sine layers (SIREN/SIREN²/SPDER/FINER)", 0.0, 1e4)
-    first_omega0: float | None = knob(None, "ω₀ of the first layer (SIREN audio: 3000, i.e. inputs ×100)", 0.0, 1e6)
+    first_omega0: float | None = knob(None, "first-layer frequency: ω₀ of a sine layer, WIRE's Gabor ω, Gauss's s "
+                                            "(None: per method and kind; audio SIREN 3000 = 100×30, which scales the "
+                                            "first layer's weights and bias, not the inputs alone)", 0.0, 1e6)
     s0: float | None = knob(None, "WINNER first-layer noise scale s₀ (None: auto from the spectral centroid)", 0.0, 1e5)
     s1: float | None = knob(None, "WINNER second-layer noise scale s₁ (None: auto from the spectral centroid)", 0.0, 1e3)
     damping: str | None = knob(None, "SPDER damping δ (None: arctan for audio, sqrt otherwise, as SPDER found)",
@@ -107,30 +109,38 @@ class RunConfig(FlatConfig):
     pe_levels: int | None = knob(None, "positional-encoding levels L per axis (None: Nyquist rule)", 1, 24)
     rff_sigma: float | None = knob(None, "random-Fourier-feature bandwidth σ, cycles per unit (None: by signal kind)", 0.0, 1e5)
     rff_features: int = knob(128, "number of random Fourier frequencies m (encoding has 2m features)", 1, 4096)
-    wire_omega: float = knob(20.0, "WIRE Gabor frequency ω", 0.0, 1e4)
-    wire_sigma: float = knob(10.0, "WIRE Gabor width σ", 0.0, 1e4)
-    gauss_scale: float = knob(10.0, "Gauss activation scale s", 0.0, 1e4)
+    wire_omega: float | None = knob(None, "WIRE hidden-layer Gabor frequency ω (None: 20 images, 10 audio/1D)", 0.0, 1e4)
+    wire_sigma: float | None = knob(None, "WIRE Gabor width σ (None: 10); hidden layers need ω/σ ≤ 6", 1e-3, 1e4)
+    gauss_scale: float | None = knob(None, "Gauss hidden-layer scale s in exp(−(sz)²) (None: 10)", 0.0, 1e4)
     # --- training ---
     steps: int = knob(500, "training steps (full-batch Adam)", 1, 1_000_000)
     lr: float | None = knob(None, "initial learning rate (None: method default)", 1e-8, 1.0)
-    lr_schedule: str = knob("step", "step: ×gamma every lr_every steps (WINNER); exp: to 0.1× over the run; constant",
-                            choices=("step", "exp", "constant"))
+    lr_schedule: str = knob("step", "step: ×gamma every lr_every steps (WINNER); drop: ×gamma once, at step lr_every "
+                                    "(IGA Sec. 6.1); exp: to 0.1× over the run; constant",
+                            choices=("step", "drop", "exp", "constant"))
     lr_gamma: float = knob(0.99, "step schedule factor (WINNER: 1% decay every 20 steps)", 0.0, 1.0)
     lr_every: int = knob(20, "step schedule period in steps", 1, 1_000_000)
     optimizer: str = knob("adam", "adam (the papers' default) or sgd (plain gradient descent, IGA's theory)",
                           choices=("adam", "sgd"))
     # --- training modifiers (used when the method has +iga / +fr) ---
-    iga_group: int | None = knob(None, "IGA group size p: runs of p samples / p×p patches (None: 8 in 1D, 4 in 2D; "
-                                       "1 = exact eNTK)", 1, 1024)
+    iga_group: int | None = knob(None, "IGA group size p: runs of p samples / p×p patches (None: from the signal "
+                                       "size, about the paper's number of groups; 1 = exact eNTK)", 1, 4096)
     iga_start: int = knob(1, "IGA: first balanced eigenvalue index", 1, 100_000)
-    iga_end: int | None = knob(None, "IGA: last balanced eigenvalue index (None: 14 for sine nets, 7 otherwise)",
-                               1, 100_000)
+    iga_end: int | None = knob(None, "IGA: last balanced eigenvalue index (None: the paper's value for the "
+                                     "architecture and kind of signal)", 1, 100_000)
     iga_sampling: str = knob("residual", "IGA: point per group: largest residual, random each update, or fixed",
                              choices=("residual", "random", "fixed"))
-    iga_every: int = knob(10, "IGA: steps between recomputing S̃ₑ from the eNTK", 1, 100_000)
-    fr_phases: int = knob(4, "FR: phases P of the cosine basis", 1, 64)
+    iga_every: int = knob(1, "IGA: steps between rebuilding S̃ₑ from the eNTK (1: every step, the paper; "
+                             "more is a cheaper approximation)", 1, 100_000)
+    fr_phases: int = knob(32, "FR: phases P of the cosine basis (the FR / IGA reference's 32)", 1, 64)
+    fr_alpha: float = knob(0.01, "FR: scale α of the basis (the IGA reference's 0.01; with Adam the step in W "
+                                 "grows with α·P)", 1e-6, 10.0)
     seed: int = knob(0, "random seed for initialisation and random encodings", 0, 2**31 - 1)
     device: str = knob("auto", "auto (CUDA when present), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    fast: str = knob("auto", "fast training step: CUDA graphs of forward+backward and Adam (auto: on for CUDA, "
+                             "off on CPU; methods it cannot capture fall back to eager and say so)",
+                     choices=("auto", "on", "off"))
+    tf32: bool = knob(False, "TF32 matmuls on CUDA (faster, ~3 significant digits per product)")
     log_every: int = knob(10, "steps between Snapshots (each one syncs the device once)", 1, 1_000_000)
     preview_every: int = knob(100, "steps between Snapshots that carry the prediction (0: only at the end)", 0, 1_000_000)
     # --- diagnostics (each on its own cadence; 0 = off; when on, step 0 is diagnosed too) ---
@@ -140,9 +150,12 @@ class RunConfig(FlatConfig):
                                    "samples (auto: window for 1D/audio, strided for images)",
                            choices=("auto", "strided", "window"))
     activations_every: int = knob(0, "steps between activation histograms / spectra (0: off)", 0, 1_000_000)
-    errors_every: int = knob(0, "steps between error maps and per-band errors (0: off)", 0, 1_000_000)
-    diagnostics_budget: float = knob(0.15, "max fraction of training time diagnostics may take; later ones "
-                                            "wait when over it (0: no limit)", 0.0, 10.0)
+    errors_every: int = knob(0, "steps between error maps (FFT / spectrogram error; 0: off)", 0, 1_000_000)
+    bands_every: int = knob(0, "steps between band-aggregated relative errors (IGA Eq. 7 heatmap; 0: off)",
+                            0, 1_000_000)
+    diagnostics_budget: float = knob(0.15, "max fraction of training time diagnostics may take, shared equally by "
+                                            "the enabled ones; one over its share waits; the final step computes "
+                                            "every enabled one (0: no limit)", 0.0, 10.0)
 
 
 def field_docs(config_cls: type = None) -> dict[str, str]:

@@ -33,8 +33,10 @@ class LayerStats:
     pre_reference: tuple[np.ndarray, np.ndarray] | None  # (x, density) of the theory curve
     post_reference: tuple[np.ndarray, np.ndarray] | None
     reference_label: str
-    k: np.ndarray  # frequency index (cycles across the domain)
+    k: np.ndarray  # frequency index (cycles across the signal / the sub-grid)
     power: np.ndarray  # Σ_neurons |FFT of the post-activation|² (WINNER Fig. 8 PSD)
+    pre_power: np.ndarray | None = None  # Σ_neurons |FFT of the pre-activation|² (WINNER Fig. 3)
+    reference_std: float | None = None  # std of the drawn Gaussian reference, when there is one
 
 
 def arcsine_density(x: np.ndarray) -> np.ndarray:
@@ -50,8 +52,22 @@ def gaussian_density(x: np.ndarray, std: float) -> np.ndarray:
 
 
 def winner_layer2_std(fan_in: int, s1: float) -> float:
-    """WINNER Theorem 3.1: std of layer-2 pre-activations ω₀·X(W + η) is √(1 + d·s₁²/2)."""
+    """WINNER Theorem 3.1: std of layer-2 pre-activations ω₀·X(W + η) is √(1 + d·s₁²/2) (no bias)."""
     return math.sqrt(1.0 + fan_in * s1**2 / 2.0)
+
+
+def sine_layer_std(linear: torch.nn.Linear, omega0: float) -> float:
+    """Std of the pre-activations ω₀(XW + b) of a sine layer fed by arcsine inputs (Var X = ½).
+
+    The CLT argument of WINNER Theorem 3.1, conditioned on this layer's drawn weights:
+    Var = ω₀² (½·⟨Σ_j W_jk²⟩_k + ⟨b_k²⟩_k). With SIREN's W ~ U(±√(6/d)/ω₀) plus WINNER's
+    η ~ N(0, (s/ω₀)²) the first term is 1 + d·s²/2 (the theorem); the bias term, ≈ ω₀²/(3d) for
+    PyTorch's default b ~ U(±1/√d), is what the theorem leaves out (1.8 vs 1.0 at d = 128)."""
+    weight = linear.weight.detach().double()
+    variance = 0.5 * weight.square().sum(dim=1).mean().item()
+    if linear.bias is not None:
+        variance += linear.bias.detach().double().square().mean().item()
+    return omega0 * math.sqrt(variance)
 
 
 def _argument_scale(activation: torch.nn.Module) -> float:
@@ -63,34 +79,47 @@ def _argument_scale(activation: torch.nn.Module) -> float:
 
 def activation_stats(model, signal: Signal, max_points: int = 4096, bins: int = 80,
                      method: str = "", s1: float = 0.0) -> list[LayerStats]:
-    """Histograms and power spectra of every hidden layer on a regular sub-grid of the signal."""
+    """Histograms and power spectra of every hidden layer on a regular sub-grid of the signal.
+
+    Batch norm is frozen at the full signal's statistics first (as in training), so the M
+    sub-grid points are seen by the network that is being trained."""
+    from .ntk import diagnostic_copy
+
     index, sub = subgrid(signal.grid, max_points, layout="auto")
     device = next(model.parameters()).device
-    coords = torch.from_numpy(signal.coords[index]).to(device)
-    records = model.layer_activations(coords)
+    full = torch.from_numpy(signal.coords).to(device)
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        model = diagnostic_copy(model, full)
+        full = full.double()
+    records = model.layer_activations(full[torch.as_tensor(index, device=device)])
     sine_like = all(isinstance(a, Sine) for a in model.activations)
     stats = []
     for i, ((pre, post), activation) in enumerate(zip(records, model.activations)):
         pre = (pre * _argument_scale(activation)).cpu()
         post = post.cpu()
-        if pre.is_complex():  # WIRE: show the real parts
-            pre, post = pre.real, post.real
+        # WIRE: the first layer's pre-activation is real but its output complex; show real parts
+        pre = pre.real if pre.is_complex() else pre
+        post = post.real if post.is_complex() else post
         pre, post = pre.double().numpy(), post.double().numpy()
         pre_density, pre_edges = _histogram(pre, bins)
         post_density, post_edges = _histogram(post, bins)
-        pre_ref = post_ref = None
+        pre_ref = post_ref = reference_std = None
         label = ""
         if sine_like:
             x_post = np.linspace(-0.995, 0.995, 200)
             post_ref, label = (x_post, arcsine_density(x_post)), "arcsine (SIREN)"
             if i == 1:
-                std = winner_layer2_std(model.linears[1].in_features, s1) if method == "siren2" else 1.0
+                reference_std = sine_layer_std(model.linears[1], activation.omega0)
                 x_pre = np.linspace(pre_edges[0], pre_edges[-1], 200)
-                pre_ref = (x_pre, gaussian_density(x_pre, std))
-                label += f"; N(0, {std:.2f}²) (WINNER Thm 3.1)" if method == "siren2" else "; N(0, 1) (SIREN)"
+                pre_ref = (x_pre, gaussian_density(x_pre, reference_std))
+                theorem = winner_layer2_std(model.linears[1].in_features, s1 if method.startswith("siren2") else 0.0)
+                label += (f"; N(0, {reference_std:.2f}²): WINNER Thm 3.1 gives {theorem:.2f} without the bias, "
+                          f"plus ω₀²⟨b²⟩ for the bias")
         k, power = power_spectrum(post.reshape(post.shape[0], -1), sub)
+        _, pre_power = power_spectrum(pre.reshape(pre.shape[0], -1), sub)
         stats.append(LayerStats(i + 1, pre_edges, pre_density, post_edges, post_density, float(pre.std()),
-                                float(post.std()), pre_ref, post_ref, label, k, power.sum(axis=1)))
+                                float(post.std()), pre_ref, post_ref, label, k, power.sum(axis=1),
+                                pre_power=pre_power.sum(axis=1), reference_std=reference_std))
     return stats
 
 
@@ -168,13 +197,20 @@ def error_map(signal: Signal, prediction: np.ndarray, n_fft: int = 512) -> Error
 # ----------------------------------------------------------------------------------------------
 # Per-frequency relative error (IGA Eq. 7), aggregated into bands
 # ----------------------------------------------------------------------------------------------
+NO_ENERGY = 1e-6  # a band with less than this share of the target's busiest band counts as empty
+
+
 def band_relative_error(signal: Signal, prediction: np.ndarray, bands: int = 16
                         ) -> tuple[np.ndarray, np.ndarray]:
-    """Δ per band = ‖F[g] − F[f]‖ / ‖F[g]‖ over the band's bins (IGA Eq. 7, summed per band).
+    """Band-aggregated relative error after IGA Eq. 7: Δ_band = √(Σ|F[g] − F[f]|² / Σ|F[g]|²)
+    over the band's frequency bins (Eq. 7 is per bin, |F[g](k) − F[f](k)| / |F[g](k)|; summing
+    energies first keeps bins where the target is tiny from dominating).
 
-    Bands split [0, Nyquist] evenly (1D: rfft bins; images: radial rings of the 2D FFT).
-    Bands where the target has no energy get NaN (the ratio is undefined there).
-    Returns (band edges in cycles across the domain, Δ of shape (bands,)).
+    Bands split [0, Nyquist] evenly (1D: rfft bins; images: radial rings of the 2D FFT). Bands
+    where the target has (almost) no energy — below NO_ENERGY of the busiest band — get NaN:
+    there is nothing there to learn, and a ratio of two tiny numbers would look like an error.
+    Returns (band edges in cycles across the domain, Δ of shape (bands,)); Δ = 1 is the error
+    of a zero output in that band, 0 a perfect fit.
     """
     target, fit = signal.values.astype(np.float64), np.asarray(prediction, np.float64).reshape(signal.values.shape)
     if signal.in_dim == 1:
@@ -193,7 +229,7 @@ def band_relative_error(signal: Signal, prediction: np.ndarray, bands: int = 16
     which = np.clip(np.digitize(radius[keep], edges) - 1, 0, bands - 1)
     error_energy = np.bincount(which, (np.abs(spectrum_fit - spectrum_target)[keep] ** 2).sum(axis=1), minlength=bands)
     target_energy = np.bincount(which, (np.abs(spectrum_target[keep]) ** 2).sum(axis=1), minlength=bands)
-    floor = 1e-12 * max(target_energy.max(), 1e-300)
+    floor = NO_ENERGY * max(target_energy.max(), 1e-300)
     with np.errstate(invalid="ignore", divide="ignore"):
         delta = np.where(target_energy > floor, np.sqrt(error_energy / target_energy), np.nan)
     return edges, delta
@@ -210,13 +246,34 @@ def relative_error_at(signal: Signal, prediction: np.ndarray, frequencies) -> np
 # ----------------------------------------------------------------------------------------------
 # The bundle a Run attaches to a Snapshot
 # ----------------------------------------------------------------------------------------------
-DIAGNOSTICS = ("ntk", "activations", "errors")
+CADENCES = {"ntk": "ntk_every", "activations": "activations_every", "errors": "errors_every",
+            "bands": "bands_every"}
+DIAGNOSTICS = tuple(CADENCES)
+
+
+def enabled_diagnostics(config) -> set[str]:
+    return {name for name, knob in CADENCES.items() if getattr(config, knob) > 0}
 
 
 def due_diagnostics(config, step: int) -> set[str]:
     """Which diagnostics the config's cadences ask for at `step` (step 0: all enabled ones)."""
-    cadence = {"ntk": config.ntk_every, "activations": config.activations_every, "errors": config.errors_every}
-    return {name for name, every in cadence.items() if every > 0 and step % every == 0}
+    return {name for name, knob in CADENCES.items()
+            if getattr(config, knob) > 0 and step % getattr(config, knob) == 0}
+
+
+def ntk_note(config) -> str:
+    """What the kernel is, in words, for the NTK panel."""
+    from .modifiers import split_method
+
+    base, modifiers = split_method(config.method)
+    notes = []
+    if base == "finer":
+        notes.append("FINER: Jacobian with the scale |z|+1 detached, as in training")
+    if "bn" in modifiers:
+        notes.append("batch norm frozen at the full signal's statistics")
+    if "fr" in modifiers:
+        notes.append("FR: gradients w.r.t. Λ, so the kernel is FR's, not the folded network's")
+    return "; ".join(notes)
 
 
 def diagnose(model, signal: Signal, config, names: set[str], prediction: np.ndarray) -> dict:
@@ -228,9 +285,13 @@ def diagnose(model, signal: Signal, config, names: set[str], prediction: np.ndar
         result["ntk"] = ntk_diagnostics(model, signal.coords, signal.grid, signal.values,
                                         max_points=config.ntk_points, prediction=prediction,
                                         layout=config.ntk_layout)
+        extra = ntk_note(config)
+        if extra:
+            result["ntk"].note = "; ".join(n for n in (result["ntk"].note, extra) if n)
     if "activations" in names:
         result["activations"] = activation_stats(model, signal, method=config.method, s1=config.s1 or 0.0)
     if "errors" in names:
         result["error_map"] = error_map(signal, prediction)
+    if "bands" in names:
         result["band_error"] = band_relative_error(signal, prediction)
     return result

@@ -73,14 +73,24 @@ class FinerActivation(nn.Module):
 
 
 class GaborActivation(nn.Module):
-    """WIRE: complex Gabor wavelet φ(z) = exp(jωz − |σz|²) (WIRE Eq. 6); z may be complex."""
+    """WIRE: complex Gabor wavelet φ(z) = exp(jωz − |σz|²) (WIRE Eq. 6); z may be complex.
+
+    Computed as one exponential of the combined real part, exp(−ω·Im z − σ²|z|²)·e^{jω Re z}:
+    the product of exp(jωz) and exp(−|σz|²) overflows to inf·0 = NaN once ω·|Im z| passes ~88
+    even though the wavelet itself is bounded by exp(ω²/4σ²).
+    """
 
     def __init__(self, omega: float = 20.0, sigma: float = 10.0):
         super().__init__()
         self.omega, self.sigma = float(omega), float(sigma)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.exp(1j * self.omega * z - (self.sigma * z).abs().square())
+        if z.is_complex():
+            real, imag = z.real, z.imag
+            log_magnitude = -self.omega * imag - self.sigma**2 * (real.square() + imag.square())
+        else:
+            real, log_magnitude = z, -(self.sigma * z).square()
+        return torch.polar(torch.exp(log_magnitude), self.omega * real)
 
     def extra_repr(self) -> str:
         return f"omega={self.omega}, sigma={self.sigma}"

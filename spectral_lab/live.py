@@ -1,29 +1,38 @@
-"""The live lab behind the app: limits, presets, share links, uploads, and a throttled stream
-of what the UI shows while one or several methods train on the same signal.
+"""The live lab behind the app: limits, presets, share links, uploads, and a throttled stream of
+what the UI shows while one or several methods train on the same signal.
 
 Gradio-free, so the app's callbacks are tested as plain functions (tests/test_live.py) and the
 app's throughput is benchmarked without a browser (bench/bench_app.py).
+
+Training is `train_stream`, a generator of host-only `Update`s (numpy, no tensors), so the same
+stream can run in another process (Hugging Face ZeroGPU wraps it with `spaces.GPU`).
+`LiveComparison.frames()` iterates it, keeps one `MethodView` per method and turns updates into
+`Frame`s at the UI's pace: light panels (status, curves, table) at most `curve_hz` times a
+second, heavy ones (reconstructions, eNTK, error maps, bands, details) at most `heavy_hz`, and
+only the panels whose data changed.
 """
 from __future__ import annotations
 
+import math
 import os
-import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 
 from . import plots
 from .config import RunConfig
-from .errors import ConfigError, SignalError
+from .errors import ConfigError, SignalError, SpectralLabError
 from .methods import get_method
 from .metrics import PSNR_CONVENTION
 from .signals import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, Signal, load_audio, load_image, signal_for
-from .train import Run, pick_device
+from .train import Run, Snapshot, pick_device
+
+OUTCOMES = ("finished", "stopped", "diverged", "failed")
 
 
 @dataclass(frozen=True)
@@ -39,13 +48,16 @@ class AppLimits:
     max_upload_mb: float = 20.0
 
     @classmethod
-    def from_env(cls) -> "AppLimits":
+    def from_env(cls, device_type: str = "cpu") -> "AppLimits":
+        """Environment overrides on top of the device's defaults (a GPU affords more: paper-scale
+        signals such as WINNER's 150,000 audio samples at 4×222 in about 30 s)."""
+        base = cls(max_steps=20_000, max_points=600_000, max_ntk_points=2048) if device_type == "cuda" else cls()
         values = {}
-        for name, f in cls.__dataclass_fields__.items():
-            raw = os.environ.get(f"SPECTRAL_LAB_{name.upper()}")
+        for f in fields(cls):
+            raw = os.environ.get(f"SPECTRAL_LAB_{f.name.upper()}")
             if raw:
-                values[name] = type(f.default)(float(raw))
-        return cls(**values)
+                values[f.name] = type(f.default)(float(raw))
+        return cls(**{**{f.name: getattr(base, f.name) for f in fields(cls)}, **values})
 
 
 def check_limits(config: RunConfig, methods: list[str], limits: AppLimits, signal: Signal | None = None) -> None:
@@ -56,6 +68,8 @@ def check_limits(config: RunConfig, methods: list[str], limits: AppLimits, signa
         get_method(method)  # unknown architectures or modifiers -> ConfigError
     if len(methods) > limits.max_methods:
         raise ConfigError(f"at most {limits.max_methods} methods per comparison (got {len(methods)})")
+    if len(set(methods)) != len(methods):
+        raise ConfigError("a method is listed twice")
     for name, value, cap in (("steps", config.steps, limits.max_steps), ("width", config.width, limits.max_width),
                              ("depth", config.depth, limits.max_depth),
                              ("NTK points", config.ntk_points, limits.max_ntk_points)):
@@ -88,21 +102,26 @@ class Preset:
     title: str
     explanation: str
     query: str
+    gpu_query: str = ""  # the same lesson at paper scale, used when the server has a GPU
 
 
 PRESETS: dict[str, Preset] = {p.title: p for p in (
     Preset("Spectral bottleneck (1D): SIREN vs SIREN²",
            "A target made only of frequencies near Nyquist (WINNER Eq. 5). SIREN stays at the zero-output "
            "PSNR; SIREN²'s noisy init gives it the frequency support to fit it.",
-           "signal=winner_high&length=4096&width=64&steps=300&methods=siren,siren2"),
+           "signal=winner_high&length=4096&width=64&steps=300&methods=siren,siren2",
+           "signal=winner_high&length=65536&width=256&depth=4&steps=2000&methods=siren,siren2"),
     Preset("Audio: chip melody, SIREN vs SIREN²",
            "A bright square-wave melody. Listen to both fits and look at the spectrogram error: "
            "SIREN misses the high band that SIREN² recovers.",
-           "signal=chip_melody&length=8000&steps=300&methods=siren,siren2"),
+           "signal=chip_melody&length=8000&steps=300&methods=siren,siren2",
+           "signal=chiptune&length=150000&signal_options=sample_rate%3D44100&width=222&depth=4&steps=2000"
+           "&methods=siren,siren2"),
     Preset("Image: ReLU vs SIREN vs SPDER",
            "The camera man at 64². ReLU is blurry (spectral bias), SIREN is sharp, SPDER's damping "
            "makes it near-lossless within the same steps.",
-           "signal=camera&image_size=64&steps=200&methods=relu,siren,spder"),
+           "signal=camera&image_size=64&steps=200&methods=relu,siren,spder",
+           "signal=camera&image_size=256&width=256&depth=4&steps=500&methods=relu,siren,spder"),
     Preset("Encodings: plain vs PE vs RFF",
            "The same ReLU MLP with no encoding, NeRF positional encoding and random Fourier features. "
            "Watch the NTK eigenvalues decay more slowly with each encoding.",
@@ -112,7 +131,8 @@ PRESETS: dict[str, Preset] = {p.title: p for p in (
            "signal=broadband_s6&length=4096&width=64&steps=300&methods=siren,finer,siren2"),
     Preset("Training modifiers: PE with IGA, FR, BN",
            "The same ReLU+PE network trained plainly and with each of the IGA paper's three modifiers "
-           "(inductive gradient adjustment, Fourier reparameterisation, batch norm).",
+           "(inductive gradient adjustment, Fourier reparameterisation, batch norm). IGA rebuilds its "
+           "gradient adjustment from the eNTK every step, as in the paper: it is the slowest.",
            "signal=camera&image_size=48&steps=300&lr=0.002&lr_schedule=exp"
            "&methods=relu_pe,relu_pe%2Biga,relu_pe%2Bfr,relu_pe%2Bbn"),
     Preset("Teach ω₀: one SIREN knob",
@@ -120,20 +140,33 @@ PRESETS: dict[str, Preset] = {p.title: p for p in (
            "signal=sines&length=2048&signal_options=freqs%3D5%2C80%2C300&first_omega0=300&steps=300&methods=siren"),
 )}
 DEFAULT_PRESET = "Spectral bottleneck (1D): SIREN vs SIREN²"
+CUSTOM = "Custom"
+
+
+def preset_query(title: str, device_type: str = "cpu") -> str:
+    preset = PRESETS[title]
+    return preset.gpu_query if device_type == "cuda" and preset.gpu_query else preset.query
+
+
+def matching_preset(config: RunConfig, methods: list[str], device_type: str = "cpu") -> str:
+    """The preset whose whole state equals (config, methods), or CUSTOM."""
+    for title in PRESETS:
+        if parse_share_query(preset_query(title, device_type)) == (config, list(methods)):
+            return title
+    return CUSTOM
 
 
 def with_app_cadence(config: RunConfig, device_type: str) -> RunConfig:
-    """Diagnostic cadences the app uses: ~6 NTKs, 3 activation snapshots, 20 error maps per run.
-
-    A 10% diagnostics budget: with the UI thread's share this keeps the app's training near 75%
-    of headless on 2 CPU cores (bench/bench_app.py).
-    """
+    """Diagnostic cadences the app uses: ~6 eNTKs, 3 activation snapshots, ~12 error maps and 40
+    band-error columns per run, within a 6% budget shared by them (the final step computes every
+    one whatever the budget deferred). With the UI thread's share this keeps the app's training
+    at ≥ 0.85 of headless on 2 CPU cores (bench/bench_app.py)."""
     steps = config.steps
     return config.replace(
-        diagnostics_budget=min(config.diagnostics_budget, 0.10) if config.diagnostics_budget > 0 else 0.0,
+        diagnostics_budget=min(config.diagnostics_budget, 0.06) if config.diagnostics_budget > 0 else 0.0,
         log_every=max(1, min(config.log_every, steps // 50 or 1)), preview_every=max(1, steps // 10),
         ntk_every=config.ntk_every or max(1, steps // 6), activations_every=config.activations_every or max(1, steps // 3),
-        errors_every=config.errors_every or max(1, steps // 20),
+        errors_every=config.errors_every or max(1, steps // 12), bands_every=config.bands_every or max(1, steps // 40),
         ntk_points=min(config.ntk_points, 1024) if device_type == "cuda" else config.ntk_points)
 
 
@@ -166,173 +199,373 @@ def load_ui_signal(config: RunConfig, upload: str | os.PathLike | None, limits: 
 
 
 # ----------------------------------------------------------------------------------------------
-# The live stream
+# The stream the worker produces: host data only
 # ----------------------------------------------------------------------------------------------
+@dataclass
+class Update:
+    """One thing that happened to one method, as host data (picklable, no tensors)."""
+
+    index: int
+    method: str
+    event: str  # "start" | "snapshot" | "failed"
+    snapshot: Snapshot | None = None
+    row: dict | None = None  # the results-table row, with the final snapshot
+    note: str = ""  # start: how it steps and what its modifiers chose; failed: the message
+
+
+def train_stream(config: RunConfig, methods: list[str], signal: Signal,
+                 should_stop: Callable[[], bool] = lambda: False) -> Iterator[Update]:
+    """Train `methods` one after the other on `signal` with the same budget. A failing method
+    (a bad knob for it, out of memory) is reported and the next one runs."""
+    for index, method in enumerate(methods):
+        if should_stop():
+            return
+        try:
+            run = Run(config.replace(method=method), signal)
+        except SpectralLabError as exc:
+            yield Update(index, method, "failed", note=str(exc))
+            continue
+        yield Update(index, method, "start", note="; ".join(n for n in (run.modifier_note, run.step_note) if n))
+        try:
+            for snapshot in run:
+                if should_stop():
+                    run.stop()
+                row = None
+                if snapshot.done:
+                    row = {**run.summary_row(), "steps/s": round(snapshot.steps_per_s, 1)}
+                yield Update(index, method, "snapshot", snapshot=snapshot, row=row)
+        except (SpectralLabError, FloatingPointError, RuntimeError, MemoryError) as exc:
+            yield Update(index, method, "failed", note=user_message(exc))
+
+
+def user_message(exc: BaseException) -> str:
+    """One line for a visitor: the message, never the exception's class name."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if "out of memory" in text.lower():
+        return "out of memory: lower the width, the NTK points or the signal size"
+    return text or "an unexpected error (details are in the server log)"
+
+
+# ----------------------------------------------------------------------------------------------
+# What the UI shows, per method
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class MethodView:
+    method: str
+    index: int
+    status: str = "waiting"  # waiting | running | finished | stopped | diverged | failed | not run
+    message: str = ""
+    note: str = ""
+    step: int = 0
+    total_steps: int = 0
+    psnr: float | None = None
+    best_psnr: float | None = None
+    steps_per_s: float = 0.0
+    curve_steps: list = field(default_factory=list)
+    curve_losses: list = field(default_factory=list)
+    prediction: np.ndarray | None = None
+    ntk: dict = field(default_factory=dict)  # "init" / "now" -> NTKResult
+    activations: list | None = None
+    error_map: object = None
+    band_steps: list = field(default_factory=list)
+    band_columns: list = field(default_factory=list)
+    band_edges: np.ndarray | None = None
+    row: dict | None = None
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.curve_steps:
+            return np.zeros(0, int), np.zeros(0)
+        return np.concatenate(self.curve_steps), np.concatenate(self.curve_losses)
+
+    def bands(self):
+        return np.array(self.band_steps), self.band_edges, np.stack(self.band_columns, axis=1)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} · {self.psnr:.1f} dB" if self.psnr is not None else self.method
+
+
 @dataclass
 class Frame:
     """What changed in the UI at one moment. None = leave that panel as it is."""
 
     status: str
     curves: plots.FigureSpec | None = None
+    table: list[dict] | None = None
+    gallery: list[tuple[np.ndarray, str]] | None = None  # images: target + one per method, upscaled
+    reconstruction: plots.FigureSpec | None = None  # 1D / audio: small multiples of target and fits
+    audio: dict[int, tuple[tuple[int, np.ndarray], str]] | None = None  # slot -> ((rate, int16), label)
     ntk: plots.FigureSpec | None = None
-    kernel: plots.FigureSpec | None = None
-    activations: plots.FigureSpec | None = None
     errors: plots.FigureSpec | None = None
     bands: plots.FigureSpec | None = None
-    reconstruction: plots.FigureSpec | None = None
-    image: np.ndarray | None = None  # current reconstruction of an image, float [0, 1]
-    audio: tuple[int, np.ndarray] | None = None  # (sample rate, int16 waveform)
-    table: list[dict] | None = None
-    step: int = 0
+    details: tuple[plots.FigureSpec | None, plots.FigureSpec | None] | None = None  # (activations, kernel)
     done: bool = False
+    outcome: str = ""  # on the last frame: finished | stopped | diverged | failed
+    step: int = 0
 
 
-_FINISHED = object()  # end-of-stream marker from the training thread
+HEAVY_PANELS = ("reconstruction", "ntk", "errors", "bands", "details")
 
 
-@dataclass
 class LiveComparison:
-    """Train `methods` one after the other on `signal` with the same budget, streaming Frames.
+    """Train `methods` on `signal` with the same budget and stream Frames for the UI."""
 
-    Light panels (status, curves) refresh at most `curve_hz` times a second; heavy ones (NTK,
-    activations, error maps, reconstruction) at most `heavy_hz`, and only when new data exists.
-    """
+    def __init__(self, config: RunConfig, methods: list[str], signal: Signal, curve_hz: float = 2.0,
+                 heavy_hz: float = 0.5, stream: Callable[..., Iterator[Update]] = train_stream):
+        self.config, self.methods, self.signal = config, list(methods), signal
+        # Measured on 2 CPU cores (bench/bench_app.py): 2 Hz / 0.5 Hz keeps the UI's share small.
+        self.curve_hz, self.heavy_hz = curve_hz, heavy_hz
+        self.stream = stream
+        self.views = [MethodView(m, i) for i, m in enumerate(self.methods)]
+        self.selected: str | None = None  # the method whose details (activations, kernel) are shown
+        self.failure = ""
+        self.started = time.perf_counter()
+        self._stop = threading.Event()
+        self._dirty: set[str] = set()
+        self._audio_dirty: set[int] = set()
+        self._audio_sent: dict[int, float] = {}
 
-    config: RunConfig
-    methods: list[str]
-    signal: Signal
-    # Measured on 2 CPU cores (bench/bench_app.py): 8 Hz / 1.5 Hz cost ~30% of training
-    # throughput, 4 Hz / 1 Hz ~25% including the diagnostics themselves.
-    curve_hz: float = 4.0
-    heavy_hz: float = 1.0
-    rows: list[dict] = field(default_factory=list)
-    curves: dict = field(default_factory=dict)
-    ntk_results: dict = field(default_factory=dict)
-    runs: list[Run] = field(default_factory=list)
-    _stop: bool = False
-    _run: Run | None = None
-
+    # --------------------------------------------------------------------------------------
     def stop(self) -> None:
-        self._stop = True
-        if self._run is not None:
-            self._run.stop()
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def view(self, method: str) -> MethodView:
+        return next(v for v in self.views if v.method == method)
 
     def frames(self) -> Iterator[Frame]:
-        """Train in a worker thread; yield Frames from this one at the UI's pace.
+        """Train and yield Frames at the UI's pace, in the caller's thread.
 
-        Rendering and sending figures never blocks a training step (torch releases the GIL
-        while it computes). Closing this generator (Stop, a disconnected browser) stops training.
-        """
-        updates: queue.Queue = queue.Queue()
-        worker = threading.Thread(target=self._train_all, args=(updates,), daemon=True, name="spectral-lab-run")
-        worker.start()
+        Training advances while this generator is being iterated and pauses while the consumer
+        renders and sends a frame: no second thread competes for the GIL or the CPU (measured,
+        bench/bench_app.py: a training thread beside the UI thread ran at 0.70 of headless, this
+        at ≥ 0.85). Stop sets a flag the stream checks at every snapshot; closing this generator
+        (a disconnected browser) closes the stream, which stops training."""
+        stream = self.stream(self.config, self.methods, self.signal, self._stop.is_set)
         last_light = last_heavy = 0.0
-        pending: dict = {}
-        latest = None  # (index, method, run, snapshot) last seen
         try:
-            finished = False
-            while not finished:
-                try:
-                    items = [updates.get(timeout=1.0 / self.curve_hz)]
-                except queue.Empty:
-                    items = []
-                while not updates.empty():
-                    items.append(updates.get_nowait())
-                done_runs = []
-                for item in items:
-                    if item is _FINISHED:
-                        finished = True
-                        continue
-                    if isinstance(item, BaseException):
-                        raise item
-                    index, method, run, snapshot = item
-                    if latest is not None and latest[2] is not run:
-                        pending = {}  # a new method started: drop the previous one's panels
-                    latest = item
-                    pending.update(snapshot.diagnostics)
-                    if snapshot.prediction is not None:
-                        pending["prediction"] = snapshot.prediction
-                    if "ntk" in snapshot.diagnostics:
-                        key = f"{method} init" if snapshot.step == 0 else f"{method} now"
-                        self.ntk_results[key] = snapshot.diagnostics["ntk"]
-                    if snapshot.done:
-                        done_runs.append(item)
-                if latest is None:
-                    continue
-                index, method, run, snapshot = latest
-                self.curves[method] = run.curve()
+            for update in stream:
+                table_changed = self._apply(update)
                 now = time.perf_counter()
-                heavy_due = bool(pending) and (now - last_heavy >= 1.0 / self.heavy_hz or bool(done_runs))
-                if now - last_light < 1.0 / self.curve_hz and not heavy_due and not done_runs:
+                heavy_due = bool(self._dirty or self._audio_dirty) and (
+                    now - last_heavy >= 1.0 / self.heavy_hz or table_changed)
+                if now - last_light < 1.0 / self.curve_hz and not heavy_due and not table_changed:
                     continue
-                frame = Frame(status=self._status(index, method, snapshot), step=snapshot.step,
-                              curves=plots.psnr_figure(self.curves, "PSNR and loss, one line per method"))
+                frame = Frame(status=self.status_line(), curves=self.curves_figure(), step=self._current_step())
                 last_light = now
+                if table_changed:
+                    frame.table = self.table()
                 if heavy_due:
-                    self._fill_heavy(frame, run, pending)
-                    pending, last_heavy = {}, now
-                for _, _, done_run, done_snapshot in done_runs:
-                    self.curves[done_run.config.method] = done_run.curve()
-                    self.rows.append({**done_run.summary_row(), "steps/s": round(done_snapshot.steps_per_s, 1)})
-                    frame.table = list(self.rows)
+                    self._fill_heavy(frame)
+                    last_heavy = time.perf_counter()
                 yield frame
+        except (SpectralLabError, FloatingPointError, RuntimeError, MemoryError) as exc:
+            self.failure = user_message(exc)
         finally:
             self.stop()
-            worker.join(timeout=30)
-        yield Frame(status=self._final_status(), table=list(self.rows), done=True,
-                    curves=plots.psnr_figure(self.curves, "PSNR and loss, one line per method"))
+            stream.close()
+        frame = Frame(status=self.status_line(final=True), curves=self.curves_figure(), table=self.table(), done=True,
+                      outcome=self.outcome(), step=self._current_step())
+        self._dirty.update(HEAVY_PANELS)
+        self._fill_heavy(frame)
+        yield frame
 
-    def _train_all(self, updates: queue.Queue) -> None:
-        try:
-            for index, method in enumerate(self.methods):
-                if self._stop:
-                    break
-                run = Run(self.config.replace(method=method), self.signal)
-                self._run = run
-                self.runs.append(run)
-                if self._stop:  # Stop pressed while the model was being built
-                    run.stop()
-                for snapshot in run:
-                    updates.put((index, method, run, snapshot))
-        except BaseException as exc:  # surfaced in the UI thread
-            updates.put(exc)
-        finally:
-            self._run = None
-            updates.put(_FINISHED)
-
-    def _status(self, index: int, method: str, snapshot) -> str:
+    def _apply(self, update: Update) -> bool:
+        """Fold one update into its method's view; True when the results table changed."""
+        view = self.views[update.index]
+        if update.event == "start":
+            view.status, view.note, view.total_steps = "running", update.note, self.config.steps
+            if self.selected is None or self.view(self.selected).status in ("waiting",):
+                self.selected = view.method
+            self._dirty.add("details")
+            return True
+        if update.event == "failed":
+            view.status, view.message = "failed", update.note
+            view.row = {"method": view.method, "status": "failed", "note": update.note}
+            return True
+        snapshot = update.snapshot
+        view.step, view.total_steps = snapshot.step, snapshot.total_steps
+        view.psnr, view.best_psnr, view.steps_per_s = snapshot.psnr, snapshot.best_psnr, snapshot.steps_per_s
+        if snapshot.steps.size:
+            view.curve_steps.append(snapshot.steps)
+            view.curve_losses.append(snapshot.losses)
+        if snapshot.prediction is not None:
+            view.prediction = snapshot.prediction
+            self._dirty.add("reconstruction")
+            self._audio_dirty.add(view.index)
+        diagnostics = snapshot.diagnostics
+        if "ntk" in diagnostics:
+            view.ntk["init" if snapshot.step == 0 else "now"] = diagnostics["ntk"]
+            self._dirty.add("ntk")
+            self._dirty.add("details")
+        if "activations" in diagnostics:
+            view.activations = diagnostics["activations"]
+            self._dirty.add("details")
+        if "error_map" in diagnostics:
+            view.error_map = diagnostics["error_map"]
+            self._dirty.add("errors")
+        if "band_error" in diagnostics:
+            view.band_edges = diagnostics["band_error"][0]
+            view.band_steps.append(snapshot.step)
+            view.band_columns.append(diagnostics["band_error"][1])
+            self._dirty.add("bands")
         if snapshot.done:
-            return f"**{method}** finished: PSNR {snapshot.metrics['psnr']:.2f} dB in {snapshot.elapsed:.1f} s ({snapshot.message})"
-        eta = (snapshot.total_steps - snapshot.step) / snapshot.steps_per_s if snapshot.steps_per_s else 0
-        return (f"**{method}** ({index + 1}/{len(self.methods)}) · step {snapshot.step}/{snapshot.total_steps} · "
-                f"{snapshot.steps_per_s:.1f} steps/s · ETA {eta:.0f} s · PSNR {snapshot.psnr:.2f} dB "
-                f"(best {snapshot.best_psnr:.2f})")
+            view.status, view.message, view.row = snapshot.status, snapshot.message, update.row
+            view.psnr = snapshot.metrics.get("psnr", view.psnr)
+            self._dirty.update(HEAVY_PANELS)
+            return True
+        return False
 
-    def _final_status(self) -> str:
-        if not self.rows:
-            return "stopped before any method finished"
-        best = max(self.rows, key=lambda r: r["psnr_db"])
-        stopped = " (stopped)" if self._stop else ""
-        return f"done{stopped}: best **{best['method']}** at {best['psnr_db']:.2f} dB. {PSNR_CONVENTION}."
+    # --------------------------------------------------------------------------------------
+    def _current_step(self) -> int:
+        running = [v for v in self.views if v.status == "running"]
+        return running[-1].step if running else max((v.step for v in self.views), default=0)
 
-    def _fill_heavy(self, frame: Frame, run: Run, pending: dict) -> None:
-        if "ntk" in pending:
-            frame.ntk = plots.ntk_figure(self.ntk_results, "Empirical NTK (sum-of-outputs kernel for C > 1)")
-            frame.kernel = plots.kernel_figure(pending["ntk"])
-        if "activations" in pending:
-            frame.activations = plots.activations_figure(pending["activations"], f"Activations of {run.config.method}")
-        if "error_map" in pending:
-            frame.errors = plots.error_figure(pending["error_map"], f"Where {run.config.method}'s error is")
-            frame.bands = plots.band_error_figure(*run.band_error_history())
-        if "prediction" in pending:
-            prediction = pending["prediction"]
-            if self.signal.kind == "image":
-                frame.image = self.signal.to_original(prediction)
+    def status_line(self, final: bool = False) -> str:
+        if final:
+            return self.final_status()
+        running = [v for v in self.views if v.status == "running"]
+        if not running:
+            if self.stopping:
+                return "Stopping…"
+            done = [f"{v.method} {v.status} ({v.psnr:.1f} dB)" for v in self.views if v.row and v.psnr is not None]
+            return ("; ".join(done) + " · starting the next method…") if done else "Starting…"
+        v = running[-1]
+        eta = (v.total_steps - v.step) / v.steps_per_s if v.steps_per_s else 0
+        best = f" (best {v.best_psnr:.2f})" if v.best_psnr is not None else ""
+        psnr = f" · PSNR {v.psnr:.2f} dB{best}" if v.psnr is not None else ""
+        return (f"Training **{v.method}** ({v.index + 1}/{len(self.views)}) · step {v.step}/{v.total_steps} · "
+                f"{v.steps_per_s:.0f} steps/s · ETA {eta:.0f} s{psnr}")
+
+    def outcome(self) -> str:
+        """failed > stopped > diverged > finished, over the whole comparison."""
+        statuses = {v.status for v in self.views}
+        if self.failure or "failed" in statuses:
+            return "failed"
+        if self.stopping and ({"stopped", "waiting"} & statuses):
+            return "stopped"
+        if "diverged" in statuses:
+            return "diverged"
+        return "finished"
+
+    def final_status(self) -> str:
+        outcome = self.outcome()
+        done = [v for v in self.views if v.row and v.row.get("psnr_db") is not None]
+        seconds = time.perf_counter() - self.started
+        best = max(done, key=lambda v: v.row["psnr_db"]) if done else None
+        best_text = f" Best: **{best.method}** at {best.row['psnr_db']:.2f} dB." if best else ""
+        if outcome == "failed":
+            failed = [f"{v.method}: {v.message}" for v in self.views if v.status == "failed"]
+            reason = "; ".join(failed) or self.failure
+            return f"**Failed** — {reason}.{best_text}"
+        if outcome == "stopped":
+            parts = [f"{v.method} {'finished' if v.status == 'finished' else v.message or 'did not run'}"
+                     for v in self.views]
+            return f"**Stopped** by you: {'; '.join(parts)}.{best_text}"
+        if outcome == "diverged":
+            diverged = "; ".join(f"{v.method}: {v.message}" for v in self.views if v.status == "diverged")
+            return f"**Finished, with divergence** — {diverged}.{best_text}"
+        return f"**Finished**: {len(done)} method(s) in {seconds:.0f} s.{best_text} {PSNR_CONVENTION}."
+
+    def table(self) -> list[dict]:
+        rows = []
+        for v in self.views:
+            if v.row is not None:
+                row = dict(v.row)
+                row["status"] = v.status
+                rows.append(row)
             else:
-                frame.reconstruction = plots.reconstruction_figure(self.signal, prediction,
-                                                                   f"{run.config.method}: fit vs target")
-                if self.signal.kind == "audio":
-                    frame.audio = to_audio(self.signal, prediction)
+                rows.append({"method": v.method, "status": "not run" if self.stopping else v.status,
+                             "note": v.message})
+        return rows
+
+    def curves_figure(self) -> plots.FigureSpec:
+        curves = {v.method: v.curve() for v in self.views if v.curve_steps}
+        return plots.psnr_figure(curves, "PSNR and loss, one line per method")
+
+    def kernels(self) -> dict:
+        return {v.method: dict(v.ntk) for v in self.views if v.ntk}
+
+    def _fill_heavy(self, frame: Frame) -> None:
+        dirty, self._dirty = self._dirty, set()
+        seen = [v for v in self.views if v.prediction is not None]
+        if "reconstruction" in dirty and seen:
+            if self.signal.kind == "image":
+                frame.gallery = self.gallery()
+            else:
+                frame.reconstruction = plots.reconstruction_figure(
+                    self.signal, {v.label: v.prediction for v in seen}, "Fit vs target, one panel per method")
+        if self.signal.kind == "audio":
+            frame.audio = self._audio_updates(force=frame.done)
+        if "ntk" in dirty and self.kernels():
+            frame.ntk = plots.ntk_figure(self.kernels(), "Empirical NTK: eigenvalues, projections and S(k) per method")
+        if "errors" in dirty:
+            maps = {v.label: v.error_map for v in self.views if v.error_map is not None}
+            if maps:
+                frame.errors = plots.error_figure(maps, "Where the error is, one panel per method")
+        if "bands" in dirty:
+            histories = {v.label: v.bands() for v in self.views if v.band_columns}
+            if histories:
+                frame.bands = plots.band_error_figure(histories)
+        if "details" in dirty and self.selected is not None:
+            frame.details = self.details(self.selected)
+
+    def gallery(self) -> list[tuple[np.ndarray, str]]:
+        """Target, then every method's current fit, upscaled with nearest neighbour to ≥ 256 px."""
+        items = [(upscale(self.signal.to_original()), "target")]
+        items += [(upscale(self.signal.to_original(v.prediction)), v.label) for v in self.views
+                  if v.prediction is not None]
+        return items
+
+    def _audio_updates(self, force: bool = False, every: float = 5.0) -> dict:
+        """Players are re-encoded at most every `every` seconds per method (and when it finishes)."""
+        out, now = {}, time.perf_counter()
+        for index in sorted(self._audio_dirty):
+            view = self.views[index]
+            finished = view.status not in ("running", "waiting")
+            if force or finished or now - self._audio_sent.get(index, -math.inf) >= every:
+                out[index] = (to_audio(self.signal, view.prediction), view.label)
+                self._audio_sent[index] = now
+                self._audio_dirty.discard(index)
+        return out
+
+    def details(self, method: str) -> tuple[plots.FigureSpec | None, plots.FigureSpec | None]:
+        """(activations, kernel) figures of one method: the heavy panels shown for one at a time."""
+        view = self.view(method)
+        activations = (plots.activations_figure(view.activations, f"Activations of {method}")
+                       if view.activations else None)
+        result = view.ntk.get("now") or view.ntk.get("init")
+        kernel = plots.kernel_figure(result, f"Normalised eNTK of {method}") if result is not None else None
+        return activations, kernel
+
+    def export(self, outdir: str | os.PathLike) -> list[str]:
+        """results.csv and PNG figures (matplotlib) for download."""
+        outdir = Path(outdir)
+        rows = self.table()
+        files = [rows_to_csv(rows, outdir / "results.csv")] if rows else []
+        specs = {"psnr.png": self.curves_figure()}
+        if self.kernels():
+            specs["ntk.png"] = plots.ntk_figure(self.kernels())
+        maps = {v.label: v.error_map for v in self.views if v.error_map is not None}
+        if maps:
+            specs["errors.png"] = plots.error_figure(maps)
+        histories = {v.label: v.bands() for v in self.views if v.band_columns}
+        if histories:
+            specs["bands.png"] = plots.band_error_figure(histories)
+        for name, spec in specs.items():
+            plots.save_png(spec, outdir / name)
+            files.append(outdir / name)
+        return [str(f) for f in files]
+
+
+def upscale(image: np.ndarray, minimum: int = 256) -> np.ndarray:
+    """uint8 image enlarged by an integer factor (nearest neighbour) so its short side is ≥ minimum."""
+    factor = max(1, math.ceil(minimum / max(1, min(image.shape[:2]))))
+    big = np.repeat(np.repeat(np.asarray(image), factor, axis=0), factor, axis=1)
+    return (np.clip(big, 0, 1) * 255).round().astype(np.uint8)
 
 
 def to_audio(signal: Signal, values: np.ndarray | None = None) -> tuple[int, np.ndarray]:
@@ -345,8 +578,9 @@ def rows_to_csv(rows: list[dict], path: str | os.PathLike) -> Path:
     import csv
 
     path = Path(path)
+    columns = list(dict.fromkeys(k for row in rows for k in row)) or ["method"]
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["method"])
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -361,11 +595,68 @@ def device_label() -> str:
     return "CPU"
 
 
-def stop_session(sessions: dict, lock, key: str) -> str:
-    """Stop the run a session has going (the app's Stop buttons); the status line to show."""
-    with lock:
-        run = sessions.get(key)
-    if run is not None:
-        run.stop()
-        return "Stopping at the next step…"
-    return "Nothing is training."
+# ----------------------------------------------------------------------------------------------
+# Sessions: which comparison a browser has running or waiting (the app's Stop finds it here)
+# ----------------------------------------------------------------------------------------------
+class Sessions:
+    """Per-session state of the Train/Stop buttons, shared by the app's tabs.
+
+    A Train click registers a *pending* ticket before the queue decides when the training
+    starts; Stop on a pending ticket cancels it (the queued job then returns at once, without
+    training); Stop on a running comparison asks it to end at the next step."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: dict[str, object] = {}
+        self._pending: dict[str, dict] = {}
+
+    def queue(self, session: str) -> dict:
+        ticket = {"cancelled": False}
+        with self._lock:
+            self._pending[session] = ticket
+        return ticket
+
+    def discard(self, session: str) -> None:
+        """Drop the session's queued ticket (its Train click ended before training, e.g. bad input)."""
+        with self._lock:
+            self._pending.pop(session, None)
+
+    def start(self, session: str, run) -> bool:
+        """Mark `run` as the session's running one; False when Stop cancelled it while queued."""
+        with self._lock:
+            ticket = self._pending.pop(session, None)
+            if ticket is not None and ticket["cancelled"]:
+                return False
+            previous = self._running.get(session)
+            if previous is not None:
+                previous.stop()
+            self._running[session] = run
+        return True
+
+    def finish(self, session: str, run) -> None:
+        with self._lock:
+            if self._running.get(session) is run:
+                del self._running[session]
+
+    def running(self, session: str):
+        with self._lock:
+            return self._running.get(session)
+
+    def stop(self, session: str) -> str:
+        with self._lock:
+            run = self._running.get(session)
+            ticket = self._pending.get(session)
+            if ticket is not None:
+                ticket["cancelled"] = True
+        if run is not None:
+            run.stop()
+            return "Stopping at the next step…"
+        if ticket is not None:
+            return "**Cancelled**: your run was waiting in the queue and will not start."
+        return "Nothing is training."
+
+
+__all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "LiveComparison", "MethodView", "OUTCOMES", "PRESETS",
+           "Preset", "Sessions", "Update", "check_limits", "device_label", "load_ui_signal", "matching_preset",
+           "parse_share_query", "preset_query", "rows_to_csv", "share_query", "to_audio", "train_stream",
+           "upscale", "user_message", "with_app_cadence"]

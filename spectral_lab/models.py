@@ -52,5 +52,13 @@ class CoordinateMLP(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Trainable real parameters (a complex weight counts twice, as WIRE's paper counts it)."""
-    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters() if p.requires_grad)
+    """Parameters of the network as it is used (a complex weight counts twice, as WIRE's paper
+    counts it). A layer trained in another parameterisation (FR's W = ΛB) counts as the plain
+    layer it folds back into: `inference_parameters`."""
+    total, counted = 0, set()
+    for module in model.modules():
+        if hasattr(module, "inference_parameters"):
+            total += module.inference_parameters
+            counted.update(id(p) for p in module.parameters())
+    return total + sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()
+                       if p.requires_grad and id(p) not in counted)

@@ -30,7 +30,7 @@ class ModifierSpec:
 MODIFIERS: dict[str, ModifierSpec] = {m.name: m for m in (
     ModifierSpec("iga", "Inductive gradient adjustment: balance eNTK eigenvalues start..end of sampled points.",
                  "Inductive Gradient Adjustment for Spectral Bias in Implicit Neural Representations (IGA), 2025"),
-    ModifierSpec("fr", "Fourier reparameterised training: W = ΛB, fixed cosine basis B, Λ trained.",
+    ModifierSpec("fr", "Fourier reparameterised training: W = ΛB, fixed over-complete cosine basis B, Λ trained.",
                  "Shi et al., Improved Implicit Neural Representation with Fourier Reparameterized Training, CVPR 2024"),
     ModifierSpec("bn", "Batch normalisation in the hidden layers (full-batch statistics).",
                  "Cai et al., Batch Normalization Alleviates the Spectral Bias in Coordinate Networks, CVPR 2024"),
@@ -66,30 +66,66 @@ def expand_methods(methods: list[str], modifiers: list[str], mode: str = "each")
 # ----------------------------------------------------------------------------------------------
 # FR
 # ----------------------------------------------------------------------------------------------
-def cosine_basis(in_features: int, low: int, phases: int) -> torch.Tensor:
-    """B (M, in_features): cos(ω z_j + φ) at in_features points z_j uniformly spaced over one
-    period of the lowest frequency, ω ∈ {(i+1)/L} ∪ {i+1} for i < L, φ ∈ {2πp/P}; M = 2LP."""
-    z = torch.linspace(-math.pi * low, math.pi * low, in_features)
-    omegas = torch.cat([torch.arange(1, low + 1) / low, torch.arange(1, low + 1, dtype=torch.float32)])
-    phi = 2 * math.pi * torch.arange(phases) / phases
-    angles = omegas[:, None, None] * z[None, None, :] + phi[None, :, None]  # (2L, P, in)
-    return torch.cos(angles).reshape(-1, in_features)
+FR_PHASE_OFFSET = math.pi / 4  # see cosine_basis
+FR_MAX_CONDITION = 1e3
+
+
+def cosine_basis(in_features: int, low: int, high: int, phases: int) -> torch.Tensor:
+    """The FR paper's over-complete cosine basis B ((low + high)·P, in_features), rows
+    cos(ω z_j + φ_p), built as in its reference code (also IGA's) with two changes that make it
+    full rank and well conditioned:
+
+    ω ∈ {k/low : k = 1..low} ∪ {1, 2, ..., high}: low frequencies up to 1, integer high ones;
+    z_j: in_features points over one period T = 2π·low of the lowest frequency, *periodic*
+      (the end point left out; the reference includes both ends), so the low frequencies are
+      exact harmonics 1..low of the window and, with low = in_features, a complete Fourier
+      frame (harmonic `in_features` is DC). The reference's grid leaves B with condition number
+      ~1e12, numerically rank-deficient (127 of 128 at P = 32).
+    φ_p = 2πp/P + π/4: the reference's phases shifted by π/4. With phase 0 alone (P = 1) every
+      row is even on the symmetric grid and B spans half the space; the shift mixes even and
+      odd parts, so harmonics k and n − k give independent rows for every P.
+    On this periodic grid an integer frequency ω = m completes m·low cycles over in_features
+    samples: with low = in_features every high row is the constant vector. FourierLinear
+    therefore uses high = 0 by default (with the reference's high = low/4 rows the mean of
+    every weight row is over-weighted ~in/4 times; measured −3 to −6 dB on camera 48²).
+    """
+    if min(in_features, low, phases) < 1 or high < 0:
+        raise ConfigError("the FR basis needs in_features, low, phases ≥ 1 and high ≥ 0")
+    omegas = torch.cat([torch.arange(1, low + 1, dtype=torch.float64) / low,
+                        torch.arange(1, high + 1, dtype=torch.float64)])
+    period = 2 * math.pi * low  # of the lowest frequency, 1/low
+    z = -period / 2 + period * torch.arange(in_features, dtype=torch.float64) / in_features
+    phi = 2 * math.pi * torch.arange(phases, dtype=torch.float64) / phases + FR_PHASE_OFFSET
+    angles = omegas[:, None, None] * z[None, None, :] + phi[None, :, None]  # (low+high, P, in)
+    return torch.cos(angles).reshape(-1, in_features).float()
+
+
+def check_full_rank(basis: torch.Tensor) -> float:
+    """rank(B) = in_features, or ConfigError; returns B's condition number σ_max/σ_min."""
+    singular = torch.linalg.svdvals(basis.double())
+    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else math.inf
+    if basis.shape[0] < basis.shape[1] or not condition < FR_MAX_CONDITION:
+        raise ConfigError(f"FR basis of shape {tuple(basis.shape)} is not full rank (condition number "
+                          f"{condition:.3g}); use more frequencies or phases")
+    return condition
 
 
 class FourierLinear(nn.Module):
-    """Linear layer with W = Λ B (B fixed, M×in). Λ starts at W₀B⁺, the least-squares fit of
-    the base method's W₀, rescaled so ‖ΛB‖ = ‖W₀‖ (B spans only ~in/2 directions, since a
-    frequency spans 2 whatever the phases, so the projection alone would shrink the weights)."""
+    """Linear layer with W = Λ B (B fixed, M×in, scaled by α as in the FR reference).
 
-    def __init__(self, linear: nn.Linear, low: int = 0, phases: int = 4):
+    Λ starts at W₀B⁺ (B has full column rank, checked), so ΛB = W₀ exactly: the network starts
+    as the base method's, and only the training dynamics change (that is FR's point)."""
+
+    def __init__(self, linear: nn.Linear, low: int = 0, high: int = 0, phases: int = 32, alpha: float = 0.01):
         super().__init__()
         in_features = linear.in_features
-        low = low or max(1, math.ceil(in_features / (2 * phases)))
-        self.register_buffer("basis", cosine_basis(in_features, low, phases).to(linear.weight))
+        low = low or in_features
+        basis = alpha * cosine_basis(in_features, low, high, phases)
+        self.condition = check_full_rank(basis)
+        self.register_buffer("basis", basis.to(linear.weight))
         with torch.no_grad():
-            coefficients = linear.weight @ torch.linalg.pinv(self.basis)  # (out, M)
-            coefficients *= linear.weight.norm() / (coefficients @ self.basis).norm().clamp_min(1e-12)
-        self.coefficients = nn.Parameter(coefficients)
+            coefficients = linear.weight.double() @ torch.linalg.pinv(basis.double().to(linear.weight.device))
+        self.coefficients = nn.Parameter(coefficients.to(linear.weight.dtype))  # (out, M)
         self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
         self.in_features, self.out_features = in_features, linear.out_features
 
@@ -97,17 +133,22 @@ class FourierLinear(nn.Module):
     def weight(self) -> torch.Tensor:
         return self.coefficients @ self.basis
 
+    @property
+    def inference_parameters(self) -> int:
+        """What the layer costs once folded back into a Linear (FR leaves inference unchanged)."""
+        return self.in_features * self.out_features + (self.out_features if self.bias is not None else 0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.linear(x, self.weight, self.bias)
 
 
-def apply_fourier_layers(model, phases: int = 4) -> None:
+def apply_fourier_layers(model, phases: int = 32, alpha: float = 0.01) -> None:
     """Reparameterise every hidden-to-hidden linear (not the first: its 1–2 inputs have no axis
-    for a basis to span; not the head)."""
+    for a basis to span; not the head), as the FR reference does."""
     if model.complex_hidden:
         raise ConfigError("fr does not support WIRE's complex layers")
     for i in range(1, len(model.linears)):
-        model.linears[i] = FourierLinear(model.linears[i], phases=phases)
+        model.linears[i] = FourierLinear(model.linears[i], phases=phases, alpha=alpha)
 
 
 @torch.no_grad()
@@ -154,6 +195,46 @@ def apply_batch_norm(model) -> None:
 # IGA
 # ----------------------------------------------------------------------------------------------
 SAMPLINGS = ("residual", "random", "fixed")
+IGA_MAX_GROUPS = 2048  # points of the eNTK IGA decomposes every update
+# The paper's settings: (number of groups it uses, end for ReLU, end for PE / SIREN / others).
+# Images (Sec. 6.1): Kodak 768×512 in 32×32 patches = 384 groups, end 25 (ReLU), 20 (PE, SIREN).
+# 1D (Sec. 5, Exp. 1–2): groups of 8 consecutive samples, end 11–15 (Fig. 1 shows 15).
+IGA_PAPER = {2: (384, 25, 20), 1: (128, 15, 15)}
+
+
+def iga_default_group(grid: tuple[int, ...]) -> int:
+    """Group size giving about the paper's number of groups: p×p patches, ~384 for images; runs
+    of p ≥ 8 samples (the paper's 1D size), at most 512 of them, in 1D. Always under the cap."""
+    points = math.prod(grid)
+    if len(grid) == 2:
+        return max(1, math.ceil(math.sqrt(points / IGA_PAPER[2][0])))
+    return max(8, math.ceil(points / 512))
+
+
+def iga_default_end(architecture: str, grid: tuple[int, ...], group: int) -> int:
+    """The paper's `end` for this architecture and kind of signal, at most the number of groups."""
+    _, relu_end, other_end = IGA_PAPER[len(grid)]
+    groups = group_points(grid, group).shape[0]
+    return max(1, min(relu_end if architecture == "relu" else other_end, groups))
+
+
+def describe_modifiers(config, signal) -> str:
+    """What the modifiers of `config.method` chose for this signal, in one line (for CLI and app)."""
+    _, modifiers = split_method(config.method)
+    parts = []
+    if "iga" in modifiers:
+        groups = group_points(signal.grid, config.iga_group).shape[0]
+        shape = f"{config.iga_group}×{config.iga_group} patches" if len(signal.grid) == 2 else \
+            f"runs of {config.iga_group} samples"
+        cadence = "rebuilt every step (the paper)" if config.iga_every == 1 else \
+            f"rebuilt every {config.iga_every} steps (an approximation; the paper rebuilds every step)"
+        parts.append(f"IGA: {groups} groups ({shape}), balancing eigenvalues {config.iga_start}..{config.iga_end}, "
+                     f"S̃ₑ {cadence}")
+    if "fr" in modifiers:
+        parts.append(f"FR: cosine basis, {config.fr_phases} phases, α = {config.fr_alpha:g}")
+    if "bn" in modifiers:
+        parts.append("BN: full-batch statistics before each activation")
+    return "; ".join(parts)
 
 
 def group_points(grid: tuple[int, ...], size: int) -> np.ndarray:
@@ -187,7 +268,7 @@ class InductiveGradientAdjustment:
     """
 
     def __init__(self, grid: tuple[int, ...], group: int, start: int, end: int, sampling: str, every: int,
-                 balance_to: str, seed: int = 0, max_sampled: int = 4096):
+                 balance_to: str, seed: int = 0, max_sampled: int = IGA_MAX_GROUPS):
         if sampling not in SAMPLINGS:
             raise ConfigError(f"iga_sampling must be one of {', '.join(SAMPLINGS)}")
         self.groups = group_points(grid, group)

@@ -5,9 +5,16 @@ C > 1 outputs the kernel is the *sum-of-outputs* pseudo-NTK, K = J_s J_sᵀ with
 so K stays M×M. J comes from torch.func (functional_call + vmap(grad)) in chunks of points,
 and K is accumulated per parameter tensor, K = Σ_p J_p J_pᵀ, never concatenating J.
 A complex weight (WIRE) counts as its real and imaginary parts: K_p = Re(J_p J_pᴴ).
+
+Precision: the diagnostic kernel is built by a float64 copy of the network (forward,
+Jacobians and Gram products all in float64). A float32 kernel is exact only to ~1e-7·λ₁, so
+its small eigenvalues and condition number are noise (a default SIREN: cond 5e9 in float32 vs
+9e12 in float64, eigenvalues >10% off from λ/λ₁ ≈ 3e-8; tests/test_ntk.py). IGA keeps float32:
+it only uses the top `end` eigenpairs.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -67,9 +74,51 @@ def _chunk_jacobian_fn(model: nn.Module):
     return lambda points: per_sample(params, points)
 
 
+def float64_copy(model: nn.Module) -> nn.Module:
+    """A copy of `model` with every real tensor in float64 and every complex one in complex128."""
+    twin = copy.deepcopy(model)
+    for tensor in list(twin.parameters()) + list(twin.buffers()):
+        if tensor.is_complex():
+            tensor.data = tensor.data.to(torch.complex128)
+        elif tensor.is_floating_point():
+            tensor.data = tensor.data.to(torch.float64)
+    return twin
+
+
+@torch.no_grad()
+def freeze_batch_norm(model: nn.Module, coords: torch.Tensor) -> nn.Module:
+    """Batch norm in eval mode with the statistics of the full training batch `coords`.
+
+    Training normalises with the statistics of all N points, so a point's output depends on the
+    others only through them, an O(1/N) coupling. Diagnostics on M ≪ N points must use those
+    training statistics, frozen, not the M points' own (which would describe another network)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
+        norm.train()
+    model(coords)
+    n = coords.shape[0]
+    for norm in norms:
+        norm.running_var.mul_((n - 1) / max(n, 1))  # BN stores the unbiased variance; training uses the biased one
+        norm.eval()
+    return model
+
+
+def diagnostic_copy(model: nn.Module, full_coords: torch.Tensor | None = None) -> nn.Module:
+    """The network as diagnostics see it: float64, batch norm frozen at the training statistics."""
+    twin = float64_copy(model)
+    if full_coords is not None:
+        freeze_batch_norm(twin, full_coords.to(torch.float64))
+    return twin
+
+
 def empirical_ntk(model: nn.Module, coords: torch.Tensor, chunk: int = 256, exact_layers: bool = True,
                   memory_budget: float = 512e6) -> np.ndarray:
-    """K (M, M) float64 on the host for points `coords` (M, d), model in its current state.
+    """K (M, M) float64 on the host for points `coords` (M, d), model in its current state, in the
+    model's own precision (pass a `float64_copy` and float64 coords for a float64 kernel).
 
     With `exact_layers` and a model whose trainable parameters all sit in nn.Linear layers
     that treat samples independently, K is built layer by layer from the identity
@@ -77,15 +126,16 @@ def empirical_ntk(model: nn.Module, coords: torch.Tensor, chunk: int = 256, exac
     M²·(in + out) per layer instead of M²·in·out. It equals the torch.func path to float
     precision (tests/test_ntk.py) and is ~50× faster for a 4×256 SIREN. Otherwise: torch.func.
     """
-    if _has_batch_norm(model):
+    if _has_training_batch_norm(model):
         return _batch_ntk(model, coords).cpu().numpy()
     if exact_layers and _linear_only(model):
         return _layerwise_ntk(model, coords).cpu().numpy()
     return _torch_func_ntk(model, coords, chunk, memory_budget).cpu().numpy()
 
 
-def _has_batch_norm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+def _has_training_batch_norm(model: nn.Module) -> bool:
+    """Batch norm that normalises with the batch's own statistics (frozen BN treats points alone)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
 
 
 def _batch_ntk(model: nn.Module, coords: torch.Tensor) -> torch.Tensor:
@@ -163,7 +213,7 @@ def _torch_func_ntk(model: nn.Module, coords: torch.Tensor, chunk: int, memory_b
     device = coords.device
     n_params = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters() if p.requires_grad)
     starts = list(range(0, m, chunk)) + [m]
-    cache_all = m * n_params * 4 <= memory_budget
+    cache_all = m * n_params * coords.element_size() <= memory_budget
     jacobian = _chunk_jacobian_fn(model)
     cached = {i: jacobian(coords[starts[i]:starts[i + 1]]) for i in range(len(starts) - 1)} if cache_all else {}
     kernel = torch.zeros(m, m, dtype=torch.float64, device=device)
@@ -171,11 +221,12 @@ def _torch_func_ntk(model: nn.Module, coords: torch.Tensor, chunk: int, memory_b
         block_i = cached.get(i) or jacobian(coords[starts[i]:starts[i + 1]])
         for j in range(i, len(starts) - 1):
             block_j = block_i if j == i else (cached.get(j) or jacobian(coords[starts[j]:starts[j + 1]]))
-            acc = torch.zeros(starts[i + 1] - starts[i], starts[j + 1] - starts[j], device=device)
+            acc = torch.zeros(starts[i + 1] - starts[i], starts[j + 1] - starts[j], dtype=torch.float64,
+                              device=device)
             for name, jac_i in block_i.items():  # K = Σ_p J_p J_pᵀ, never concatenating J
                 a = jac_i.reshape(jac_i.shape[0], -1)
                 b = block_j[name].reshape(block_j[name].shape[0], -1)
-                acc += (a @ b.conj().T).real if a.is_complex() else a @ b.T
+                acc += ((a @ b.conj().T).real if a.is_complex() else a @ b.T).to(torch.float64)
             kernel[starts[i]:starts[i + 1], starts[j]:starts[j + 1]] = acc.double()
             if j != i:
                 kernel[starts[j]:starts[j + 1], starts[i]:starts[i + 1]] = acc.double().T
@@ -234,7 +285,8 @@ class NTKResult:
     subgrid: tuple[int, ...]
     seconds: float
     layout: str = "strided"
-    note: str = "sum-of-outputs kernel for C>1 outputs (pseudo-NTK, M×M)"
+    note: str = ""  # what the kernel is beyond K = JJᵀ (sum-of-outputs for C > 1, detached parts, ...)
+    precision: str = "float64"  # of the kernel's construction (forward, Jacobians, Gram)
     eigenvectors: np.ndarray | None = field(default=None, repr=False)
 
 
@@ -270,22 +322,40 @@ def analyse_kernel(kernel: np.ndarray, grid: tuple[int, ...], target: np.ndarray
 
 def ntk_diagnostics(model: nn.Module, coords: np.ndarray | torch.Tensor, grid: tuple[int, ...],
                     target: np.ndarray, max_points: int = 256, prediction: np.ndarray | None = None,
-                    chunk: int = 256, keep_eigenvectors: bool = False, layout: str = "auto") -> NTKResult:
+                    chunk: int = 256, keep_eigenvectors: bool = False, layout: str = "auto",
+                    precision: str = "float64") -> NTKResult:
     """eNTK of `model` on a regular sub-grid of ≤ max_points of the signal, analysed.
 
     `coords` (N, d) and `target` / `prediction` (N, C) on the full grid; the sub-grid (see
     `subgrid` for the layouts) is taken here. Works on whatever device the model is on;
-    returns host numpy data.
+    returns host numpy data. precision "float64" (default) builds the kernel with a float64
+    copy of the network (batch norm frozen at the full batch's statistics); "float32" uses the
+    model as it is.
     """
+    if precision not in ("float64", "float32"):
+        raise ValueError("precision must be 'float64' or 'float32'")
     start = time.perf_counter()
     index, sub = subgrid(grid, max_points, layout)
     device = next(model.parameters()).device
-    points = torch.as_tensor(np.asarray(coords)[index] if isinstance(coords, np.ndarray) else coords[index],
-                             device=device)
+    full = torch.as_tensor(np.asarray(coords), device=device) if isinstance(coords, np.ndarray) else coords.to(device)
+    if precision == "float64":
+        model = diagnostic_copy(model, full if _has_batch_norm(model) else None)
+        full = full.to(torch.float64)
+    points = full[torch.as_tensor(index, device=device)]
     kernel = empirical_ntk(model, points, chunk=chunk)
+    if not np.all(np.isfinite(kernel)):
+        raise FloatingPointError("the empirical NTK is not finite: the network's weights or gradients overflowed "
+                                 "(training diverged?)")
     target_sub = np.asarray(target)[index]
     prediction_sub = None if prediction is None else np.asarray(prediction)[index]
     result = analyse_kernel(kernel, sub, target_sub, prediction_sub, keep_eigenvectors,
                             seconds=time.perf_counter() - start)
     result.layout = layout if layout != "auto" else ("window" if len(grid) == 1 else "strided")
+    result.precision = precision
+    if target_sub.ndim > 1 and target_sub.shape[1] > 1:
+        result.note = f"sum-of-outputs kernel over the {target_sub.shape[1]} channels (pseudo-NTK)"
     return result
+
+
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())

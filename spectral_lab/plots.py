@@ -1,6 +1,9 @@
 """Diagnostics data -> figures. Each builder returns a backend-neutral `FigureSpec`; `render`
 turns it into a plotly figure (the app) or a matplotlib figure (notebooks). So every plot
 has one definition, with titles, axis labels and units a student can read.
+
+Figures that compare methods are small multiples: one panel per method, the same axes and one
+shared colour scale (one colour bar per row), so panels can be read against each other.
 """
 from __future__ import annotations
 
@@ -15,22 +18,42 @@ from .metrics import psnr_from_mse
 from .ntk import NTKResult
 from .signals import Signal
 
-MATPLOTLIB_CMAPS = {"Viridis": "viridis", "Viridis_r": "viridis_r", "Magma": "magma", "RdBu": "RdBu_r"}
+MATPLOTLIB_CMAPS = {"Viridis": "viridis", "Viridis_r": "viridis_r", "Magma": "magma", "RdBu": "RdBu_r",
+                    "Cividis": "cividis"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+TARGET_COLOUR = "#444444"
+NO_DATA_GREY = "#cfcfcf"
+FONT_SIZE = 12  # px; nothing in a figure is drawn smaller than 11 px
+MAX_CURVE_POINTS = 600  # per line: the browser draws a downsampled curve
+EIGEN_DISPLAY_FLOOR = 1e-13  # below this share of λ₁ a float64 eigh returns noise: not drawn
 
 
 @dataclass
 class Trace:
     kind: str  # "line" | "heatmap" | "image"
-    x: np.ndarray | None = None
+    x: np.ndarray | None = None  # heatmap: cell centres, or edges (one more than the columns)
     y: np.ndarray | None = None
     z: np.ndarray | None = None  # heatmap (rows, cols) / image (H, W[, 3]) in [0, 1]
     name: str = ""
     dash: bool = False
     color: str | None = None
-    colorbar: str = ""  # heatmap colour-bar label
+    colorbar: str = ""  # heatmap colour-bar label (when it has its own scale)
     colorscale: str = "Viridis"
     markers: bool = False  # line traces: also mark each point (sparse data such as a CR sweep)
+    coloraxis: str = ""  # heatmaps sharing a colour scale name the same axis (FigureSpec.coloraxes)
+    legend: bool = True  # line traces: show in the legend (one entry per name, the first time it appears)
+    width: float = 1.6
+
+
+@dataclass
+class ColorAxis:
+    """A colour scale shared by several heatmaps, drawn as one colour bar beside `row`."""
+
+    label: str
+    colorscale: str = "Viridis"
+    zmin: float | None = None
+    zmax: float | None = None
+    row: int = 0
 
 
 @dataclass
@@ -49,6 +72,20 @@ class FigureSpec:
     panels: list[Panel]
     cols: int = 1
     height: int = 320
+    rows: list[int] | None = None  # panels per row when rows differ (default: `cols` per row)
+    coloraxes: dict[str, ColorAxis] = field(default_factory=dict)
+    background: str = "white"  # plot area; NaN heatmap cells show it (grey = no data)
+    caption: str = ""
+
+    def row_sizes(self) -> list[int]:
+        if self.rows:
+            return list(self.rows)
+        n = len(self.panels)
+        return [min(self.cols, n - i) for i in range(0, n, self.cols)] or [0]
+
+
+def grid_height(rows: int, per_row: int = 250, extra: int = 110) -> int:
+    return extra + per_row * rows
 
 
 _MATPLOTLIB_LOCK = threading.Lock()  # matplotlib's text/mathtext layout is not thread-safe
@@ -75,131 +112,252 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.where(values > 0, values, np.nan)
 
 
+def _colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _downsample(x: np.ndarray, y: np.ndarray, points: int = MAX_CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-th point (and the last), so a long curve costs the browser a bounded draw."""
+    if x.size <= points:
+        return x, y
+    index = np.unique(np.r_[np.linspace(0, x.size - 1, points).astype(int), x.size - 1])
+    return x[index], y[index]
+
+
+def _grid(n: int, max_cols: int = 3) -> list[int]:
+    cols = max(1, min(n, max_cols))
+    return [min(cols, n - i) for i in range(0, n, cols)] or [1]
+
+
+def _single(value, key: str = "") -> dict:
+    """A builder accepts one item or a dict method -> item; normalise to the dict."""
+    return dict(value) if isinstance(value, dict) else {key: value}
+
+
 # ----------------------------------------------------------------------------------------------
 # Builders
 # ----------------------------------------------------------------------------------------------
 def psnr_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "Training curves") -> FigureSpec:
-    """curves: label -> (steps, loss). Shows PSNR (R = 2) and the loss."""
+    """curves: label -> (steps, loss). Shows PSNR (R = 2) and the loss, one colour per method."""
     psnr_panel = Panel("PSNR (R = 2, targets in [-1, 1])", "step", "PSNR (dB)")
     loss_panel = Panel("Loss (MSE)", "step", "MSE", ylog=True)
     for i, (label, (steps, losses)) in enumerate(curves.items()):
-        color = PALETTE[i % len(PALETTE)]
-        psnr = np.array([psnr_from_mse(float(v)) for v in losses])
-        psnr_panel.traces.append(Trace("line", steps, psnr, name=label, color=color))
-        loss_panel.traces.append(Trace("line", steps, _positive(losses), name=label, color=color))
-    return FigureSpec(title, [psnr_panel, loss_panel], cols=2)
+        steps, losses = _downsample(np.asarray(steps), np.asarray(losses, dtype=np.float64))
+        with np.errstate(divide="ignore"):
+            psnr = 10 * np.log10(4.0 / np.where(losses > 0, losses, np.nan))
+        psnr_panel.traces.append(Trace("line", steps, psnr, name=label, color=_colour(i)))
+        loss_panel.traces.append(Trace("line", steps, _positive(losses), name=label, color=_colour(i)))
+    return FigureSpec(title, [psnr_panel, loss_panel], cols=2, height=340)
 
 
-def ntk_figure(results: dict[str, NTKResult], title: str = "Empirical NTK") -> FigureSpec:
-    """Eigenvalue decay, S(k) with the target's spectrum, and target projections |vᵢᵀy|."""
-    decay = Panel("Eigenvalue decay", "index i", "λᵢ / λ₁", xlog=True, ylog=True)
-    first = next(iter(results.values()), None)
+def _as_kernels(kernels) -> dict[str, dict[str, NTKResult]]:
+    """method -> {"init": NTKResult, "now": NTKResult}; a bare NTKResult counts as "now"."""
+    out = {}
+    for label, value in _single(kernels, "network").items():
+        out[label] = dict(value) if isinstance(value, dict) else {"now": value}
+    return out
+
+
+NTK_CAPTION = "solid: trained network · dashed: at initialisation · grey dashed: the target's spectrum"
+
+
+def ntk_figure(kernels, title: str = "Empirical NTK") -> FigureSpec:
+    """Eigenvalue decay and target projections |vᵢᵀy| (all methods, init dashed, now solid), then
+    S(k) = Σ λᵢ|v̂ᵢ(k)|² (WINNER Eq. 6) as small multiples, one panel per method, with the
+    target's spectrum dashed. `kernels`: method -> {"init": NTKResult, "now": NTKResult} (or
+    method -> NTKResult, or one NTKResult)."""
+    kernels = _as_kernels(kernels)
+    first = next((r for k in kernels.values() for r in k.values()), None)
     extent = "window" if first is not None and first.layout == "window" else "signal"
-    spectrum = Panel("S(k) = Σ λᵢ|v̂ᵢ(k)|² (WINNER Eq. 6)", f"frequency k (cycles across the {extent})",
-                     "fraction of energy", ylog=True)
-    projections = Panel("Target along eigenvectors |vᵢᵀy|", "index i (fast → slow)", "|vᵢᵀy|",
-                        xlog=True, ylog=True)
-    target_drawn = False
-    for i, (label, result) in enumerate(results.items()):
-        color = PALETTE[i % len(PALETTE)]
-        index = np.arange(1, result.eigenvalues.size + 1)
-        decay.traces.append(Trace("line", index, _positive(result.eigenvalues / result.eigenvalues[0]),
-                                  name=label, color=color))
-        spectrum.traces.append(Trace("line", result.k, _positive(result.spectrum / result.spectrum.sum()),
-                                     name=f"S(k) {label}", color=color))
-        projections.traces.append(Trace("line", index, _positive(result.target_projections), name=label, color=color))
-        if result.residual_projections is not None:
-            projections.traces.append(Trace("line", index, _positive(result.residual_projections),
-                                            name=f"residual {label}", color=color, dash=True))
-        if not target_drawn:
-            spectrum.traces.append(Trace("line", result.k, _positive(result.target_spectrum / result.target_spectrum.sum()),
-                                         name="target |ŷ(k)|²", color="#444444", dash=True))
-            target_drawn = True
-    return FigureSpec(title, [decay, spectrum, projections], cols=3)
+    decay = Panel("Eigenvalue decay λᵢ/λ₁", "index i", "λᵢ / λ₁", xlog=True, ylog=True)
+    projections = Panel("Target along eigenvectors |vᵢᵀy| (fast → slow)", "index i", "|vᵢᵀy|", xlog=True, ylog=True)
+    spectra = []
+    for i, (label, pair) in enumerate(kernels.items()):
+        colour = _colour(i)
+        panel = Panel(f"S(k): {label}", f"frequency k (cycles across the {extent})", "share of energy", ylog=True)
+        target_drawn = False
+        for when in ("init", "now"):
+            result = pair.get(when)
+            if result is None:
+                continue
+            dash, name = when == "init", label
+            index = np.arange(1, result.eigenvalues.size + 1)
+            floor = result.eigenvalues[0] * EIGEN_DISPLAY_FLOOR
+            shown = result.eigenvalues > floor
+            decay.traces.append(Trace("line", index[shown], _positive(result.eigenvalues[shown] / result.eigenvalues[0]),
+                                      name=name, color=colour, dash=dash, legend=not dash))
+            projections.traces.append(Trace("line", index, _positive(result.target_projections), name=name,
+                                            color=colour, dash=dash, legend=False))
+            panel.traces.append(Trace("line", result.k, _positive(result.spectrum / max(result.spectrum.sum(), 1e-300)),
+                                      name=name, color=colour, dash=dash, legend=False))
+            if not target_drawn:
+                panel.traces.append(Trace("line", result.k, _positive(result.target_spectrum /
+                                                                      max(result.target_spectrum.sum(), 1e-300)),
+                                          name="target", color=TARGET_COLOUR, dash=True, width=1.2, legend=False))
+                target_drawn = True
+        spectra.append(panel)
+    rows = [2] + _grid(len(spectra))
+    notes = {r.note for k in kernels.values() for r in k.values() if r is not None and r.note}
+    precisions = {r.precision for k in kernels.values() for r in k.values() if r is not None}
+    caption = " · ".join([NTK_CAPTION, f"{'/'.join(sorted(precisions))} kernels"] + sorted(notes))
+    return FigureSpec(title, [decay, projections] + spectra, rows=rows, height=grid_height(len(rows), 250),
+                      caption=caption)
+
 
 
 def kernel_figure(result: NTKResult, title: str = "Normalised kernel Kᵢⱼ/√(KᵢᵢKⱼⱼ)") -> FigureSpec:
     panel = Panel(f"M = {result.num_points}, cond = {result.condition_number:.2g}, "
                   f"eff. rank = {result.effective_rank:.1f}", "point j", "point i",
                   [Trace("heatmap", z=result.kernel_preview, colorbar="K (normalised)", colorscale="RdBu")])
-    return FigureSpec(title, [panel], height=360)
+    return FigureSpec(title, [panel], height=380,
+                      caption=" · ".join([f"{result.precision} kernel"] + ([result.note] if result.note else [])))
 
 
 def activations_figure(stats: list[LayerStats], title: str = "Activations per layer") -> FigureSpec:
-    """Rows: pre-activation histograms, post-activation histograms, post-activation power spectra."""
+    """Rows: pre-activation histograms, post-activation histograms, power spectra of each layer's
+    pre-activations (dashed, WINNER Fig. 3) and post-activations (solid, WINNER Fig. 8)."""
     panels_pre, panels_post, panels_power = [], [], []
     for layer in stats:
-        pre = Panel(f"layer {layer.layer} pre (std {layer.pre_std:.2f})", "argument of φ", "density",
+        pre = Panel(f"layer {layer.layer}: argument of φ (std {layer.pre_std:.2f})", "value", "density",
                     [Trace("line", _centres(layer.pre_edges), layer.pre_density, name="measured", color=PALETTE[0])])
-        post = Panel(f"layer {layer.layer} post (std {layer.post_std:.2f})", "φ(z)", "density",
-                     [Trace("line", _centres(layer.post_edges), layer.post_density, name="measured", color=PALETTE[0])])
+        post = Panel(f"layer {layer.layer}: φ(z) (std {layer.post_std:.2f})", "value", "density",
+                     [Trace("line", _centres(layer.post_edges), layer.post_density, name="measured",
+                            color=PALETTE[0])])
         if layer.pre_reference is not None:
-            pre.traces.append(Trace("line", *layer.pre_reference, name="theory", dash=True, color="#444444"))
+            pre.traces.append(Trace("line", *layer.pre_reference, name="theory", dash=True, color=TARGET_COLOUR))
         if layer.post_reference is not None:
-            post.traces.append(Trace("line", *layer.post_reference, name="theory", dash=True, color="#444444"))
-        power = Panel(f"layer {layer.layer} power spectrum", "frequency k (cycles across the signal)",
-                      "Σ|FFT|²", [Trace("line", layer.k, _positive(layer.power), name="PSD", color=PALETTE[1])],
+            post.traces.append(Trace("line", *layer.post_reference, name="theory", dash=True, color=TARGET_COLOUR))
+        power = Panel(f"layer {layer.layer}: power spectrum", "frequency k (cycles)", "Σ|FFT|²",
+                      [Trace("line", layer.k, _positive(layer.power), name="post-activation", color=PALETTE[1])],
                       ylog=True)
+        if layer.pre_power is not None:
+            power.traces.append(Trace("line", layer.k, _positive(layer.pre_power), name="pre-activation",
+                                      color=PALETTE[3], dash=True))
         panels_pre.append(pre)
         panels_post.append(post)
         panels_power.append(power)
-    return FigureSpec(title, panels_pre + panels_post + panels_power, cols=max(1, len(stats)), height=720)
+    labels = list(dict.fromkeys(part for layer in stats for part in layer.reference_label.split("; ") if part))
+    caption = "theory at initialisation (dashed grey): " + "; ".join(labels) if labels else ""
+    cols = max(1, len(stats))
+    return FigureSpec(title, panels_pre + panels_post + panels_power, cols=cols, height=grid_height(3, 240),
+                      caption=caption)
 
 
 def _centres(edges: np.ndarray) -> np.ndarray:
     return 0.5 * (edges[1:] + edges[:-1])
 
 
-def error_figure(maps: ErrorMap, title: str = "Where the error is") -> FigureSpec:
-    if maps.kind == "image":
-        return FigureSpec(title, [
-            Panel("Pixel residual |fit − target|", "x (px)", "y (px)",
-                  [Trace("heatmap", z=maps.residual[::-1], colorbar="|error|", colorscale="Magma")]),
-            Panel("FFT error |log|F(fit)| − log|F(target)||", "kx", "ky",
-                  [Trace("heatmap", z=maps.fft_log_error[::-1], colorbar="log-magnitude error", colorscale="Magma")]),
-        ], cols=2, height=360)
-    if maps.kind == "audio":
-        heat = lambda z, label, scale: Trace("heatmap", x=maps.times, y=maps.frequencies, z=z, colorbar=label,
-                                             colorscale=scale)
-        return FigureSpec(title, [
-            Panel("Target spectrogram", "time (s)", "frequency (Hz)", [heat(maps.target_db, "dB", "Viridis")]),
-            Panel("Fit spectrogram", "time (s)", "frequency (Hz)", [heat(maps.fit_db, "dB", "Viridis")]),
-            Panel("|fit − target| (dB): a missing band is the spectral bottleneck", "time (s)", "frequency (Hz)",
-                  [heat(maps.difference_db, "dB", "Magma")]),
-        ], cols=3, height=340)
-    return FigureSpec(title, [Panel("Spectrum of target and fit", "frequency k (cycles across the signal)", "|FFT|", [
-        Trace("line", maps.frequencies, _positive(maps.target_fft), name="target", color="#444444"),
-        Trace("line", maps.frequencies, _positive(maps.fit_fft), name="fit", color=PALETTE[1])], ylog=True)])
+def _shared_range(arrays: list[np.ndarray], upper_percentile: float = 99.5) -> tuple[float, float]:
+    values = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays]) if arrays else np.zeros(1)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 1.0
+    return float(values.min()), float(max(np.percentile(values, upper_percentile), values.min() + 1e-12))
 
 
-def band_error_figure(steps: np.ndarray, edges: np.ndarray, heat: np.ndarray,
-                      title: str = "Relative error per frequency band (IGA Eq. 7)") -> FigureSpec:
-    centres = _centres(edges) if edges.size else edges
-    panel = Panel("Δ per band over training (dark: not yet learned)", "step", "frequency band (cycles)",
-                  [Trace("heatmap", x=steps, y=centres, z=np.clip(heat, 0, 1.5), colorbar="Δ", colorscale="Viridis_r")])
-    return FigureSpec(title, [panel], height=320)
+def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
+    """Error maps, one panel per method on one colour scale. Images: FFT log-magnitude error
+    (and, for up to three methods, the pixel residual); audio: the target's spectrogram and each
+    fit's dB difference (a band that stays bright is one not learned); 1D: spectra."""
+    maps = _single(maps, "fit")
+    kinds = {m.kind for m in maps.values()}
+    kind = kinds.pop() if len(kinds) == 1 else "1d"
+    labels = list(maps)
+    if kind == "image":
+        panels = [Panel(f"{label}: |log|F(fit)| − log|F(target)||", "kx", "ky",
+                        [Trace("heatmap", z=m.fft_log_error[::-1], coloraxis="fft")]) for label, m in maps.items()]
+        rows = _grid(len(panels))
+        axes = {"fft": ColorAxis("log-magnitude error", "Magma", *_shared_range([m.fft_log_error for m in maps.values()]),
+                                 row=0)}
+        if len(maps) <= 3:
+            panels += [Panel(f"{label}: pixel residual |fit − target|", "x (px)", "y (px)",
+                             [Trace("heatmap", z=m.residual[::-1], coloraxis="residual")]) for label, m in maps.items()]
+            axes["residual"] = ColorAxis("|error|", "Magma", *_shared_range([m.residual for m in maps.values()]),
+                                         row=len(rows))
+            rows = rows + rows
+        return FigureSpec(title, panels, rows=rows, coloraxes=axes, height=grid_height(len(rows), 270))
+    if kind == "audio":
+        first = next(iter(maps.values()))
+        heat = lambda z, axis: Trace("heatmap", x=first.times, y=first.frequencies, z=z, coloraxis=axis)
+        panels = [Panel("target spectrogram", "time (s)", "frequency (Hz)", [heat(first.target_db, "level")])]
+        panels += [Panel(f"{label}: |fit − target| (dB)", "time (s)", "frequency (Hz)",
+                         [heat(m.difference_db, "difference")]) for label, m in maps.items()]
+        rows = _grid(len(panels), 3)
+        axes = {"level": ColorAxis("dB", "Viridis", -80.0, 0.0, row=0),
+                "difference": ColorAxis("dB difference", "Magma", 0.0, 40.0, row=min(1, len(rows) - 1))}
+        return FigureSpec(title, panels, rows=rows, coloraxes=axes, height=grid_height(len(rows), 260),
+                          caption="a band that stays bright in a difference panel has not been learned")
+    panels = []
+    for label, m in maps.items():
+        panels.append(Panel(f"{label}: spectrum", "frequency k (cycles across the signal)", "|FFT|", [
+            Trace("line", m.frequencies, _positive(m.target_fft), name="target", color=TARGET_COLOUR, dash=True),
+            Trace("line", m.frequencies, _positive(m.fit_fft), name="fit", color=PALETTE[1])], ylog=True))
+    rows = _grid(len(panels))
+    return FigureSpec(title, panels, rows=rows, height=grid_height(len(rows), 250))
 
 
-def reconstruction_figure(signal: Signal, prediction: np.ndarray | None, title: str = "Reconstruction",
-                          max_samples: int = 3000) -> FigureSpec:
-    """Target and fit (prediction None: the target alone, as a preview)."""
+BAND_CAPTION = ("Δ = √(Σ|F[fit] − F[target]|² / Σ|F[target]|²) per band (band-aggregated, after IGA Eq. 7) · "
+                "dark: not yet learned · bright: learned · grey: no target energy")
+
+
+def band_error_figure(histories, title: str = "Relative error per frequency band over training") -> FigureSpec:
+    """histories: method -> (steps, band edges, Δ (bands, steps)) (or one such tuple). x runs from
+    step 0 to the last step; each column spans from its step to the next one."""
+    if isinstance(histories, tuple):
+        histories = {"fit": histories}
+    panels = []
+    for label, (steps, edges, heat) in histories.items():
+        steps = np.asarray(steps)
+        x = _column_edges(steps)
+        centres = _centres(np.asarray(edges)) if np.size(edges) else np.asarray(edges)
+        panels.append(Panel(f"{label}: Δ per band", "step", "frequency band (cycles)",
+                            [Trace("heatmap", x=x, y=centres, z=np.clip(heat, 0, 1.0), coloraxis="delta")]))
+    rows = _grid(len(panels))
+    return FigureSpec(title, panels, rows=rows, coloraxes={"delta": ColorAxis("Δ (1 = zero output)", "Viridis_r",
+                                                                              0.0, 1.0, row=0)},
+                      background=NO_DATA_GREY, height=grid_height(len(rows), 250), caption=BAND_CAPTION)
+
+
+def _column_edges(steps: np.ndarray) -> np.ndarray:
+    """Heatmap column edges: column i spans [steps[i], steps[i+1]); the last one a typical width."""
+    if steps.size == 0:
+        return steps
+    if steps.size == 1:
+        return np.array([steps[0], steps[0] + 1])
+    last = steps[-1] + (steps[-1] - steps[-2])
+    return np.r_[steps, last].astype(np.float64)
+
+
+def reconstruction_figure(signal: Signal, predictions=None, title: str = "Reconstruction",
+                          max_samples: int | None = None) -> FigureSpec:
+    """Target and fits, one panel per method (predictions: method -> (N, C), one array, or None
+    for the target alone as a preview)."""
+    if predictions is not None and not isinstance(predictions, dict):
+        predictions = {"fit": predictions}
+    predictions = predictions or {}
     if signal.kind == "image":
         panels = [Panel("target", traces=[Trace("image", z=signal.to_original())])]
-        if prediction is not None:
-            panels.append(Panel("fit", traces=[Trace("image", z=signal.to_original(prediction))]))
-        return FigureSpec(title, panels, cols=len(panels), height=340)
-    n = min(signal.num_points, max_samples)
+        panels += [Panel(label, traces=[Trace("image", z=signal.to_original(p))]) for label, p in predictions.items()]
+        rows = _grid(len(panels), 4)
+        return FigureSpec(title, panels, rows=rows, height=grid_height(len(rows), 280))
+    # audio: a few hundred samples, where single periods can be seen; 1D: the whole signal (≤ 3000)
+    n = min(signal.num_points, max_samples or (400 if signal.kind == "audio" else 3000))
     t = np.arange(n) / (signal.sample_rate or signal.num_points)
     xlabel = "time (s)" if signal.sample_rate else "position (fraction of the signal)"
-    traces = [Trace("line", t, signal.values[:n, 0], name="target", color="#444444")]
-    if prediction is not None:
-        traces.append(Trace("line", t, np.asarray(prediction)[:n, 0], name="fit", color=PALETTE[1]))
-    return FigureSpec(title, [Panel(f"first {n} samples" if n < signal.num_points else "signal", xlabel, "value",
-                                    traces)])
+    span = f"first {n} samples" if n < signal.num_points else "signal"
+    target = Trace("line", t, signal.values[:n, 0], name="target", color=TARGET_COLOUR, width=1.2)
+    if not predictions:
+        return FigureSpec(title, [Panel(f"target ({span})", xlabel, "value", [target])], height=300)
+    panels = [Panel(f"{label} ({span})", xlabel, "value",
+                    [target, Trace("line", t, np.asarray(p)[:n, 0], name="fit", color=_colour(i))])
+              for i, (label, p) in enumerate(predictions.items())]
+    rows = _grid(len(panels), 2)
+    return FigureSpec(title, panels, rows=rows, height=grid_height(len(rows), 230))
 
 
 # ----------------------------------------------------------------------------------------------
-# Renderers
+# NeRN / SBS
+# ----------------------------------------------------------------------------------------------
 def nern_curves_figure(histories: dict[str, list], original_accuracy: float | None = None,
                        title: str = "NeRN: kernels and the rebuilt CNN") -> FigureSpec:
     """histories: label -> [NernSnapshot]. Kernel PSNR (peak = max |w|) and rebuilt-CNN accuracy."""
@@ -277,50 +435,97 @@ def accuracy_vs_cr_figure(rows: list[dict], original_accuracy: float | None = No
 
 
 # ----------------------------------------------------------------------------------------------
+# Renderers
+# ----------------------------------------------------------------------------------------------
+def _layout_cells(spec: FigureSpec) -> list[tuple[int, int, int]]:
+    """(row, column, columns in that row) for every panel."""
+    cells = []
+    for row, size in enumerate(spec.row_sizes()):
+        cells += [(row, col, size) for col in range(size)]
+    return cells[:len(spec.panels)]
+
+
 def _to_plotly(spec: FigureSpec):
     """Build the figure as a plain dict and skip plotly's validation: make_subplots + templates
     cost ~100 ms a figure, too slow for a live view (measured in bench/bench_app.py)."""
     import plotly.graph_objects as go
 
-    rows = math.ceil(len(spec.panels) / spec.cols)
-    gap_x, gap_y = 0.07, (0.16 if rows > 1 else 0.0)
-    width = (1 - gap_x * (spec.cols - 1)) / spec.cols
+    sizes = spec.row_sizes()
+    rows = len(sizes)
+    has_bars = bool(spec.coloraxes) or any(t.kind == "heatmap" and not t.coloraxis for p in spec.panels for t in p.traces)
+    right = 0.90 if has_bars else 1.0  # room for colour bars beside the panels
+    gap_x, gap_y = 0.08, (0.14 if rows > 2 else 0.2) if rows > 1 else 0.0
     height = (1 - gap_y * (rows - 1)) / rows
     data, layout, annotations, legend_names = [], {}, [], set()
-    for index, panel in enumerate(spec.panels):
-        row, col = divmod(index, spec.cols)
-        n = index + 1
-        suffix = "" if n == 1 else str(n)
+    for index, (panel, (row, col, size)) in enumerate(zip(spec.panels, _layout_cells(spec))):
+        width = (right - gap_x * (size - 1)) / size
+        suffix = "" if index == 0 else str(index + 1)
         x0 = col * (width + gap_x)
         y1 = 1 - row * (height + gap_y)
-        layout[f"xaxis{suffix}"] = _axis(panel.xlabel, panel.xlog, [x0, x0 + width], f"y{suffix}")
-        layout[f"yaxis{suffix}"] = _axis(panel.ylabel, panel.ylog, [y1 - height, y1], f"x{suffix}")
+        layout[f"xaxis{suffix}"] = _axis(panel.xlabel, panel.xlog, _domain(x0, x0 + width), f"y{suffix}")
+        layout[f"yaxis{suffix}"] = _axis(panel.ylabel, panel.ylog, _domain(y1 - height, y1), f"x{suffix}")
         annotations.append(dict(text=panel.title, x=x0 + width / 2, y=y1, xref="paper", yref="paper",
-                                xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12)))
+                                xanchor="center", yanchor="bottom", yshift=4, showarrow=False,
+                                font=dict(size=FONT_SIZE)))
         axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
         for trace in panel.traces:
             if trace.kind == "line":
-                show = bool(trace.name) and trace.name not in legend_names
-                legend_names.add(trace.name)
-                data.append(dict(type="scatter", mode="lines+markers" if trace.markers else "lines", x=_list(trace.x), y=_list(trace.y), name=trace.name,
-                                 legendgroup=trace.name, showlegend=show,
-                                 line=dict(color=trace.color, dash="dash" if trace.dash else "solid"), **axes))
+                show = trace.legend and bool(trace.name) and trace.name not in legend_names
+                if show:
+                    legend_names.add(trace.name)
+                data.append(dict(type="scatter", mode="lines+markers" if trace.markers else "lines", x=_list(trace.x),
+                                 y=_list(trace.y), name=trace.name, legendgroup=trace.name, showlegend=show,
+                                 line=dict(color=trace.color, width=trace.width,
+                                           dash="dash" if trace.dash else "solid"), **axes))
             elif trace.kind == "heatmap":
-                data.append(dict(type="heatmap", z=_list(trace.z), x=_list(trace.x), y=_list(trace.y),
-                                 colorscale=_colorscale(trace.colorscale), reversescale=trace.colorscale.endswith("_r"),
-                                 showscale=len(spec.panels) <= 3,
-                                 colorbar=dict(title=dict(text=trace.colorbar), len=height * 0.9,
-                                               x=x0 + width + 0.005, y=y1 - height / 2, thickness=12), **axes))
+                heat = dict(type="heatmap", z=_list(trace.z), x=_list(trace.x), y=_list(trace.y), **axes)
+                if trace.coloraxis:
+                    heat["coloraxis"] = _coloraxis_name(spec, trace.coloraxis)
+                else:
+                    heat.update(colorscale=_colorscale(trace.colorscale), reversescale=trace.colorscale.endswith("_r"),
+                                colorbar=dict(title=dict(text=trace.colorbar, side="right"), len=height * 0.9,
+                                              x=x0 + width + 0.01, y=y1 - height / 2, thickness=12))
+                data.append(heat)
             elif trace.kind == "image":
                 image = np.asarray(trace.z)
                 if image.ndim == 2:
                     image = np.repeat(image[..., None], 3, axis=-1)
                 data.append(dict(type="image", z=(np.clip(image, 0, 1) * 255).astype(np.uint8).tolist(), **axes))
-                layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}")
-    layout.update(title=dict(text=spec.title), height=spec.height, margin=dict(l=60, r=30, t=70, b=50),
-                  annotations=annotations, legend=dict(orientation="h", y=-0.18), plot_bgcolor="white",
-                  paper_bgcolor="white", font=dict(size=11))
+                layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}", showticklabels=False)
+                layout[f"xaxis{suffix}"].update(showticklabels=False)
+    for name, axis in spec.coloraxes.items():
+        # colour bars of one row share its height, stacked top to bottom
+        same_row = [n for n, a in spec.coloraxes.items() if a.row == axis.row]
+        share, k = height / len(same_row), same_row.index(name)
+        row_top = 1 - axis.row * (height + gap_y)
+        layout[_coloraxis_name(spec, name)] = dict(
+            colorscale=_colorscale(axis.colorscale), reversescale=axis.colorscale.endswith("_r"),
+            cmin=axis.zmin, cmax=axis.zmax,
+            colorbar=dict(title=dict(text=axis.label, side="right"), x=0.935, xanchor="left",
+                          y=row_top - share * (k + 0.5), len=share * 0.9, thickness=12))
+    top = 80
+    title = dict(text=spec.title, x=0.01, xanchor="left", y=1.0, yanchor="top", yref="container", pad=dict(t=12),
+                 font=dict(size=FONT_SIZE + 3))
+    if spec.caption:  # notes on what exactly is drawn (precision, detached Jacobians, ...) under the title
+        title["subtitle"] = dict(text=spec.caption, font=dict(size=FONT_SIZE - 1, color="#555555"))
+    layout.update(title=title,
+                  height=spec.height, margin=dict(l=64, r=24, t=top, b=56), annotations=annotations,
+                  legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="top", yref="container",
+                              font=dict(size=FONT_SIZE)),
+                  plot_bgcolor=spec.background, paper_bgcolor="white", font=dict(size=FONT_SIZE))
+    if legend_names:  # on the title's line, at the right: it never covers an axis or a panel title
+        layout["legend"].update(y=1 - 8 / spec.height)
     return go.Figure(dict(data=data, layout=layout), skip_invalid=True, _validate=False)
+
+
+def _domain(low: float, high: float) -> list[float]:
+    """Clamped to [0, 1]: a domain off by 1e-17 is invalid, and validation is skipped."""
+    return [round(min(max(low, 0.0), 1.0), 6), round(min(max(high, 0.0), 1.0), 6)]
+
+
+def _coloraxis_name(spec: FigureSpec, name: str) -> str:
+    index = list(spec.coloraxes).index(name) + 1
+    return "coloraxis" if index == 1 else f"coloraxis{index}"
 
 
 def _colorscale(name: str) -> list:
@@ -331,8 +536,9 @@ def _colorscale(name: str) -> list:
 
 
 def _axis(title: str, log: bool, domain: list[float], anchor: str) -> dict:
-    return dict(title=dict(text=title), type="log" if log else "linear", domain=domain, anchor=anchor,
-                gridcolor="#e5e5e5", zerolinecolor="#cccccc", linecolor="#999999", showline=True)
+    return dict(title=dict(text=title, font=dict(size=FONT_SIZE), standoff=4), type="log" if log else "linear",
+                domain=domain, anchor=anchor, gridcolor="#e5e5e5", zerolinecolor="#cccccc", linecolor="#999999",
+                showline=True, tickfont=dict(size=FONT_SIZE - 1), automargin=True)
 
 
 def _list(values):
@@ -347,39 +553,67 @@ def _list(values):
 
 def _to_matplotlib(spec: FigureSpec):
     """A matplotlib Figure built without pyplot (no global figure registry; Jupyter shows it)."""
+    import matplotlib
     from matplotlib.figure import Figure
 
-    rows = math.ceil(len(spec.panels) / spec.cols)
-    fig = Figure(figsize=(4.2 * spec.cols, 3.2 * rows))
-    axes = fig.subplots(rows, spec.cols, squeeze=False)
-    for index, panel in enumerate(spec.panels):
-        ax = axes[index // spec.cols][index % spec.cols]
+    sizes = spec.row_sizes()
+    cols = max(sizes)
+    fig = Figure(figsize=(4.2 * cols, 3.3 * len(sizes)), layout="constrained")
+    grid = fig.add_gridspec(len(sizes), cols)
+    shared = {}
+    for name, axis in spec.coloraxes.items():
+        cmap = matplotlib.colormaps[MATPLOTLIB_CMAPS.get(axis.colorscale, "viridis")].with_extremes(bad=NO_DATA_GREY)
+        shared[name] = (cmap, matplotlib.colors.Normalize(axis.zmin, axis.zmax), [])
+    for panel, (row, col, size) in zip(spec.panels, _layout_cells(spec)):
+        ax = fig.add_subplot(grid[row, col])
         for trace in panel.traces:
             if trace.kind == "line":
-                ax.plot(trace.x, trace.y, label=trace.name or None, color=trace.color, marker="o" if trace.markers else None,
-                        linestyle="--" if trace.dash else "-", lw=1.2)
+                ax.plot(trace.x, trace.y, label=trace.name if trace.legend and trace.name else None, color=trace.color,
+                        marker="o" if trace.markers else None, linestyle="--" if trace.dash else "-", lw=trace.width)
             elif trace.kind == "heatmap":
-                extent = None
+                z = np.ma.masked_invalid(np.asarray(trace.z, dtype=np.float64))
+                if trace.coloraxis:
+                    cmap, norm, axes_list = shared[trace.coloraxis]
+                    axes_list.append(ax)
+                else:
+                    cmap = matplotlib.colormaps[MATPLOTLIB_CMAPS.get(trace.colorscale, "viridis")].with_extremes(
+                        bad=NO_DATA_GREY)
+                    norm = None
                 if trace.x is not None and trace.y is not None and len(trace.x) > 1 and len(trace.y) > 1:
-                    extent = [trace.x[0], trace.x[-1], trace.y[0], trace.y[-1]]
-                # origin="lower" draws row 0 at the bottom, as plotly's heatmap does
-                image = ax.imshow(trace.z, aspect="auto", origin="lower", extent=extent,
-                                  cmap=MATPLOTLIB_CMAPS.get(trace.colorscale, "viridis"))
-                fig.colorbar(image, ax=ax, label=trace.colorbar)
+                    x, y = np.asarray(trace.x, float), np.asarray(trace.y, float)
+                    if x.size == z.shape[1]:
+                        x = _edges_from_centres(x)
+                    if y.size == z.shape[0]:
+                        y = _edges_from_centres(y)
+                    image = ax.pcolormesh(x, y, z, cmap=cmap, norm=norm, shading="flat")
+                else:  # origin="lower" draws row 0 at the bottom, as plotly's heatmap does
+                    image = ax.imshow(z, aspect="auto", origin="lower", cmap=cmap, norm=norm)
+                if not trace.coloraxis:
+                    fig.colorbar(image, ax=ax, label=trace.colorbar)
             elif trace.kind == "image":
-                ax.imshow(np.clip(trace.z, 0, 1), cmap="gray" if np.ndim(trace.z) == 2 else None, vmin=0, vmax=1)
-                ax.axis("off")
+                ax.imshow(np.clip(trace.z, 0, 1), cmap="gray" if np.ndim(trace.z) == 2 else None, vmin=0, vmax=1,
+                          interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
         if panel.xlog:
             ax.set_xscale("log")
         if panel.ylog:
             ax.set_yscale("log")
-        ax.set_title(panel.title, fontsize=9)
+        ax.set_title(panel.title, fontsize=10)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
-        if any(t.kind == "line" and t.name for t in panel.traces) and len(panel.traces) > 1:
-            ax.legend(fontsize=7)
-    for index in range(len(spec.panels), rows * spec.cols):
-        axes[index // spec.cols][index % spec.cols].axis("off")
-    fig.suptitle(spec.title)
-    fig.tight_layout()
+        if sum(1 for t in panel.traces if t.kind == "line" and t.name and t.legend) > 1:
+            ax.legend(fontsize=8)
+    for name, (cmap, norm, axes_list) in shared.items():
+        if axes_list:
+            fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes_list,
+                         label=spec.coloraxes[name].label)
+    fig.suptitle(spec.title + (f"\n{spec.caption}" if spec.caption else ""), fontsize=11)
     return fig
+
+
+def _edges_from_centres(centres: np.ndarray) -> np.ndarray:
+    if centres.size == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    middle = 0.5 * (centres[1:] + centres[:-1])
+    return np.r_[2 * centres[0] - middle[0], middle, 2 * centres[-1] - middle[-1]]

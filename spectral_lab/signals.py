@@ -318,6 +318,9 @@ def load_audio(path: str | os.PathLike, length: int | None = None, offset: int =
     if length is not None:
         if length < 8:
             raise SignalError(f"length must be at least 8 samples, got {length}")
+        if length > mono.size:
+            raise SignalError(f"{path.name} has {mono.size:,} samples{' after the offset' if offset else ''}; "
+                              f"length {int(length):,} asks for more (leave length empty for the whole file)")
         mono = mono[: int(length)]
     if mono.size < 8:
         raise SignalError(f"{path.name}: the audio has fewer than 8 samples")

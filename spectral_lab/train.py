@@ -3,7 +3,14 @@
 Full-batch Adam on every point of the signal. Per step the loss is written into a device buffer
 (no host sync); the host reads it only every `log_every` steps, which is when a Snapshot is
 emitted, the NaN/Inf guard runs and the best parameters are kept. Stopping the iteration (or
-calling `Run.stop()`) ends training at the next step.
+calling `Run.stop()`) ends training at the next step; `run.final` is then still set. How a step
+runs (eager, or the CUDA-graph fast path) is stepper.py's job.
+
+Diagnostics (eNTK, activations, error maps, band errors) run on their own cadences. Each one
+may take `diagnostics_budget / (number enabled)` of the training time; a diagnostic over its
+share waits (its next due step comes later), so a costly eNTK never starves a cheap band error.
+The final Snapshot always carries every enabled diagnostic of the final (best) parameters,
+whatever the budget deferred.
 """
 from __future__ import annotations
 
@@ -15,13 +22,14 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .diagnostics import diagnose, due_diagnostics
+from .diagnostics import diagnose, due_diagnostics, enabled_diagnostics
 from .errors import ConfigError
 from .methods import build_model, resolve
 from .metrics import evaluate, psnr_from_mse
 from .models import count_parameters
-from .modifiers import InductiveGradientAdjustment, split_method
+from .modifiers import InductiveGradientAdjustment, describe_modifiers, split_method
 from .signals import Signal, signal_for
+from .stepper import fast_path_plan, make_stepper, matmul_precision, zero_gpu
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Snapshot:
     prediction: np.ndarray | None = field(repr=False, default=None)
     done: bool = False
     message: str = ""
+    status: str = "running"  # running | finished | stopped | diverged (on the final snapshot)
     metrics: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)  # ntk / activations / error_map / band_error
     diagnostics_seconds: float = 0.0  # wall time spent on diagnostics so far
@@ -53,14 +62,6 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device=cuda was requested but no CUDA GPU is available; use device=auto or cpu")
     return torch.device(name)
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig):
-    if config.lr_schedule == "step":  # WINNER: lr × 0.99 every 20 steps
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_every, gamma=config.lr_gamma)
-    if config.lr_schedule == "exp":  # IGA App.: exponential decay to 0.1× over the run
-        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1.0 / config.steps))
-    return None
 
 
 class Run:
@@ -75,12 +76,16 @@ class Run:
         self.model = build_model(self.config, signal).to(self.device)
         self.num_parameters = count_parameters(self.model)
         self.modifiers = split_method(self.config.method)[1]
+        self.modifier_note = describe_modifiers(self.config, signal)  # what IGA / FR chose, in words
         self.iga = None
         if "iga" in self.modifiers:
             c = self.config
             self.iga = InductiveGradientAdjustment(
                 signal.grid, c.iga_group, c.iga_start, c.iga_end, c.iga_sampling, c.iga_every,
                 balance_to="end" if c.optimizer == "adam" else "start", seed=c.seed)
+        complex_weights = any(p.is_complex() for p in self.model.parameters())
+        self.step_mode, self.step_note = fast_path_plan(self.config, self.device, self.modifiers, complex_weights,
+                                                        zero_gpu())
         self.coords = torch.from_numpy(signal.coords).to(self.device)
         self.target = torch.from_numpy(signal.values).to(self.device)
         self.history_steps: list[np.ndarray] = []
@@ -95,7 +100,10 @@ class Run:
         self.band_edges: np.ndarray | None = None
         self.diagnostics_seconds = 0.0
         self._diagnostic_cost: dict[str, float] = {}  # last measured seconds per diagnostic
+        self._diagnostic_spent: dict[str, float] = {}  # total seconds per diagnostic
         self._stop = False
+        self._last_step = 0
+        self._training_seconds = 0.0
 
     # ------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -107,92 +115,87 @@ class Run:
 
     def snapshots(self) -> Iterator[Snapshot]:
         cfg, model = self.config, self.model
-        optimizer = (torch.optim.Adam(model.parameters(), lr=cfg.lr) if cfg.optimizer == "adam"
-                     else torch.optim.SGD(model.parameters(), lr=cfg.lr))
-        scheduler = make_scheduler(optimizer, cfg)
-        loss_buffer = torch.zeros(cfg.steps, device=self.device)
-        last_logged = 0
-        start = time.perf_counter()
-        message = ""
-        try:
-            if due_diagnostics(cfg, 0):  # the kernel / activations at initialisation
-                yield self._initial_snapshot(start)
-            for step in range(1, cfg.steps + 1):
-                if self._stop:
-                    step -= 1
-                    message = f"stopped at step {step}"
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                prediction = model(self.coords)
-                residual = prediction - self.target
-                loss = torch.mean(residual**2)
-                if self.iga is not None:
-                    # IGA Eq. 4: back-propagate S̃ₑ r instead of r. d/dθ of (2/N)·Σ (S̃ₑr)ᵀf equals
-                    # the MSE gradient (2/N)·Jᵀr with r replaced by S̃ₑr.
-                    adjusted = self.iga.adjust(model, self.coords, residual.detach(), step)
-                    (2.0 / residual.numel() * torch.sum(adjusted * prediction)).backward()
-                else:
-                    loss.backward()
-                loss_buffer[step - 1] = loss.detach()
-                on_log = step % cfg.log_every == 0 or step == cfg.steps
-                on_preview = cfg.preview_every > 0 and step % cfg.preview_every == 0
-                due = self._due(step, start)
-                if on_log or on_preview or due:
-                    # The one host sync of this cadence. Loss was measured before this update,
-                    # so the parameters kept as "best" are the ones that produced it.
-                    chunk = loss_buffer[last_logged:step].cpu().numpy().astype(np.float64)
-                    steps_chunk = np.arange(last_logged + 1, step + 1)
-                    finite = np.isfinite(chunk)
-                    if not finite.all():
-                        bad = int(steps_chunk[~finite][0])
-                        self._record(steps_chunk[finite], chunk[finite])
-                        message = (f"training diverged (NaN/Inf loss) at step {bad}; "
-                                   f"kept the best parameters from step {self.best_step}")
+        with matmul_precision(cfg.tf32, self.device):
+            stepper = make_stepper(model, self.coords, self.target, cfg, self.step_mode, self.iga)
+            last_logged, tail = 0, None  # tail: the losses the final Snapshot reports (not yet shown)
+            start = time.perf_counter()
+            message, status, step = "", "finished", 0
+            try:
+                if due_diagnostics(cfg, 0):  # the kernel / activations at initialisation
+                    yield self._initial_snapshot(start)
+                for step in range(1, cfg.steps + 1):
+                    if self._stop:
+                        step -= 1
+                        message, status = f"stopped at step {step}", "stopped"
+                        if step > last_logged:  # losses measured since the last sync still belong to the curve
+                            chunk = stepper.loss_buffer[last_logged:step].cpu().numpy().astype(np.float64)
+                            steps_chunk = np.arange(last_logged + 1, step + 1)[np.isfinite(chunk)]
+                            tail = (steps_chunk, chunk[np.isfinite(chunk)])
+                            self._record(*tail)
                         break
-                    self._record(steps_chunk, chunk)
-                    current = float(chunk[-1])
-                    if current < self.best_loss:
-                        self.best_loss, self.best_step = current, step
-                        self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                    host_prediction = prediction.detach().cpu().numpy() if (on_preview or due) else None
-                    diagnostics = self._diagnose(due, host_prediction, step)
-                    elapsed = time.perf_counter() - start
-                    yield Snapshot(
-                        step=step, total_steps=cfg.steps, loss=current, psnr=psnr_from_mse(current),
-                        best_psnr=psnr_from_mse(self.best_loss), best_step=self.best_step,
-                        elapsed=elapsed, steps_per_s=step / max(elapsed, 1e-9),
-                        lr=optimizer.param_groups[0]["lr"], steps=steps_chunk, losses=chunk,
-                        prediction=host_prediction, diagnostics=diagnostics,
-                        diagnostics_seconds=self.diagnostics_seconds)
-                    last_logged = step
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-            else:
-                step = cfg.steps
-            self.final = self._finish(step, optimizer, start, message)
-            yield self.final
-        finally:
-            del optimizer, loss_buffer
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
+                    prediction = stepper.forward_backward(step)
+                    self._last_step = step
+                    last = step == cfg.steps
+                    on_log = step % cfg.log_every == 0 or last
+                    on_preview = cfg.preview_every > 0 and step % cfg.preview_every == 0
+                    due = set() if last else self._due(step, start)
+                    if on_log or on_preview or due:
+                        # The one host sync of this cadence. Loss was measured before this update,
+                        # so the parameters kept as "best" are the ones that produced it.
+                        chunk = stepper.loss_buffer[last_logged:step].cpu().numpy().astype(np.float64)
+                        steps_chunk = np.arange(last_logged + 1, step + 1)
+                        last_logged = step
+                        finite = np.isfinite(chunk)
+                        if not finite.all():
+                            bad = int(steps_chunk[~finite][0])
+                            tail = (steps_chunk[finite], chunk[finite])
+                            self._record(*tail)
+                            message, status = (f"training diverged (NaN/Inf loss) at step {bad}; kept the best "
+                                               f"parameters from step {self.best_step}"), "diverged"
+                            step = bad - 1
+                            break
+                        self._record(steps_chunk, chunk)
+                        tail = (steps_chunk, chunk)
+                        current = float(chunk[-1])
+                        if current < self.best_loss:
+                            self.best_loss, self.best_step = current, step
+                            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                        if not last:  # the last step's numbers are the final Snapshot's
+                            host_prediction = prediction.detach().cpu().numpy() if (on_preview or due) else None
+                            diagnostics = self._diagnose(due, host_prediction, step)
+                            elapsed = time.perf_counter() - start
+                            yield Snapshot(
+                                step=step, total_steps=cfg.steps, loss=current, psnr=psnr_from_mse(current),
+                                best_psnr=psnr_from_mse(self.best_loss), best_step=self.best_step,
+                                elapsed=elapsed, steps_per_s=step / max(elapsed, 1e-9), lr=stepper.lr,
+                                steps=steps_chunk, losses=chunk, prediction=host_prediction,
+                                diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
+                            tail = None  # shown: the final Snapshot must not report these losses again
+                    stepper.update(step)
+                self.final = self._finish(step, stepper.lr, start, message, status, tail=tail)
+                yield self.final
+            except GeneratorExit:  # the consumer broke out of the loop: still leave a final result
+                if self.final is None:
+                    self.final = self._finish(self._last_step, stepper.lr, start,
+                                              f"stopped at step {self._last_step}", "stopped", diagnose=False)
+                raise
+            finally:
+                stepper.close()
+                del stepper
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
 
     def _due(self, step: int, start: float) -> set[str]:
-        """Diagnostics due at `step`, each deferred until its expected cost (its last measured
-        one) fits in the budget: diagnostics ≤ budget × training time."""
+        """Diagnostics due at `step` whose share of the budget affords their last measured cost:
+        each enabled diagnostic may spend budget / (number enabled) of the training time."""
         due = due_diagnostics(self.config, step)
         budget = self.config.diagnostics_budget
-        if due and budget > 0:
-            training_seconds = time.perf_counter() - start - self.diagnostics_seconds
-            allowed = budget * training_seconds - self.diagnostics_seconds
-            affordable = set()
-            for name in sorted(due, key=lambda n: self._diagnostic_cost.get(n, 0.0)):
-                cost = self._diagnostic_cost.get(name, 0.0)
-                if cost <= allowed:
-                    affordable.add(name)
-                    allowed -= cost
-            return affordable
-        return due
+        if not due or budget <= 0:
+            return due
+        training_seconds = time.perf_counter() - start - self.diagnostics_seconds
+        share = budget * training_seconds / max(1, len(enabled_diagnostics(self.config)))
+        return {name for name in due
+                if self._diagnostic_spent.get(name, 0.0) + self._diagnostic_cost.get(name, 0.0) <= share}
 
     def _diagnose(self, names: set[str], prediction: np.ndarray | None, step: int) -> dict:
         if not names:
@@ -202,7 +205,9 @@ class Run:
         for name in sorted(names):
             started = time.perf_counter()
             result.update(diagnose(self.model, self.signal, self.config, {name}, prediction))
-            self._diagnostic_cost[name] = time.perf_counter() - started
+            cost = time.perf_counter() - started
+            self._diagnostic_cost[name] = cost
+            self._diagnostic_spent[name] = self._diagnostic_spent.get(name, 0.0) + cost
         if "band_error" in result:
             self.band_edges = result["band_error"][0]
             self.band_history.append((step, result["band_error"][1]))
@@ -231,9 +236,11 @@ class Run:
         self.history_steps.append(steps)
         self.history_losses.append(losses)
 
-    def _finish(self, step: int, optimizer, start: float, message: str) -> Snapshot:
-        """Evaluate the final parameters; keep whichever of final/best is better; full metrics."""
-        elapsed = time.perf_counter() - start
+    def _finish(self, step: int, lr: float, start: float, message: str, status: str,
+                diagnose: bool = True, tail: tuple | None = None) -> Snapshot:
+        """Evaluate the final parameters; keep whichever of final/best is better; full metrics and,
+        unless the consumer has gone, every enabled diagnostic of the kept parameters."""
+        self._training_seconds = time.perf_counter() - start - self.diagnostics_seconds
         with torch.no_grad():
             final_prediction = self.model(self.coords)
             final_loss = float(torch.mean((final_prediction - self.target) ** 2))
@@ -244,14 +251,16 @@ class Run:
             self.model.load_state_dict(self.best_state)
         prediction = self.predict()
         metrics = evaluate(self.signal.as_grid(prediction), self.signal.as_grid(), self.signal.kind)
+        elapsed = time.perf_counter() - start
         metrics.update(seconds=elapsed, steps=step, best_step=self.best_step, params=self.num_parameters,
                        steps_per_s=step / max(elapsed, 1e-9))
+        diagnostics = self._diagnose(enabled_diagnostics(self.config), prediction, step) if diagnose else {}
         return Snapshot(step=step, total_steps=self.config.steps, loss=self.best_loss,
                         psnr=metrics["psnr"], best_psnr=metrics["psnr"], best_step=self.best_step,
-                        elapsed=elapsed, steps_per_s=metrics["steps_per_s"],
-                        lr=optimizer.param_groups[0]["lr"], prediction=prediction, done=True,
-                        message=message or "finished", metrics=metrics,
-                        diagnostics_seconds=self.diagnostics_seconds)
+                        elapsed=elapsed, steps_per_s=metrics["steps_per_s"], lr=lr, prediction=prediction,
+                        done=True, message=message or "finished", status=status, metrics=metrics,
+                        steps=tail[0] if tail else np.zeros(0, int), losses=tail[1] if tail else np.zeros(0),
+                        diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
 
     # ------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -260,12 +269,13 @@ class Run:
         return self.model(self.coords).cpu().numpy()
 
     def summary_row(self) -> dict:
-        """One row of a results table (CLI compare, app): PSNR, SSIM or –, ρ_AG, params, time."""
+        """One row of a results table (CLI, sweeps, app): PSNR, SSIM or –, ρ_AG, params, time, status."""
         m = self.final.metrics
         return {"signal": self.signal.name, "method": self.config.method, "psnr_db": round(m["psnr"], 2),
                 "ssim": round(m["ssim"], 4) if "ssim" in m else None, "rho_ag": round(m["rho_ag"], 4),
                 "params": self.num_parameters, "seconds": round(m["seconds"], 2), "steps": m["steps"],
-                "note": "" if self.final.message == "finished" else self.final.message}
+                "steps_per_s": round(m["steps_per_s"], 2), "status": self.final.status,
+                "note": "" if self.final.status == "finished" else self.final.message}
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, loss) of every step seen so far."""

@@ -9,15 +9,32 @@ from spectral_lab.signals import from_array, make_synthetic
 
 
 @pytest.mark.parametrize("s1", [0.05, 0.1])
-def test_winner_layer2_preactivation_std_matches_theorem_3_1(s1):
-    # d = 2048 as WINNER Fig. 13. Measured 1.925 vs 1.887 (s1 = .05), 3.376 vs 3.353 (s1 = .1);
-    # the small excess is the bias term ω₀·b the theorem neglects.
+def test_winner_layer2_preactivation_std_matches_theorem_3_1_at_large_width(s1):
+    # d = 2048 as WINNER Fig. 13, where the bias term ω₀²/(3d) is small. Measured 1.925 vs the
+    # theorem's 1.887 (s1 = .05), 3.376 vs 3.353 (s1 = .1).
     signal = make_synthetic("sines", length=4096)
     model = build_model(RunConfig(method="siren2", width=2048, depth=2, s0=0.0, s1=s1), signal)
     layer2 = activation_stats(model, signal, method="siren2", s1=s1)[1]
     assert layer2.pre_std == pytest.approx(winner_layer2_std(2048, s1), rel=0.03)
-    x, density = layer2.pre_reference
-    assert density.max() == pytest.approx(1 / (winner_layer2_std(2048, s1) * np.sqrt(2 * np.pi)), rel=1e-3)
+
+
+@pytest.mark.parametrize("method", ["siren", "siren2"])
+def test_drawn_layer2_reference_includes_the_bias_and_matches_at_every_width(method):
+    # The issue: at width 128 the measured std is ~1.75 while the theorem alone draws N(0, 1):
+    # the default bias b ~ U(±1/√d) adds ω₀²⟨b²⟩ ≈ ω₀²/(3d). The drawn curve must match the
+    # measured spread within 5% at widths 64–512 (it was off by 75% at 128 before).
+    signal = make_synthetic("sines", length=2048)
+    knobs = {"s0": 5.0, "s1": 0.1} if method == "siren2" else {}
+    for width in (64, 128, 256, 512):
+        model = build_model(RunConfig(method=method, width=width, depth=2, **knobs), signal)
+        layer2 = activation_stats(model, signal, method=method, s1=knobs.get("s1", 0.0))[1]
+        x, density = layer2.pre_reference
+        drawn_std = 1 / (density.max() * np.sqrt(2 * np.pi))  # the Gaussian's peak gives its σ
+        assert layer2.pre_std == pytest.approx(drawn_std, rel=0.05), (width, layer2.pre_std, drawn_std)
+        no_bias = winner_layer2_std(width, knobs.get("s1", 0.0))
+        if width <= 128:
+            assert layer2.pre_std > 1.3 * no_bias  # the bias-free curve would be visibly wrong here
+        assert "Thm 3.1" in layer2.reference_label and "bias" in layer2.reference_label
 
 
 def test_siren_post_activations_follow_the_arcsine_law():
@@ -75,7 +92,8 @@ def test_band_error_1d_matches_eq7_at_single_tones():
 
 def test_run_attaches_diagnostics_on_their_cadences_as_host_numpy():
     config = RunConfig(signal="sines", length=512, method="siren", width=32, depth=2, steps=40, log_every=20,
-                       ntk_every=20, ntk_points=64, activations_every=40, errors_every=10, diagnostics_budget=0)
+                       ntk_every=20, ntk_points=64, activations_every=40, errors_every=10, bands_every=10,
+                       diagnostics_budget=0)
     run = Run(config)
     seen = {s.step: s for s in run}
     assert sorted(seen[0].diagnostics) == ["activations", "band_error", "error_map", "ntk"]
@@ -83,10 +101,51 @@ def test_run_attaches_diagnostics_on_their_cadences_as_host_numpy():
     assert "ntk" in seen[20].diagnostics and "activations" not in seen[20].diagnostics
     ntk = seen[20].diagnostics["ntk"]
     assert ntk.num_points == 64 and ntk.eigenvalues.shape == (64,) and isinstance(ntk.spectrum, np.ndarray)
-    assert ntk.residual_projections is not None
+    assert ntk.residual_projections is not None and ntk.precision == "float64"
+    final = run.final  # step 40 is the final snapshot, with everything enabled
+    assert final.step == 40 and sorted(final.diagnostics) == ["activations", "band_error", "error_map", "ntk"]
     steps, edges, heat = run.band_error_history()
     assert steps.tolist() == [0, 10, 20, 30, 40] and heat.shape == (16, 5)
     assert np.nanmean(heat[:, -1]) < np.nanmean(heat[:, 0])  # the error falls as it trains
+
+
+def test_final_snapshot_makes_up_what_the_budget_deferred():
+    # A tiny budget defers almost every eNTK during training; the final snapshot still carries
+    # the end-of-run kernel (and every other enabled diagnostic) of the kept parameters.
+    config = RunConfig(signal="sines", length=512, method="siren", width=32, depth=2, steps=60, log_every=10,
+                       ntk_every=10, ntk_points=128, activations_every=30, bands_every=5, diagnostics_budget=1e-4)
+    run = Run(config)
+    snapshots = list(run)
+    during = [s.step for s in snapshots[:-1] if "ntk" in s.diagnostics]
+    assert during == [0]  # the budget allowed only the initial kernel
+    final = snapshots[-1]
+    assert final.done and {"ntk", "activations", "band_error"} <= set(final.diagnostics)
+    assert final.diagnostics["ntk"].residual_projections is not None
+    assert run.band_error_history()[0][-1] == 60  # the heatmap ends at the last step
+
+
+def test_band_heatmap_masks_bands_without_target_energy():
+    # Three pure tones: every band without one has (numerically) no target energy. It must be
+    # NaN ("no target energy"), not a large relative error from dividing leakage by leakage.
+    signal = make_synthetic("sines", length=2048, options="freqs=5,80,300")
+    edges, delta = band_relative_error(signal, 0.5 * signal.values)
+    occupied = {int(np.digitize(f, edges) - 1) for f in (5, 80, 300)}
+    for band in range(delta.size):
+        if band in occupied:
+            assert delta[band] == pytest.approx(0.5, abs=1e-3)
+        else:
+            assert np.isnan(delta[band]), (band, delta[band])
+
+
+def test_wire_activation_stats_raise_no_complex_warnings():
+    import warnings
+
+    signal = make_synthetic("sines", length=256)
+    model = build_model(RunConfig(method="wire", width=16, depth=2), signal)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Casting complex values to real discards the imaginary part"
+        stats = activation_stats(model, signal, method="wire")
+    assert all(np.isfinite(layer.post_std) for layer in stats)
 
 
 def test_budget_defers_diagnostics_but_not_training():

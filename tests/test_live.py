@@ -4,8 +4,12 @@ import pytest
 import soundfile as sf
 
 from spectral_lab import ConfigError, RunConfig, SignalError
-from spectral_lab.live import (PRESETS, AppLimits, LiveComparison, check_limits, load_ui_signal, parse_share_query,
-                               share_query, to_audio, with_app_cadence)
+import torch
+
+from spectral_lab import Run
+from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, Sessions, check_limits,
+                               load_ui_signal, matching_preset, parse_share_query, share_query, to_audio, train_stream,
+                               with_app_cadence)
 
 
 def test_share_link_round_trips_config_and_methods():
@@ -65,30 +69,107 @@ def test_uploads_are_checked(tmp_path):
     assert rate == 8000 and wave.dtype == np.int16 and np.abs(wave).max() > 10000
 
 
-def test_live_comparison_streams_every_panel_and_a_row_per_method():
+def test_live_comparison_streams_every_panel_for_every_method():
     config = with_app_cadence(RunConfig(signal="sines", length=1024, width=16, depth=2, steps=40, ntk_points=64,
                                         diagnostics_budget=0), "cpu")
     signal = load_ui_signal(config, None, AppLimits())
     live = LiveComparison(config, ["relu", "siren"], signal, curve_hz=1000, heavy_hz=1000)
     frames = list(live.frames())
-    assert frames[-1].done and [row["method"] for row in frames[-1].table] == ["relu", "siren"]
-    assert set(live.curves) == {"relu", "siren"} and len(live.curves["siren"][0]) == 40
-    for panel in ("ntk", "kernel", "activations", "errors", "bands", "reconstruction"):
+    final = frames[-1]
+    assert final.done and final.outcome == "finished" and [row["method"] for row in final.table] == ["relu", "siren"]
+    assert all(row["status"] == "finished" for row in final.table)
+    assert "Finished" in final.status and "stopped" not in final.status.lower()
+    for panel in ("ntk", "errors", "bands", "reconstruction", "details"):
         assert any(getattr(f, panel) is not None for f in frames), panel
-    assert {"relu init", "relu now", "siren init", "siren now"} <= set(live.ntk_results)
-    assert "best" in frames[-1].status
+    # the last frame shows every method side by side: one panel per method in each small multiple
+    assert {p.title.split(":")[0] for p in final.ntk.panels[2:]} == {"S(k)"} and len(final.ntk.panels) == 4
+    assert len(final.errors.panels) == 2 and len(final.bands.panels) == 2 and len(final.reconstruction.panels) == 2
+    for view in live.views:  # every method keeps its initial and its end-of-run kernel
+        assert set(view.ntk) == {"init", "now"} and view.curve()[0][-1] == 40
 
 
-def test_stop_ends_the_comparison_early():
+def test_image_comparison_shows_every_reconstruction_upscaled():
+    config = with_app_cadence(RunConfig(signal="camera", image_size=24, width=16, depth=2, steps=20, ntk_points=64),
+                              "cpu")
+    live = LiveComparison(config, ["relu", "siren", "spder"], load_ui_signal(config, None, AppLimits()))
+    final = list(live.frames())[-1]
+    assert [caption.split(" ·")[0] for _, caption in final.gallery] == ["target", "relu", "siren", "spder"]
+    assert all(image.shape == (264, 264) and image.dtype == np.uint8 for image, _ in final.gallery)  # 24 × 11 ≥ 256
+    assert all(" dB" in caption for _, caption in final.gallery[1:])
+
+
+def test_audio_comparison_gives_every_method_a_player():
+    config = with_app_cadence(RunConfig(signal="chord", length=2000, width=16, depth=2, steps=20, ntk_points=64),
+                              "cpu")
+    live = LiveComparison(config, ["siren", "siren2"], load_ui_signal(config, None, AppLimits()))
+    players = {}
+    for frame in live.frames():
+        players.update(frame.audio or {})
+    assert sorted(players) == [0, 1]
+    (rate, wave), label = players[1]
+    assert rate == 16000 and wave.shape == (2000,) and label.startswith("siren2 ·")
+
+
+@pytest.mark.parametrize("title", sorted(PRESETS))
+def test_band_history_has_twenty_columns_on_every_preset(title):
+    # The issue: the image and sines presets drew 2 time columns. Every default preset's cadence
+    # asks for ≥ 20 band-error columns and the per-diagnostic budget share lets them through.
+    config, methods = parse_share_query(PRESETS[title].query)
+    config = with_app_cadence(config, "cpu")
+    assert config.steps // config.bands_every + 1 >= 20
+    short = config.replace(steps=min(config.steps, 60), bands_every=max(1, min(config.steps, 60) // 40),
+                           ntk_every=0, activations_every=0, errors_every=0)
+    run = Run(short.replace(method=methods[0]), load_ui_signal(short, None, AppLimits()))
+    list(run)
+    steps, _, heat = run.band_error_history()
+    assert steps[0] == 0 and steps[-1] == short.steps and heat.shape[1] >= 20
+
+
+def test_final_snapshot_of_every_method_carries_its_end_of_run_ntk():
+    config = with_app_cadence(RunConfig(signal="sines", length=512, width=16, depth=2, steps=30, ntk_points=64,
+                                        diagnostics_budget=1e-6), "cpu")  # a budget that defers every NTK
+    signal = load_ui_signal(config, None, AppLimits())
+    for update in train_stream(config, ["siren", "relu_pe"], signal):
+        if update.snapshot is not None and update.snapshot.done:
+            assert "ntk" in update.snapshot.diagnostics and update.snapshot.diagnostics["ntk"].residual_projections is not None
+
+
+def test_stop_ends_the_comparison_and_says_so():
     config = RunConfig(signal="sines", length=1024, width=16, depth=2, steps=5000)
     signal = load_ui_signal(config, None, AppLimits())
     live = LiveComparison(config, ["siren", "siren2"], signal, curve_hz=50)
+    frames = []
     for frame in live.frames():
+        frames.append(frame)
         if frame.step >= 20 and not frame.done:
             live.stop()
-    assert len(live.runs) == 1 and live.runs[0].final.step < 5000
-    assert "stopped" in live.rows[0]["note"]
-    assert live._run is None  # the training thread has finished and let go of its run
+    final = frames[-1]
+    assert final.outcome == "stopped" and final.status.startswith("**Stopped**")
+    assert [row["status"] for row in final.table] == ["stopped", "not run"]
+    assert live.views[0].step < 5000
+
+
+def test_a_run_that_ends_by_itself_is_finished_and_a_diverged_one_says_so(monkeypatch):
+    config = RunConfig(signal="sines", length=256, width=8, depth=2, steps=30, log_every=5)
+    signal = load_ui_signal(config, None, AppLimits())
+    live = LiveComparison(config, ["siren"], signal)
+    assert list(live.frames())[-1].outcome == "finished"
+    import spectral_lab.train as train
+
+    real = train.build_model
+
+    def sabotaged(config, signal):
+        model = real(config, signal)
+        if config.method == "relu":
+            with torch.no_grad():
+                model.head.bias.fill_(float("nan"))
+        return model
+
+    monkeypatch.setattr(train, "build_model", sabotaged)
+    live = LiveComparison(config, ["siren", "relu"], signal)
+    final = list(live.frames())[-1]
+    assert final.outcome == "diverged" and "diverged" in final.status
+    assert [row["status"] for row in final.table] == ["finished", "diverged"]
 
 
 def test_closing_the_stream_stops_training():
@@ -97,8 +178,30 @@ def test_closing_the_stream_stops_training():
     stream = live.frames()
     next(stream)
     stream.close()  # what Gradio does when the browser goes away
-    run = live.runs[0]
-    assert run.final is not None and run.final.step < 100_000
+    assert live.stopping and live.views[0].step < 100_000
+
+
+def test_stop_cancels_a_queued_run_and_stops_a_running_one():
+    sessions = Sessions()
+    sessions.queue("a")
+    assert "Cancelled" in sessions.stop("a")
+    assert sessions.start("a", object()) is False  # the queued job returns without training
+    live = LiveComparison(RunConfig(signal="sines", length=256, width=8, depth=2, steps=10), ["siren"],
+                          load_ui_signal(RunConfig(signal="sines", length=256), None, AppLimits()))
+    sessions.queue("b")
+    assert sessions.start("b", live) is True
+    assert "Stopping" in sessions.stop("b") and live.stopping
+    sessions.finish("b", live)
+    assert sessions.stop("b") == "Nothing is training."
+
+
+def test_presets_round_trip_and_links_name_their_preset():
+    for title in PRESETS:
+        config, methods = parse_share_query(PRESETS[title].query)
+        assert parse_share_query(share_query(config, methods)) == (config, methods)
+        assert matching_preset(config, methods) == title
+    config, methods = parse_share_query(PRESETS[DEFAULT_PRESET].query)
+    assert matching_preset(config.replace(steps=301), methods) == CUSTOM
 
 
 def test_modifier_comparisons_expand_and_count_against_the_cap():

@@ -1,11 +1,15 @@
 """Training modifiers: IGA's mechanism and claim, FR folding, FR/BN kernel spread, every combination."""
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from spectral_lab import METHODS, ConfigError, Run, RunConfig, build_model, load_signal, run_to_end
 from spectral_lab.diagnostics import relative_error_at
-from spectral_lab.modifiers import fold_fourier_layers, group_points, split_method
+from spectral_lab.models import count_parameters
+from spectral_lab.modifiers import (check_full_rank, describe_modifiers, fold_fourier_layers, group_points,
+                                    split_method)
 from spectral_lab.ntk import empirical_ntk, ntk_diagnostics
 from spectral_lab.signals import make_synthetic
 
@@ -50,18 +54,19 @@ def test_iga_exact_entk_follows_the_linear_model_with_balanced_eigenvalues():
 
 
 def test_iga_raising_end_speeds_up_the_highest_frequency_for_relu():
-    # IGA Exp. 2 kind: Eq. 9 with frequencies halved for ReLU (10..60 cycles), 1024 samples, 3×128,
-    # Adam 2e-3, 300 steps, groups of 4. Measured Δ at 60 cycles: vanilla 0.963, end=2 0.964, end=8 0.869.
-    signal = make_synthetic("iga_eq9", length=1024, options="halve=1")
-    base = RunConfig(signal="given", width=128, depth=3, steps=300, lr=2e-3, lr_schedule="constant", log_every=300,
-                     preview_every=0, iga_group=4, iga_every=5)
+    # IGA Exp. 2 kind: Eq. 9 with frequencies halved for ReLU (10..60 cycles), 512 samples, 3×64,
+    # Adam 2e-3, 300 steps, groups of 4, S̃ₑ every 10 steps. Measured Δ at (10, 60) cycles:
+    # vanilla (0.81, 0.965), end=2 (0.76, 0.963), end=8 (0.075, 0.910).
+    signal = make_synthetic("iga_eq9", length=512, options="halve=1")
+    base = RunConfig(signal="given", width=64, depth=3, steps=300, lr=2e-3, lr_schedule="constant", log_every=300,
+                     preview_every=0, iga_group=4, iga_every=10)
     errors = {}
     for label, changes in (("vanilla", dict(method="relu")), ("end2", dict(method="relu+iga", iga_end=2)),
                            ("end8", dict(method="relu+iga", iga_end=8))):
         run, final = run_to_end(base.replace(**changes), signal)
         errors[label] = relative_error_at(signal, final.prediction, [10, 60])
-    assert errors["end8"][1] < errors["vanilla"][1] - 0.04, errors
-    assert errors["end8"][1] < errors["end2"][1] - 0.04, errors
+    assert errors["end8"][1] < errors["vanilla"][1] - 0.03, errors
+    assert errors["end8"][1] < errors["end2"][1] - 0.03, errors
     assert errors["end8"][0] < 0.5 * errors["vanilla"][0], errors  # and the low band much faster
 
 
@@ -77,26 +82,79 @@ def test_fr_folds_back_to_a_plain_linear_network_with_identical_outputs():
     np.testing.assert_allclose(run.predict(), before, atol=1e-5)
 
 
-def test_fr_keeps_the_base_weight_scale():
+def test_fr_starts_as_the_base_network():
+    # Λ = W₀B⁺ with a full-rank B: ΛB = W₀, so FR changes the training dynamics only.
     signal = make_synthetic("sines", length=256)
     plain = build_model(RunConfig(method="relu", width=64, depth=3), signal)
     reparameterised = build_model(RunConfig(method="relu+fr", width=64, depth=3), signal)
-    w_plain, w_fr = plain.linears[1].weight, reparameterised.linears[1].weight
-    assert w_fr.norm().item() == pytest.approx(w_plain.norm().item(), rel=1e-4)
-    cosine = (w_fr * w_plain).sum() / (w_fr.norm() * w_plain.norm())
-    assert cosine > 0.6  # the least-squares projection of the base init, not a fresh draw
+    np.testing.assert_allclose(reparameterised.linears[1].weight.detach(), plain.linears[1].weight.detach(), atol=1e-5)
+    coords = torch.from_numpy(signal.coords)
+    np.testing.assert_allclose(reparameterised(coords).detach(), plain(coords).detach(), atol=1e-5)
+    assert count_parameters(reparameterised) == count_parameters(plain)  # inference parameters
+
+
+@pytest.mark.parametrize("phases", [1, 2, 4, 32])
+def test_fr_basis_has_full_rank_for_every_phase_count(phases):
+    # The issue: the old basis had rank 74/128 at P = 4 and 6/128 at P = 32.
+    for width in (16, 64, 128):
+        model = build_model(RunConfig(method="relu+fr", width=width, depth=3, fr_phases=phases),
+                            make_synthetic("sines", length=64))
+        for layer in model.linears[1:]:
+            basis = layer.basis.double()
+            assert basis.shape == (width * phases, width)  # over-complete: M = in·P rows
+            assert torch.linalg.matrix_rank(basis).item() == width
+            assert layer.condition < 20  # well conditioned, not just rank-full in exact arithmetic
+
+
+def test_fr_rejects_a_rank_deficient_basis():
+    with pytest.raises(ConfigError, match="not full rank"):
+        check_full_rank(torch.ones(64, 16))
+    # the FR reference's own construction (both ends of the window, phase 0) is ill-conditioned
+    z = torch.linspace(-math.pi * 16, math.pi * 16, 32, dtype=torch.float64)
+    omegas = torch.cat([torch.arange(1, 17) / 16, torch.arange(1, 17)]).double()
+    with pytest.raises(ConfigError, match="not full rank"):
+        check_full_rank(torch.cos(omegas[:, None] * z[None, :]))
 
 
 @pytest.mark.parametrize("method, signal_kind", [("relu_pe", "1d"), ("relu_pe", "image"), ("relu", "image")])
-def test_fr_and_bn_make_the_entk_spectrum_more_uniform(method, signal_kind):
-    # Measured effective ranks (vanilla / +fr / +bn): relu_pe 1D 5.0/28.5/96.9, relu_pe 32² 7.2/39.9/111,
-    # relu 32² 2.7/6.2/25. (For SIREN both lower it: 54 -> 14 / 1.2; not what the papers test.)
+def test_bn_makes_the_entk_spectrum_more_uniform(method, signal_kind):
+    # Cai et al.: BN spreads the eNTK eigenvalues. Measured effective ranks (vanilla / +bn):
+    # relu_pe 1D 5.0 / 57.8, relu_pe 32² 7.2 / 86.6, relu 32² 2.7 / 18.5. FR with a full-rank
+    # basis starts as the plain network; its kernel (w.r.t. Λ) is not more uniform at init
+    # (3.6 vs 7.2): its gain is in training (test below).
     signal = make_synthetic("sines", length=1024) if signal_kind == "1d" else load_signal("camera", image_size=32)
     rank = {}
-    for modifier in ("", "+fr", "+bn"):
+    for modifier in ("", "+bn"):
         model = build_model(RunConfig(method=method + modifier, width=128, depth=3), signal)
         rank[modifier] = ntk_diagnostics(model, signal.coords, signal.grid, signal.values, max_points=256).effective_rank
-    assert rank["+fr"] > 1.5 * rank[""] and rank["+bn"] > 1.5 * rank[""], rank
+    assert rank["+bn"] > 3 * rank[""], rank
+
+
+def test_fr_and_bn_train_relu_pe_further_than_plain():
+    # IGA Table 1's direction for PE (plain < FR < BN). Camera 32², 3×128, 200 Adam steps at
+    # 2e-3 decaying to 2e-4. Measured: plain 34.85, +fr 37.59, +bn 42.23 dB.
+    signal = load_signal("camera", image_size=32)
+    base = RunConfig(signal="given", width=128, depth=3, steps=200, lr=2e-3, lr_schedule="exp", log_every=200,
+                     preview_every=0)
+    psnr = {m: run_to_end(base.replace(method=m), signal)[1].metrics["psnr"]
+            for m in ("relu_pe", "relu_pe+fr", "relu_pe+bn")}
+    assert psnr["relu_pe+fr"] > psnr["relu_pe"] + 1.0, psnr
+    assert psnr["relu_pe+bn"] > psnr["relu_pe"] + 3.0, psnr
+
+
+def test_iga_defaults_work_on_a_default_size_image_and_say_what_they_chose():
+    # The issue: relu_pe+iga errored on a default-size image ("16384-point eNTK"). Now the group
+    # size gives about the paper's 384 groups and `end` is the paper's value (IGA Sec. 6.1).
+    camera = load_signal("camera")  # 512×512
+    run = Run(RunConfig(method="relu_pe+iga", steps=1), camera)
+    assert run.config.iga_group == 27 and run.iga.groups.shape[0] == 361 and run.config.iga_end == 20
+    assert run.config.iga_every == 1 and "361 groups" in run.modifier_note and "every step" in run.modifier_note
+    assert Run(RunConfig(method="relu+iga", steps=1), camera).config.iga_end == 25  # ReLU's severe bias
+    audio = make_synthetic("chiptune", length=16384)
+    run = Run(RunConfig(method="siren+iga", steps=1), audio)
+    assert run.config.iga_group == 32 and run.iga.groups.shape[0] == 512 and run.config.iga_end == 15
+    coarse = describe_modifiers(run.config.replace(iga_every=10), audio)
+    assert "approximation" in coarse
 
 
 @pytest.mark.parametrize("modifier", ["iga", "fr", "bn", "iga+fr", "iga+bn"])

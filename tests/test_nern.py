@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from spectral_lab.cli import main
-from spectral_lab.cnn import accuracy, load_cnn, load_digits_data
+from spectral_lab.nern.cnn import accuracy, load_cnn, load_digits_data
 from spectral_lab.errors import ConfigError, SignalError
-from spectral_lab.nern import (NernConfig, NernRun, build_predictor, fit_nern, kernel_ntk, kernel_signal,
+from spectral_lab.nern.predictor import (NernConfig, NernRun, build_predictor, fit_nern, kernel_ntk, kernel_signal,
                                layer_sigmas, layer_spectra)
 from spectral_lab.plots import kernel_spectra_figure, nern_curves_figure, nern_projection_figure, render
-from spectral_lab.smoothing import (ORDERINGS, low_frequency_energy, network_smoothness, order_layer, permute,
+from spectral_lab.nern.orderings import (ORDERINGS, low_frequency_energy, network_smoothness, order_layer, permute,
                                     unpermute)
 
 

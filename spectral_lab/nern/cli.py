@@ -16,27 +16,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ConfigError, SpectralLabError
-from .nern import SETTINGS, NernConfig, NernRun, ordering_report, sweep
+from ..cli_common import add_config_options, given_options, markdown_table, write_csv
+from ..errors import ConfigError
+from .predictor import SETTINGS, NernConfig, NernRun, ordering_report, sweep
 
 NERN_SETTING_FIELDS = ("encoding", "smoothing", "rff_rule")
 
 
 def add_nern_parser(sub) -> None:
-    from .cli import _add_config_options
-
     nern = sub.add_parser("nern", help="NeRN/SBS: represent the digits CNN's kernels with a coordinate MLP")
     commands = nern.add_subparsers(dest="nern_command", required=True)
     fit = commands.add_parser("fit", help="train one predictor and rebuild the CNN from it")
     fit.add_argument("--setting", choices=tuple(SETTINGS), default="sbs",
                      help="nern: PE + cosine smoothing; sbs: UOS-RFF + UOS; *_plain: no smoothing [sbs]")
-    _add_config_options(fit, config_cls=NernConfig, title="NeRN settings (override the --setting)")
+    add_config_options(fit, config_cls=NernConfig, title="NeRN settings (override the --setting)")
     fit.add_argument("--out", help="output folder [runs/nern-SETTING-hHIDDEN]")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     sw = commands.add_parser("sweep", help="accuracy vs compression ratio for several settings")
     sw.add_argument("--settings", default="nern,sbs", help="comma-separated: " + ", ".join(SETTINGS) + " [nern,sbs]")
-    sw.add_argument("--hidden", default="32,64,96,128", help="comma-separated hidden widths [32,64,96,128]")
-    _add_config_options(sw, skip=("hidden",) + NERN_SETTING_FIELDS, config_cls=NernConfig,
+    sw.add_argument("--cr", default="8,12,16,20",
+                    help="target compression ratios in %%: each setting gets the hidden width closest to each, so "
+                         "settings are compared at equal CR [8,12,16,20]")
+    sw.add_argument("--hidden", help="comma-separated hidden widths instead of --cr")
+    add_config_options(sw, skip=("hidden",) + NERN_SETTING_FIELDS, config_cls=NernConfig,
                         title="NeRN settings shared by every run")
     sw.add_argument("--out", help="output folder [runs/nern-sweep]")
     orderings = commands.add_parser("orderings", help="S(w) (SBS Eq. 6) and low-frequency energy per ordering")
@@ -47,32 +49,19 @@ def add_nern_parser(sub) -> None:
     cnn.add_argument("--out", default="", help="checkpoint path [assets/digits_resnet.pt]")
 
 
-def _markdown(rows: list[dict]) -> str:
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _write_table(rows: list[dict], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "results.md").write_text(_markdown(rows) + "\n")
+    write_csv(rows, out / "results.csv")
+    (out / "results.md").write_text(markdown_table(rows) + "\n")
 
 
 def cmd_nern(args: argparse.Namespace) -> int:
-    from .cli import _given_options
-
     if args.nern_command == "orderings":
         from .cnn import load_cnn
 
         model, info = load_cnn(args.checkpoint or None)
         rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
                 for row in ordering_report(model)]
-        print(_markdown(rows))
+        print(markdown_table(rows))
         print(f"\nCNN: {info['architecture']}; low_freq_energy: share of the largest layer's energy below "
               "1/8 cycle per kernel (SBS Fig. 2B).")
         return 0
@@ -85,27 +74,30 @@ def cmd_nern(args: argparse.Namespace) -> int:
         print(f"test accuracy {100 * info['test_accuracy']:.2f}% in {info['train_seconds']} s; saved {path}")
         return 0
     if args.nern_command == "sweep":
-        given = _given_options(args, NernConfig, skip=("hidden",) + NERN_SETTING_FIELDS)
+        given = given_options(args, NernConfig, skip=("hidden",) + NERN_SETTING_FIELDS)
         settings = [s for s in args.settings.split(",") if s]
         unknown = [s for s in settings if s not in SETTINGS]
         if unknown or not settings:
             raise ConfigError(f"--settings must be among {', '.join(SETTINGS)}; got {args.settings!r}")
         try:
-            hiddens = [int(h) for h in args.hidden.split(",") if h]
+            hiddens = [int(h) for h in args.hidden.split(",") if h] if args.hidden else None
+            crs = None if hiddens else [float(c) for c in args.cr.split(",") if c]
         except ValueError:
-            raise ConfigError(f"--hidden expects comma-separated integers, got {args.hidden!r}") from None
+            raise ConfigError(f"--hidden / --cr expect comma-separated numbers, got {args.hidden or args.cr!r}") from None
+        if crs is not None and not all(0 < c <= 200 for c in crs):
+            raise ConfigError("--cr values are percentages in (0, 200]")
         base = NernConfig.from_dict(given)
-        for hidden in hiddens:
+        for hidden in hiddens or []:
             base.replace(hidden=hidden)  # range check before any training
-        rows = sweep(base, settings, hiddens, progress=lambda row: print(
+        rows = sweep(base, settings, hiddens, crs, progress=lambda row: print(
             f"{row['setting']:>10} hidden {row['hidden']:>4}  CR {row['CR_%']:6.2f}%  "
             f"acc {row['accuracy_%']:6.2f}%  mse {row['kernel_mse']}", file=sys.stderr, flush=True))
-        print(_markdown(rows))
+        print(markdown_table(rows))
         out = Path(args.out) if args.out else Path("runs") / "nern-sweep"
         _write_table(rows, out)
         print(f"saved: {out / 'results.csv'}, {out / 'results.md'}")
         return 0
-    config = NernConfig.for_setting(args.setting, **_given_options(args, NernConfig))
+    config = NernConfig.for_setting(args.setting, **given_options(args, NernConfig))
     return _fit(config, args)
 
 

@@ -30,22 +30,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cnn import DigitsData, accuracy, conv3x3_names, count_model_parameters, load_cnn, load_digits_data
-from .config import FlatConfig, knob
-from .errors import ConfigError
-from .layers import PositionalEncoding
-from .models import CoordinateMLP, count_parameters
-from .ntk import NTKResult, analyse_kernel, empirical_ntk
-from .smoothing import (ORDERINGS, grid_spectrum, low_frequency_energy, network_smoothness, order_layer,
+from ..config import FlatConfig, knob
+from ..errors import ConfigError
+from ..layers import PositionalEncoding
+from ..models import CoordinateMLP, count_parameters
+from ..ntk import NTKResult, analyse_kernel, empirical_ntk
+from .orderings import (ORDERINGS, grid_spectrum, low_frequency_energy, network_smoothness, order_layer,
                         permute, unpermute)
-from .train import pick_device
+from ..train import pick_device
 
 KERNEL_SIZE = 9  # 3×3 kernels, flattened
 SETTINGS = {
     # name -> (encoding, smoothing, rff_rule): the two columns of SBS Tables 1 and 4
-    "nern": ("pe", "nern", "uniform"),
-    "nern_plain": ("pe", "none", "uniform"),
-    "sbs": ("rff", "uos", "uos"),
-    "sbs_plain": ("rff", "none", "uos"),
+    "nern": ("pe", "nern", "network"),
+    "nern_plain": ("pe", "none", "network"),
+    "sbs": ("rff", "uos", "network"),
+    "sbs_plain": ("rff", "none", "network"),
 }
 
 
@@ -57,20 +57,24 @@ class NernConfig(FlatConfig):
                           choices=ORDERINGS)
     normalise: bool = knob(False, "divide each layer's kernels by their std before fitting (one number per layer)")
     # --- the predictor ---
-    hidden: int = knob(64, "hidden width of the MLP (sets the compression ratio)", 2, 4096)
+    hidden: int = knob(48, "hidden width of the MLP (sets the compression ratio)", 2, 4096)
     depth: int = knob(4, "hidden ReLU layers (NeRN: 4 hidden + linear head = 5 layers)", 1, 12)
     encoding: str = knob("rff", "pe: NeRN positional encoding; rff: SBS random Fourier features",
                          choices=("pe", "rff"))
     pe_levels: int | None = knob(None, "PE levels L per axis (None: ⌈log₂ of the largest layer side⌉)", 1, 16)
     rff_sigma: float = knob(8.0, "RFF bandwidth σ of B ~ N(0, σ²) in [cos(πBx), sin(πBx)]", 0.0, 1e4)
     rff_features: int = knob(32, "RFF frequencies m (the encoding has 2m features)", 1, 2048)
-    rff_rule: str = knob("uos", "σ per layer: uos (σ_l² = σ²·n̄/n_l, SBS UOS-RFF) or uniform",
-                         choices=("uos", "uniform"))
+    rff_rule: str = knob("network", "σ of the RFF per CNN layer: per_layer = this project's reading of SBS's UOS-RFF, "
+                                      "σ_l² = σ²·n̄/n_l (n_l kernels in layer l); network = one σ for the whole "
+                                      "network, as SBS picks it (Sec. 5, Table 5)", choices=("per_layer", "network"))
     # --- training (SBS Fig. 1 loss) ---
-    steps: int = knob(1500, "training steps (Adam, full batch of kernels)", 1, 1_000_000)
+    steps: int = knob(1000, "training steps (Adam, full batch of kernels)", 1, 1_000_000)
     lr: float = knob(3e-3, "initial learning rate (cosine decay to 1%)", 1e-6, 1.0)
-    feature_weight: float = knob(0.0, "α: weight of the feature-map (attention) loss; 0 = off", 0.0, 1e4)
-    kd_weight: float = knob(0.0, "β: weight of the distillation loss; 0 = off", 0.0, 1e4)
+    feature_weight: float = knob(1.0, "α: weight of the feature-map (attention) loss; 0 = off", 0.0, 1e4)
+    kd_weight: float = knob(0.01, "β: weight of the distillation loss; 0 = off", 0.0, 1e4)
+    warmup: float = knob(0.3, "share of the steps trained on the reconstruction loss alone before α, β switch on "
+                              "(from random kernels the rebuilt CNN's logits are ~1e5 and distillation derails)",
+                         0.0, 1.0)
     kd_temperature: float = knob(4.0, "distillation temperature T", 0.1, 100.0)
     batch_images: int = knob(128, "digits per step for the feature-map / distillation losses", 1, 1437)
     seed: int = knob(0, "seed for the MLP, the RFF matrix and random orderings", 0, 2**31 - 1)
@@ -193,9 +197,10 @@ class LayerwiseFourierFeatures(nn.Module):
 
 
 def layer_sigmas(config: NernConfig, shapes: list[tuple[int, int]]) -> np.ndarray:
-    """UOS-RFF: σ_l² = σ² · n̄ / n_l (larger layers, smaller bandwidth); uniform: σ everywhere."""
+    """per_layer (this project's reading of UOS-RFF): σ_l² = σ²·n̄/n_l, larger layers a smaller bandwidth;
+    network (SBS Sec. 5): one σ everywhere."""
     counts = np.array([f * c for f, c in shapes], dtype=np.float64)
-    if config.rff_rule == "uniform":
+    if config.rff_rule == "network":
         return np.full(counts.size, config.rff_sigma)
     return config.rff_sigma * np.sqrt(counts.mean() / counts)
 
@@ -388,7 +393,7 @@ class NernRun:
             self.model.train()
             prediction = self.model(coords)
             loss = F.mse_loss(prediction, target)  # L_recon (SBS Fig. 1)
-            if use_cnn_losses:
+            if use_cnn_losses and step >= config.warmup * config.steps:
                 index = torch.randint(0, train_x.shape[0], (config.batch_images,), generator=generator).to(device)
                 loss = loss + self._cnn_losses(prediction, train_x[index])
             optimizer.zero_grad(set_to_none=True)
@@ -450,13 +455,20 @@ def fit_nern(config: NernConfig, data: DigitsData | None = None) -> NernResult:
     return run.result
 
 
-def sweep(base: NernConfig, settings: list[str], hiddens: list[int], progress=None) -> list[dict]:
-    """Accuracy vs CR (SBS Fig. 5): one run per (setting, hidden width); rows for a table."""
+def sweep(base: NernConfig, settings: list[str], hiddens: list[int] | None = None, crs: list[float] | None = None,
+          progress=None) -> list[dict]:
+    """Accuracy vs CR (SBS Fig. 5): one run per (setting, hidden width), or per (setting, target CR)
+    with the hidden width whose CR is closest (so settings are compared at equal CR)."""
     data, rows = load_digits_data(), []
+    cnn, _ = load_cnn(base.checkpoint or None)
     for setting in settings:
-        for hidden in hiddens:
-            config = base.replace(**dict(zip(("encoding", "smoothing", "rff_rule"), SETTINGS[setting])), hidden=hidden)
-            result = fit_nern(config, data)
+        config = base.replace(**dict(zip(("encoding", "smoothing", "rff_rule"), SETTINGS[setting])))
+        widths = list(hiddens or [])
+        if crs:
+            signal = kernel_signal(cnn, "none")
+            widths = [hidden_for_ratio(cr / 100, config, signal, cnn) for cr in crs]
+        for hidden in widths:
+            result = fit_nern(config.replace(hidden=hidden), data)
             row = {"setting": setting, **result.row()}
             rows.append(row)
             if progress:

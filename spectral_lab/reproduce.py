@@ -1,0 +1,183 @@
+"""The papers' protocols as sweeps, our numbers printed beside the paper's (papers.toml).
+
+    reproduce("winner-table1", "../shared/data", scale="quick", out="runs/reproduce")
+
+A protocol names the paper's files, methods and settings (at `paper` scale, or a CPU-sized
+`quick` one); the user's --data folder is searched for the files by name. Our PSNR is
+converted to the paper's convention before it is printed beside the paper's value, and files
+the paper used that are not in --data are marked as missing.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .cli_common import markdown_table
+from .config import RunConfig
+from .errors import ConfigError
+
+PAPERS_FILE = Path(__file__).with_name("papers.toml")
+PEAK1_OFFSET_DB = -20 * math.log10(2.0)  # R = 1 instead of R = 2 on targets in [-1, 1]
+CONVENTIONS = {"peak1": (PEAK1_OFFSET_DB, "peak 1 on targets in [-1, 1] (ours − 6.02 dB)"),
+               "range2": (0.0, "R = 2 on targets in [-1, 1] (as ours)"),
+               "unit": (0.0, "peak 1 on images in [0, 1] (the same number as ours)")}
+MISSING = "missing"
+
+
+@dataclass
+class Protocol:
+    name: str
+    title: str
+    source: str
+    psnr: str
+    methods: list[str]
+    labels: dict[str, str]
+    files: dict[str, list[str]]
+    paper: dict[str, dict]
+    settings: dict[str, dict]
+    method_settings: dict[str, dict] = field(default_factory=dict)
+    checkpoints: list[int] = field(default_factory=list)
+    dataset: str = ""
+
+    @property
+    def offset_db(self) -> float:
+        return CONVENTIONS[self.psnr][0]
+
+
+def load_protocols(path: Path = PAPERS_FILE) -> dict[str, Protocol]:
+    data = tomllib.loads(path.read_text())
+    return {name: Protocol(name=name, title=entry["title"], source=entry["source"], psnr=entry["psnr"],
+                           methods=list(entry["methods"]), labels=dict(entry.get("labels", {})),
+                           files=dict(entry.get("files", {})), paper=dict(entry.get("paper", {})),
+                           settings=dict(entry["settings"]), method_settings=dict(entry.get("method_settings", {})),
+                           checkpoints=list(entry.get("checkpoints", [])), dataset=entry.get("dataset", ""))
+            for name, entry in data.items()}
+
+
+PROTOCOLS = load_protocols()
+
+
+def find_files(protocol: Protocol, data: str | os.PathLike, max_files: int | None) -> dict[str, Path | None]:
+    """The paper's file name -> its path under `data` (None when missing). For a dataset
+    protocol, every file matching the glob (sorted, at most max_files)."""
+    root = Path(data) if data else None
+    present = root is not None and root.is_dir()
+    if protocol.dataset:
+        matches = sorted(root.rglob(protocol.dataset)) if present else []
+        return {p.name: p for p in matches[:max_files]}
+    index: dict[str, Path] = {}
+    if present:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                index.setdefault(path.name.lower(), path)
+    found = {}
+    for paper_name, candidates in protocol.files.items():
+        found[paper_name] = next((index[c.lower()] for c in candidates if c.lower() in index), None)
+    if max_files is not None:  # keep the first max_files present ones, and every missing one (for the table)
+        kept, count = {}, 0
+        for name, path in found.items():
+            if path is None or count < max_files:
+                kept[name] = path
+                count += path is not None
+        found = kept
+    return found
+
+
+def protocol_cells(protocol: Protocol, files: dict[str, Path | None], scale: str, overrides: dict | None = None):
+    from .sweep import Cell
+
+    if scale not in protocol.settings:
+        raise ConfigError(f"{protocol.name} has no {scale!r} scale; choose from {', '.join(protocol.settings)}")
+    settings = dict(protocol.settings[scale])
+    seeds = settings.pop("seeds", [0])
+    settings.pop("max_files", None)
+    cells = []
+    for paper_name, path in files.items():
+        if path is None:
+            continue
+        for method in protocol.methods:
+            fields = {**settings, **protocol.method_settings.get(method, {}), **(overrides or {})}
+            for seed in seeds:
+                config = RunConfig.from_dict({**fields, "signal": str(path.resolve()), "method": method, "seed": seed})
+                cells.append(Cell.make(config, extra={"file": paper_name}, checkpoints=protocol.checkpoints))
+    return cells
+
+
+def comparison_table(protocol: Protocol, rows: list[dict], files: dict[str, Path | None]) -> list[dict]:
+    """One line per paper file: for every method the paper's value and ours (mean ± std over
+    seeds, in the paper's convention); files not found are marked."""
+    offset = protocol.offset_db
+    table = []
+    names = list(files) if not protocol.dataset else ["DIV2K (average)" if protocol.paper else "dataset"]
+    for name in names:
+        line = {"file": name}
+        selected = [r for r in rows if (r.get("file") == name or protocol.dataset) and r.get("status") != "failed"]
+        for method in protocol.methods:
+            label = protocol.labels.get(method, method)
+            paper_value = protocol.paper.get(name, {}).get(method)
+            ours = [r for r in selected if r["method"] == method]
+            if protocol.checkpoints:
+                for i, step in enumerate(protocol.checkpoints):
+                    values = [r.get(f"psnr@{step}") for r in ours if r.get(f"psnr@{step}") is not None]
+                    line[f"{label} @{step} paper"] = paper_value[i] if paper_value else "–"
+                    line[f"{label} @{step} ours"] = _mean_std(values, offset) if values else MISSING
+            else:
+                values = [r["psnr_db"] for r in ours if r.get("psnr_db") is not None]
+                line[f"{label} paper"] = paper_value if paper_value is not None else "–"
+                line[f"{label} ours"] = (_mean_std(values, offset) if values
+                                         else MISSING if not protocol.dataset and files.get(name) is None else "–")
+        table.append(line)
+    if not protocol.dataset and "Average" in protocol.paper:
+        line = {"file": "Average (paper: all its files; ours: the files found)"}
+        for method in protocol.methods:
+            label = protocol.labels.get(method, method)
+            values = [r["psnr_db"] for r in rows if r["method"] == method and r.get("psnr_db") is not None]
+            line[f"{label} paper"] = protocol.paper["Average"].get(method, "–")
+            line[f"{label} ours"] = _mean_std(values, offset) if values else MISSING
+        table.append(line)
+    return table
+
+
+def _mean_std(values: list[float], offset: float) -> str:
+    array = np.asarray(values, dtype=float) + offset
+    return f"{array.mean():.1f}" if array.size == 1 else f"{array.mean():.1f} ± {array.std():.1f}"
+
+
+def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str | os.PathLike = "runs/reproduce",
+              backend: str = "local", workers: int = 1, address: str | None = None, gpus_per_cell: float = 0.0,
+              progress: bool = True, overrides: dict | None = None) -> str:
+    """Run a protocol's cells (resumable sweep in `out`) and return the comparison as Markdown."""
+    from .sweep import run_sweep
+
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOLS)}")
+    protocol = PROTOCOLS[name]
+    if scale not in protocol.settings:
+        raise ConfigError(f"scale must be one of {', '.join(protocol.settings)}")
+    max_files = protocol.settings[scale].get("max_files")
+    files = find_files(protocol, data, max_files)
+    cells = protocol_cells(protocol, files, scale, overrides)
+    out = Path(out)
+    rows = run_sweep(cells, out, backend=backend, workers=workers, address=address, gpus_per_cell=gpus_per_cell,
+                     progress=progress) if cells else []
+    table = comparison_table(protocol, rows, files)
+    missing = [n for n, p in files.items() if p is None]
+    lines = [f"## {protocol.title}", f"Source: {protocol.source}.",
+             f"Scale: {scale} ({', '.join(f'{k}={v}' for k, v in protocol.settings[scale].items())}).",
+             f"PSNR in the paper's convention: {CONVENTIONS[protocol.psnr][1]}.", "", markdown_table(table)]
+    if not cells:
+        lines.append(f"\nNo file of this protocol was found under {data or '(no --data given)'}: nothing trained.")
+    elif missing:
+        lines.append(f"\nMissing from --data ({len(missing)}): {', '.join(missing)}.")
+    failed = [r for r in rows if r.get("status") == "failed"]
+    if failed:
+        lines.append("\nFailed cells: " + "; ".join(f"{r['signal']}/{r['method']}: {r['note']}" for r in failed))
+    report = "\n".join(lines)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.md").write_text(report + "\n")
+    return report

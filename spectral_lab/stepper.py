@@ -1,0 +1,229 @@
+"""How one optimisation step runs: eagerly, or as a captured CUDA graph (the fast path).
+
+A step is split in two halves, so the host can look between them at log points (the loss of the
+parameters that produced it, NaN guard, best-parameter copy) without changing what is trained:
+
+    forward_backward(step)  prediction, MSE loss -> loss_buffer[step − 1], gradients
+    update(step)            optimiser step, learning-rate schedule
+
+`EagerStepper` is plain PyTorch. `FastStepper` keeps everything the step touches in static
+device tensors (coordinates, target, loss buffer, step counter, learning rate), uses Adam with a
+tensor learning rate (`capturable` on CUDA, fused) and a schedule computed on the device from
+the step counter, so nothing needs the host between log points. On CUDA each half is captured
+once as a CUDA graph (plain `torch.cuda.graphs`, no `torch.compile`: works on ZeroGPU too) and
+replayed: two launches per step instead of hundreds. Off CUDA the same code runs eagerly, which
+is what the CPU tests check against `EagerStepper`.
+
+Methods the fast path cannot capture fall back to eager with a reason (`fast_path_plan`):
+IGA (a host eigen-decomposition every step), batch norm and WIRE's complex weights, and SGD.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+FAST_MODES = ("auto", "on", "off")
+
+
+def fast_path_plan(config, device: torch.device, modifiers: list[str], complex_weights: bool,
+                   zero_gpu: bool = False) -> tuple[str, str]:
+    """(mode, reason): mode is 'eager', 'graphs' (CUDA graphs) or 'static' (the fast path's
+    code without graphs, off CUDA). `auto` is the fast path on CUDA and eager elsewhere."""
+    if config.fast == "off" or (config.fast == "auto" and device.type != "cuda"):
+        return "eager", "eager steps" + (" (fast path is for CUDA; --fast on to force it)"
+                                          if config.fast == "auto" else "")
+    blockers = [reason for present, reason in (
+        ("iga" in modifiers, "IGA decomposes the eNTK on the host every step"),
+        ("bn" in modifiers, "batch norm"),
+        (complex_weights, "WIRE's complex weights"),
+        (config.optimizer != "adam", "the fast path implements Adam only"),
+    ) if present]
+    if blockers:
+        return "eager", f"eager steps: no fast path for {', '.join(blockers)}"
+    if device.type == "cuda":
+        suffix = " (ZeroGPU: no torch.compile, plain CUDA graphs)" if zero_gpu else ""
+        return "graphs", f"fast path: forward+backward and Adam captured as CUDA graphs{suffix}"
+    return "static", "fast path without graphs (no CUDA): static buffers, device-side schedule"
+
+
+def schedule_factor(config, step: torch.Tensor | int):
+    """lr / lr₀ after `step` scheduler steps, as StepLR / ExponentialLR give it (tensor or number)."""
+    if config.lr_schedule == "step":  # WINNER: ×γ every `every` steps
+        exponent = step // config.lr_every
+        return config.lr_gamma ** exponent
+    if config.lr_schedule == "drop":  # IGA Sec. 6.1: ×γ once, after `every` steps
+        return config.lr_gamma ** (step >= config.lr_every if isinstance(step, torch.Tensor) else int(step >= config.lr_every))
+    if config.lr_schedule == "exp":  # IGA App.: to 0.1× over the run
+        return 0.1 ** (step / config.steps)
+    return step * 0 + 1.0 if isinstance(step, torch.Tensor) else 1.0
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config):
+    if config.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_every, gamma=config.lr_gamma)
+    if config.lr_schedule == "drop":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[config.lr_every], gamma=config.lr_gamma)
+    if config.lr_schedule == "exp":
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1.0 / config.steps))
+    return None
+
+
+class EagerStepper:
+    """The plain PyTorch step (and IGA's residual adjustment, IGA Eq. 4)."""
+
+    mode = "eager"
+
+    def __init__(self, model: nn.Module, coords: torch.Tensor, target: torch.Tensor, config, iga=None):
+        self.model, self.coords, self.target, self.iga = model, coords, target, iga
+        params = model.parameters()
+        self.optimizer = (torch.optim.Adam(params, lr=config.lr) if config.optimizer == "adam"
+                          else torch.optim.SGD(params, lr=config.lr))
+        self.scheduler = make_scheduler(self.optimizer, config)
+        self.loss_buffer = torch.zeros(config.steps, device=coords.device)
+
+    def forward_backward(self, step: int) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        prediction = self.model(self.coords)
+        residual = prediction - self.target
+        loss = torch.mean(residual**2)
+        if self.iga is not None:
+            # IGA Eq. 4: back-propagate S̃ₑ r instead of r. d/dθ of (2/N)·Σ (S̃ₑr)ᵀf equals
+            # the MSE gradient (2/N)·Jᵀr with r replaced by S̃ₑr.
+            adjusted = self.iga.adjust(self.model, self.coords, residual.detach(), step)
+            (2.0 / residual.numel() * torch.sum(adjusted * prediction)).backward()
+        else:
+            loss.backward()
+        self.loss_buffer[step - 1] = loss.detach()
+        return prediction
+
+    def update(self, step: int) -> None:
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def close(self) -> None:
+        pass
+
+
+class FastStepper:
+    """Static-buffer step with Adam on a tensor learning rate; captured as CUDA graphs on CUDA."""
+
+    def __init__(self, model: nn.Module, coords: torch.Tensor, target: torch.Tensor, config, use_graphs: bool):
+        self.model, self.coords, self.target, self.config = model, coords, target, config
+        device = coords.device
+        self.mode = "graphs" if use_graphs else "static"
+        self.base_lr = float(config.lr)
+        self.lr_tensor = torch.tensor(self.base_lr, device=device)
+        self.step_index = torch.zeros((), dtype=torch.long, device=device)  # steps taken so far
+        self.loss_buffer = torch.zeros(config.steps, device=device)
+        cuda = device.type == "cuda"
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.lr_tensor, capturable=cuda,
+                                          fused=True if cuda else None)
+        self.prediction: torch.Tensor | None = None
+        self._graphs: tuple | None = None
+        if use_graphs:
+            self._capture()
+
+    # The two halves as plain functions: run eagerly, or recorded once into graphs.
+    def _forward_backward(self) -> torch.Tensor:
+        prediction = self.model(self.coords)
+        loss = torch.mean((prediction - self.target) ** 2)
+        loss.backward()
+        self.loss_buffer.index_copy_(0, self.step_index.view(1), loss.detach().view(1))
+        return prediction
+
+    def _update(self) -> None:
+        self.optimizer.step()
+        self.step_index.add_(1)
+        # The schedule on the device, from the step counter: no host value, no re-capture.
+        self.lr_tensor.copy_(self.base_lr * schedule_factor(self.config, self.step_index.double()))
+
+    def _capture(self) -> None:
+        """Warm up (allocates Adam's state and the autograd graph), capture, then restore the
+        parameters and optimiser state in place, so the run starts exactly as an eager one."""
+        saved = [p.detach().clone() for p in self.model.parameters()]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self.optimizer.zero_grad(set_to_none=True)
+                self._forward_backward()
+                self._update()
+        torch.cuda.current_stream().wait_stream(side)
+        self.optimizer.zero_grad(set_to_none=True)  # backward in the graph allocates the .grad it then overwrites
+        forward_graph, update_graph = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+        with torch.cuda.graph(forward_graph):
+            self.prediction = self._forward_backward()
+        with torch.cuda.graph(update_graph, pool=forward_graph.pool()):
+            self._update()
+        with torch.no_grad():
+            for param, value in zip(self.model.parameters(), saved):
+                param.copy_(value)
+            for state in self.optimizer.state.values():
+                for value in state.values():
+                    if isinstance(value, torch.Tensor):
+                        value.zero_()
+            self.step_index.zero_()
+            self.lr_tensor.fill_(self.base_lr)
+            self.loss_buffer.zero_()
+        self._graphs = (forward_graph, update_graph)
+
+    def forward_backward(self, step: int) -> torch.Tensor:
+        if self._graphs is not None:
+            self._graphs[0].replay()
+            return self.prediction
+        self.optimizer.zero_grad(set_to_none=True)
+        return self._forward_backward()
+
+    def update(self, step: int) -> None:
+        if self._graphs is not None:
+            self._graphs[1].replay()
+        else:
+            self._update()
+
+    @property
+    def lr(self) -> float:
+        return float(self.lr_tensor)
+
+    def close(self) -> None:
+        self._graphs = None
+        self.prediction = None
+
+
+def make_stepper(model: nn.Module, coords: torch.Tensor, target: torch.Tensor, config, mode: str, iga=None):
+    if mode == "eager":
+        return EagerStepper(model, coords, target, config, iga)
+    return FastStepper(model, coords, target, config, use_graphs=mode == "graphs")
+
+
+@contextmanager
+def matmul_precision(tf32: bool, device: torch.device):
+    """TF32 matmuls for the duration of a run (CUDA only; opt-in: ~3 decimal digits per product).
+
+    The switch is process-wide in PyTorch, so it is set for the run and restored after it."""
+    if not (tf32 and device.type == "cuda"):
+        yield
+        return
+    previous = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
+
+
+def zero_gpu() -> bool:
+    """Running on a Hugging Face ZeroGPU Space (the `spaces` package sets this up)."""
+    import os
+
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+
+
+__all__ = ["FAST_MODES", "fast_path_plan", "schedule_factor", "make_scheduler", "make_stepper", "EagerStepper",
+           "FastStepper", "matmul_precision", "zero_gpu"]

@@ -1,0 +1,370 @@
+"""Sweeps: a grid of signals × methods × seeds × knob values -> one results table.
+
+    cells = grid_cells(base, signals=["camera", "chip_melody"], methods=["siren", "siren2"],
+                       seeds=[0, 1, 2], sets={"width": [128, 256]})
+    rows = run_sweep(cells, out="runs/sweep", backend="local", workers=2)
+
+Each cell is a RunConfig (the base with the cell's signal, method, seed and knobs). A worker —
+this process, a process of a local pool, or a Ray task on any machine of a cluster — loads the
+signal itself from its name or path (nothing large travels with the task), trains, and returns
+a small result: the table row, the resolved config and the loss curve. The driver writes, as
+each cell finishes, `cells/<id>/{config.json, curve.csv, metrics.json}` and rewrites
+`results.csv`, `results.md` (and `results.parquet` when pyarrow is installed) and
+`summary.csv` / `summary.md` (mean ± std over seeds per signal, method and knobs).
+
+Resumable: a cell whose metrics.json says it finished (or diverged: that is a result too) is
+skipped when the sweep runs again; failed cells (unreadable signal, bad setting) are recorded
+with their message and retried next time. Ray is optional (`pip install -e .[ray]`): Ray core
+tasks, one per cell, with `num_gpus=gpus_per_cell` so that several small fits share a GPU.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .cli_common import markdown_table, write_csv
+from .config import RunConfig, coerce
+from .errors import ConfigError, SpectralLabError
+from .methods import get_method
+from .metrics import psnr_from_mse
+
+BACKENDS = ("local", "ray")
+DONE_STATUSES = ("finished", "stopped", "diverged")
+ROW_COLUMNS = ["signal", "method", "seed", "psnr_db", "ssim", "rho_ag", "params", "seconds", "steps", "steps_per_s",
+               "device", "status", "note", "cell"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One fit of a sweep: the full config (as a dict) and which knobs this grid varies."""
+
+    config: tuple[tuple[str, Any], ...]  # sorted (field, value) pairs of a RunConfig
+    knobs: tuple[str, ...] = ()  # the swept fields shown as table columns (besides signal/method/seed)
+    extra: tuple[tuple[str, Any], ...] = ()  # protocol fields carried into the row (e.g. the paper's file name)
+    checkpoints: tuple[int, ...] = ()  # steps whose PSNR becomes a column (psnr@25, ...)
+
+    @classmethod
+    def make(cls, config: RunConfig, knobs=(), extra: dict | None = None, checkpoints=()) -> "Cell":
+        return cls(tuple(sorted(config.to_dict().items())), tuple(knobs), tuple(sorted((extra or {}).items())),
+                   tuple(checkpoints))
+
+    def run_config(self) -> RunConfig:
+        return RunConfig.from_dict(dict(self.config))
+
+    @property
+    def id(self) -> str:
+        """Stable folder name: readable prefix + hash of everything that defines the fit."""
+        settings = dict(self.config)
+        digest = hashlib.sha1(json.dumps([self.config, self.checkpoints], default=str).encode()).hexdigest()[:10]
+        stem = f"{Path(str(settings['signal'])).stem}-{settings['method']}-s{settings['seed']}"
+        return "".join(c if c.isalnum() or c in "-_+." else "_" for c in stem) + f"-{digest}"
+
+
+def grid_cells(base: RunConfig, signals: list[str], methods: list[str], seeds: list[int] | None = None,
+               sets: dict[str, list] | None = None) -> list[Cell]:
+    """Every combination, validated before anything trains (unknown methods, knobs or values fail
+    here). File signals are stored as absolute paths, so workers elsewhere find them."""
+    if not signals or not methods:
+        raise ConfigError("a sweep needs at least one signal and one method")
+    sets = {name: list(values) for name, values in (sets or {}).items()}
+    known = set(RunConfig.__dataclass_fields__)
+    for name, values in sets.items():
+        if name not in known or name in ("signal", "method", "seed"):
+            raise ConfigError(f"--set {name}: not a setting that can be swept (see `fit --help`)")
+        if not values:
+            raise ConfigError(f"--set {name}: no values")
+    for method in methods:
+        get_method(method)
+    seeds = list(seeds) if seeds else [base.seed]
+    cells = []
+    for signal, method, seed, *values in product(signals, methods, seeds, *sets.values()):
+        changes = {name: coerce(name, value) for name, value in zip(sets, values)}
+        config = base.replace(signal=absolute_if_file(signal), method=method, seed=int(seed), **changes)
+        cells.append(Cell.make(config, knobs=tuple(sets)))
+    return cells
+
+
+def absolute_if_file(signal: str) -> str:
+    path = Path(signal)
+    return str(path.resolve()) if path.suffix and path.exists() else signal
+
+
+def parse_values(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_sets(assignments: list[str]) -> dict[str, list[str]]:
+    """['width=128,256', 'lr=1e-4'] -> {'width': ['128', '256'], 'lr': ['1e-4']}."""
+    sets = {}
+    for assignment in assignments or []:
+        if "=" not in assignment:
+            raise ConfigError(f"--set {assignment!r}: write it as name=value1,value2")
+        name, values = assignment.split("=", 1)
+        sets[name.strip().replace("-", "_")] = parse_values(values)
+    return sets
+
+
+def load_grid_file(path: str | os.PathLike) -> dict:
+    """A TOML (or YAML) grid: signals, methods, seeds, [base] settings and [sets] value lists.
+
+        signals = ["camera", "data/clip.wav"]
+        methods = ["siren", "siren2"]
+        seeds = [0, 1, 2]
+        [base]
+        steps = 500
+        image_size = 128
+        [sets]
+        width = [128, 256]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"grid file not found: {path}")
+    text = path.read_text()
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            grid = yaml.safe_load(text) or {}
+        else:
+            grid = tomllib.loads(text)
+    except Exception as exc:
+        raise ConfigError(f"{path.name}: not a valid grid file ({exc})") from None
+    unknown = set(grid) - {"signals", "methods", "seeds", "base", "sets"}
+    if unknown:
+        raise ConfigError(f"{path.name}: unknown key(s) {', '.join(sorted(unknown))}; use signals, methods, seeds, "
+                          "base, sets")
+    base_dir = path.resolve().parent
+    signals = [str(base_dir / s) if Path(s).suffix and (base_dir / s).exists() else s for s in grid.get("signals", [])]
+    return {"signals": signals, "methods": list(grid.get("methods", [])), "seeds": list(grid.get("seeds", [])),
+            "base": dict(grid.get("base", {})), "sets": {k: list(v) if isinstance(v, list) else [v]
+                                                         for k, v in grid.get("sets", {}).items()}}
+
+
+# ----------------------------------------------------------------------------------------------
+# One cell, in whatever process runs it
+# ----------------------------------------------------------------------------------------------
+def run_cell(cell: Cell) -> dict:
+    """Train one cell; return {row, config, curve, metrics}: small host data only.
+
+    Never raises for a bad cell: an unreadable signal or a bad setting becomes status 'failed'
+    with the message, so a sweep goes on."""
+    from .train import Run
+
+    settings = dict(cell.config)
+    row: dict[str, Any] = {"signal": Path(str(settings["signal"])).name, "method": settings["method"],
+                           "seed": settings["seed"], **{k: settings[k] for k in cell.knobs}, **dict(cell.extra),
+                           "cell": cell.id}
+    try:
+        run = Run(cell.run_config())
+        for _ in run.snapshots():
+            pass
+    except SpectralLabError as exc:
+        return {"row": {**row, "status": "failed", "note": str(exc)}, "config": settings, "curve": None, "metrics": {}}
+    except (MemoryError, RuntimeError, OSError) as exc:  # out of (GPU) memory, I/O: a bad cell, not a bad sweep
+        return {"row": {**row, "status": "failed", "note": f"{type(exc).__name__}: {exc}"}, "config": settings,
+                "curve": None, "metrics": {}}
+    summary = run.summary_row()
+    steps, losses = run.curve()
+    for checkpoint in cell.checkpoints:
+        hit = np.nonzero(steps == checkpoint)[0]
+        summary[f"psnr@{checkpoint}"] = round(psnr_from_mse(float(losses[hit[0]])), 2) if hit.size else None
+    summary.pop("signal", None)
+    summary.pop("method", None)
+    row.update(summary, device=_device_name(run.device))
+    return {"row": row, "config": run.config.to_dict(), "curve": (steps.tolist(), losses.tolist()),
+            "metrics": {k: _jsonable(v) for k, v in run.final.metrics.items()}}
+
+
+def _device_name(device) -> str:
+    if device.type == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name(device)
+    return "cpu"
+
+
+def _jsonable(value):
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+# ----------------------------------------------------------------------------------------------
+# The driver
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class SweepResults:
+    """The table being built: rows by cell id, written to `out` after every finished cell."""
+
+    out: Path
+    cells: list[Cell]
+    rows: dict[str, dict] = field(default_factory=dict)
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.out / "cells" / cell.id
+
+    def load_finished(self) -> list[Cell]:
+        """Rows of cells finished by an earlier run of this sweep; returns the cells still to run."""
+        todo = []
+        for cell in self.cells:
+            metrics_file = self.cell_dir(cell) / "metrics.json"
+            try:
+                saved = json.loads(metrics_file.read_text())
+            except (OSError, ValueError):
+                todo.append(cell)
+                continue
+            if saved.get("row", {}).get("status") in DONE_STATUSES:
+                self.rows[cell.id] = saved["row"]
+            else:
+                todo.append(cell)
+        return todo
+
+    def add(self, cell: Cell, result: dict) -> dict:
+        folder = self.cell_dir(cell)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text(json.dumps(result["config"], indent=2, default=str) + "\n")
+        if result["curve"] is not None:
+            steps, losses = result["curve"]
+            with open(folder / "curve.csv", "w") as handle:
+                handle.write("step,loss,psnr_db\n")
+                handle.writelines(f"{s},{l:.8g},{psnr_from_mse(l):.4f}\n" for s, l in zip(steps, losses))
+        row = {k: _jsonable(v) for k, v in result["row"].items()}
+        (folder / "metrics.json").write_text(json.dumps({"row": row, "metrics": result["metrics"]}, indent=2,
+                                                        allow_nan=False) + "\n")
+        self.rows[cell.id] = row
+        self.write_tables()
+        return row
+
+    def ordered_rows(self) -> list[dict]:
+        return [self.rows[c.id] for c in self.cells if c.id in self.rows]
+
+    def columns(self) -> list[str]:
+        knobs = list(dict.fromkeys(k for c in self.cells for k in c.knobs))
+        extras = list(dict.fromkeys(k for c in self.cells for k, _ in c.extra))
+        checkpoints = list(dict.fromkeys(f"psnr@{s}" for c in self.cells for s in c.checkpoints))
+        base = ROW_COLUMNS[:3] + knobs + extras + ROW_COLUMNS[3:4] + checkpoints + ROW_COLUMNS[4:]
+        return base
+
+    def write_tables(self) -> None:
+        rows = self.ordered_rows()
+        columns = self.columns()
+        write_csv(rows, self.out / "results.csv", columns)
+        (self.out / "results.md").write_text(markdown_table(rows, columns) + "\n")
+        try:
+            import pandas as pd
+
+            pd.DataFrame(rows, columns=columns).to_parquet(self.out / "results.parquet")
+        except ImportError:  # pandas / pyarrow not installed: CSV and Markdown are written anyway
+            pass
+        summary = summarise(rows, [c for c in columns if c not in ROW_COLUMNS[2:] and not c.startswith("psnr@")])
+        if summary:
+            write_csv(summary, self.out / "summary.csv")
+            (self.out / "summary.md").write_text(markdown_table(summary) + "\n")
+
+
+def summarise(rows: list[dict], group_by: list[str]) -> list[dict]:
+    """Mean ± std over seeds of PSNR, SSIM, ρ_AG and seconds, per group (signal, method, knobs)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row.get("status") not in DONE_STATUSES:
+            continue
+        groups.setdefault(tuple(row.get(k) for k in group_by), []).append(row)
+    summary = []
+    for key, members in groups.items():
+        entry = dict(zip(group_by, key))
+        entry["seeds"] = len(members)
+        for metric in ("psnr_db", "ssim", "rho_ag", "seconds"):
+            values = np.array([m[metric] for m in members if m.get(metric) is not None], dtype=float)
+            if values.size:
+                entry[metric] = f"{values.mean():.4g} ± {values.std():.2g}"
+        summary.append(entry)
+    return summary
+
+
+def run_sweep(cells: list[Cell], out: str | os.PathLike, backend: str = "local", workers: int = 1,
+              address: str | None = None, gpus_per_cell: float = 0.0, progress: bool = True,
+              on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run every cell not finished yet; rows in grid order (finished ones from earlier runs too)."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}")
+    if workers < 1:
+        raise ConfigError("workers must be at least 1")
+    ids = [c.id for c in cells]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("the grid lists the same cell twice")
+    results = SweepResults(Path(out), cells)
+    results.out.mkdir(parents=True, exist_ok=True)
+    todo = results.load_finished()
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True, desc="sweep")
+
+    def finished(cell: Cell, result: dict) -> None:
+        row = results.add(cell, result)
+        bar.update(1)
+        bar.set_postfix_str(f"{row['signal']}/{row['method']}: {row.get('psnr_db', row['status'])}")
+        if on_row:
+            on_row(row)
+
+    if todo:
+        if backend == "ray":
+            _run_ray(todo, finished, address, gpus_per_cell)
+        elif workers > 1:
+            _run_pool(todo, finished, workers)
+        else:
+            for cell in todo:
+                finished(cell, run_cell(cell))
+    bar.close()
+    results.write_tables()
+    return results.ordered_rows()
+
+
+def _run_pool(cells: list[Cell], finished, workers: int) -> None:
+    """A local process pool (spawned: no forked torch state), threads split between workers."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(run_cell, cell): cell for cell in cells}
+        for future in as_completed(futures):
+            finished(futures[future], future.result())
+
+
+def _run_ray(cells: list[Cell], finished, address: str | None, gpus_per_cell: float) -> None:
+    """Ray core tasks, one per cell; rows are written as tasks finish (ray.wait)."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the ray backend needs Ray: pip install -e '.[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 **({} if address else {"num_cpus": os.cpu_count()}))
+    task = ray.remote(run_cell).options(num_cpus=1, num_gpus=gpus_per_cell or 0)
+    pending = {task.remote(cell): cell for cell in cells}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            finished(pending.pop(ref), ray.get(ref))
+
