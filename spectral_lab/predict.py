@@ -111,7 +111,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> SavedModel:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise SignalError(f"{path.name}: not a readable model file ({type(exc).__name__})") from None
+        raise SignalError(f"{path.name}: not a readable model file (damaged, or not written by `fit`)") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise SignalError(f"{path.name}: not a Spectral Lab model (written by `fit`)")
     config = RunConfig.from_dict(saved["config"])

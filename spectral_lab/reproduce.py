@@ -96,6 +96,7 @@ def protocol_cells(protocol: Protocol, files: dict[str, Path | None], scale: str
     settings = dict(protocol.settings[scale])
     seeds = settings.pop("seeds", [0])
     settings.pop("max_files", None)
+    paper_length = settings.pop("frequency_scale", None)
     cells = []
     for paper_name, path in files.items():
         if path is None:
@@ -104,8 +105,23 @@ def protocol_cells(protocol: Protocol, files: dict[str, Path | None], scale: str
             fields = {**settings, **protocol.method_settings.get(method, {}), **(overrides or {})}
             for seed in seeds:
                 config = RunConfig.from_dict({**fields, "signal": str(path.resolve()), "method": method, "seed": seed})
+                if paper_length:
+                    config = scale_first_layer(config, config.length / paper_length)
                 cells.append(Cell.make(config, extra={"file": paper_name}, checkpoints=protocol.checkpoints))
     return cells
+
+
+def scale_first_layer(config: RunConfig, factor: float) -> RunConfig:
+    """The method's resolved first-layer frequencies × factor: SIREN-family ω₀ (audio ×100), and
+    for SIREN² WINNER's s₀ (its first ω₀ stays 30). A crop of L samples out of the paper's L₀
+    then has the paper's ratio of signal to network frequencies when factor = L/L₀."""
+    from .methods import resolve
+    from .signals import signal_for
+
+    resolved = resolve(config, signal_for(config))
+    if resolved.method.split("+")[0] == "siren2":
+        return resolved.replace(s0=round(resolved.s0 * factor, 4))
+    return resolved.replace(first_omega0=round(resolved.first_omega0 * factor, 4))
 
 
 def comparison_table(protocol: Protocol, rows: list[dict], files: dict[str, Path | None]) -> list[dict]:
@@ -170,10 +186,10 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
     lines = [f"## {protocol.title}", f"Source: {protocol.source}.",
              f"Scale: {scale} ({', '.join(f'{k}={v}' for k, v in protocol.settings[scale].items())}).",
              f"PSNR in the paper's convention: {CONVENTIONS[protocol.psnr][1]}.", "", markdown_table(table)]
+    if missing:
+        lines.append(f"\nMissing from --data ({len(missing)}): {', '.join(missing)}.")
     if not cells:
         lines.append(f"\nNo file of this protocol was found under {data or '(no --data given)'}: nothing trained.")
-    elif missing:
-        lines.append(f"\nMissing from --data ({len(missing)}): {', '.join(missing)}.")
     failed = [r for r in rows if r.get("status") == "failed"]
     if failed:
         lines.append("\nFailed cells: " + "; ".join(f"{r['signal']}/{r['method']}: {r['note']}" for r in failed))

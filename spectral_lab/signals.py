@@ -351,7 +351,8 @@ def _load_audio_librosa(path: Path) -> tuple[np.ndarray, int]:
             warnings.simplefilter("ignore")
             mono, rate = librosa.load(str(path), sr=None, mono=True)
     except Exception as exc:
-        raise SignalError(f"{path.name}: not a readable audio file ({type(exc).__name__})") from None
+        raise SignalError(f"{path.name}: not a readable audio file (damaged, or a format neither soundfile nor "
+                          "audioread can decode)") from None
     return mono[:, None], int(rate)
 
 
@@ -374,7 +375,7 @@ def load_image(source: str | os.PathLike | np.ndarray, size: int | None = None, 
         try:
             image = io.imread(str(path))
         except Exception as exc:
-            raise SignalError(f"{path.name}: not a readable image ({type(exc).__name__})") from None
+            raise SignalError(f"{path.name}: not a readable image (damaged, or not an image format)") from None
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 4:  # RGBA -> RGB
         image = color.rgba2rgb(image)
@@ -468,7 +469,7 @@ def load_signal(spec: str, length: int | None = None, image_size: int | None = N
         try:
             array = np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise SignalError(f"{path.name}: not a readable .npy file ({type(exc).__name__})") from None
+            raise SignalError(f"{path.name}: not a readable .npy file (damaged, or pickled objects)") from None
         kind = "image" if array.ndim == 3 or (array.ndim == 2 and min(array.shape) > 8) else "1d"
         return from_array(array, kind=kind, name=path.stem)
     if suffix and path.exists():

@@ -171,7 +171,8 @@ def run_cell(cell: Cell) -> dict:
     except SpectralLabError as exc:
         return {"row": {**row, "status": "failed", "note": str(exc)}, "config": settings, "curve": None, "metrics": {}}
     except (MemoryError, RuntimeError, OSError) as exc:  # out of (GPU) memory, I/O: a bad cell, not a bad sweep
-        return {"row": {**row, "status": "failed", "note": f"{type(exc).__name__}: {exc}"}, "config": settings,
+        return {"row": {**row, "status": "failed", "note": str(exc).strip().splitlines()[0] if str(exc).strip()
+                        else "out of memory or an I/O error"}, "config": settings,
                 "curve": None, "metrics": {}}
     summary = run.summary_row()
     steps, losses = run.curve()

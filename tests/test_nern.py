@@ -84,36 +84,29 @@ def test_uos_is_smoother_than_the_cnn_order_and_random_orders(cnn):
     assert all(low_uos > 2 * low_frequency_energy(r[largest]) for r in randoms)
 
 
-def test_uos_rff_gives_larger_layers_a_smaller_bandwidth(cnn):
+def test_per_layer_rff_gives_larger_layers_a_smaller_bandwidth(cnn):
     model, _ = cnn
     signal = kernel_signal(model)
     counts = np.array([f * c for f, c in signal.shapes])
-    sigmas = layer_sigmas(NernConfig(rff_rule="uos", rff_sigma=8.0), signal.shapes)
+    sigmas = layer_sigmas(NernConfig(rff_rule="per_layer", rff_sigma=8.0), signal.shapes)
     order = np.argsort(counts)
     assert np.all(np.diff(sigmas[order]) <= 0) and sigmas[order][0] > sigmas[order][-1]
-    assert np.allclose(layer_sigmas(NernConfig(rff_rule="uniform", rff_sigma=8.0), signal.shapes), 8.0)
+    assert np.allclose(layer_sigmas(NernConfig(rff_rule="network", rff_sigma=8.0), signal.shapes), 8.0)
     # the encoding applies each layer's σ: the same (filter, channel) in two layers is encoded differently
-    model_mlp = build_predictor(NernConfig(), signal)
+    model_mlp = build_predictor(NernConfig(rff_rule="per_layer"), signal)
     x = torch.tensor([[-1.0, 0.3, 0.3], [1.0, 0.3, 0.3]])
     assert not torch.allclose(model_mlp.encoding(x), model_mlp.encoding(x * torch.tensor([-1.0, 1, 1])))
 
 
-def test_smoothing_and_rff_beat_plain_pe_at_a_small_hidden_size(data):
-    """SBS Tables 1/4: at a fixed small MLP, UOS + UOS-RFF reconstructs the kernels with lower
-    MSE than no smoothing + PE (CPU scale: hidden 24, 1200 steps; measured ratio 0.84–0.91 over
-    seeds 0–2, where seed-to-seed spread of either is ~2%)."""
-    plain = fit_nern(NernConfig.for_setting("nern_plain", hidden=24, steps=1200, eval_every=0), data)
-    sbs = fit_nern(NernConfig.for_setting("sbs", hidden=24, steps=1200, eval_every=0), data)
-    assert sbs.mse < 0.95 * plain.mse, (sbs.mse, plain.mse)
-
-
-def test_rebuilt_accuracy_rises_with_the_compression_ratio(data):
-    """SBS Fig. 5's trend (measured at 800 steps: 9.7% at CR 7%, 51.7% at CR 59%)."""
-    small = fit_nern(NernConfig.for_setting("sbs", hidden=32, steps=800, eval_every=0), data)
-    large = fit_nern(NernConfig.for_setting("sbs", hidden=112, steps=800, eval_every=0), data)
-    assert large.cr > 3 * small.cr
-    assert large.mse < small.mse
-    assert large.accuracy > small.accuracy + 0.15, (small.accuracy, large.accuracy)
+def test_the_default_run_rebuilds_an_accurate_cnn_at_a_small_compression_ratio(data):
+    """The papers' point at CPU scale (issue: the default gave a chance-level 9.7% CNN). The
+    default SBS predictor (UOS ordering, one RFF σ, hidden 48) trained 1000 steps on
+    reconstruction, then + feature maps + distillation, rebuilds the digits CNN from 13.5% of its
+    parameters. Measured (seeds 0, 1, 2): 94.2, 89.7, 92.5% test accuracy (original 99.7%);
+    reconstruction alone: 9.7%."""
+    result = fit_nern(NernConfig(eval_every=0), data)
+    assert result.cr <= 0.25, result.cr
+    assert result.accuracy >= 0.85, result.accuracy
 
 
 def test_smoothed_kernels_sit_on_faster_ntk_directions(cnn):
@@ -131,7 +124,7 @@ def test_smoothed_kernels_sit_on_faster_ntk_directions(cnn):
 
 def test_feature_map_and_distillation_losses_train_through_the_rebuilt_cnn(data):
     config = NernConfig(hidden=16, steps=3, feature_weight=1.0, kd_weight=1.0, batch_images=16, log_every=1,
-                        eval_every=0, ntk_every=3, ntk_points=64)
+                        eval_every=0, ntk_every=3, ntk_points=64, warmup=0.0)
     run = NernRun(config, data)
     before = [p.detach().clone() for p in run.model.parameters()]
     history = list(run.snapshots())
@@ -187,4 +180,6 @@ def test_cli_fit_writes_a_rebuildable_cnn_and_sweep_rejects_bad_input(tmp_path, 
     assert main(["nern", "sweep", "--settings", "fancy"]) == 2
     assert "--settings must be among" in capsys.readouterr().err
     assert main(["nern", "sweep", "--hidden", "a,b"]) == 2
-    assert "--hidden expects comma-separated integers" in capsys.readouterr().err
+    assert "expect comma-separated numbers" in capsys.readouterr().err
+    assert main(["nern", "sweep", "--cr", "0"]) == 2
+    assert "percentages" in capsys.readouterr().err
