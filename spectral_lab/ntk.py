@@ -359,3 +359,24 @@ def ntk_diagnostics(model: nn.Module, coords: np.ndarray | torch.Tensor, grid: t
 
 def _has_batch_norm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+# ----------------------------------------------------------------------------------------------
+# The linear-dynamics picture (IGA Eq. 1, SBS Sec. 3): training error per eigen-direction
+# ----------------------------------------------------------------------------------------------
+def predicted_residual_decay(eigenvalues: np.ndarray, initial_projections: np.ndarray, lr: float, steps: np.ndarray,
+                             num_points: int) -> np.ndarray:
+    """|vᵢᵀ r(t)| under full-batch gradient descent on the MSE in the linear (fixed-kernel) regime:
+    r(t) = (I − η(2/N)K)ᵗ r(0), so each eigen-direction decays as |1 − η(2/N)λᵢ|ᵗ (IGA Eq. 1).
+    Returns (directions, len(steps)): large-λ (fast) directions first."""
+    factor = np.abs(1.0 - lr * 2.0 / num_points * np.asarray(eigenvalues, dtype=np.float64))
+    return np.abs(initial_projections)[:, None] * factor[:, None] ** np.asarray(steps, dtype=np.float64)[None, :]
+
+
+def measured_residual_projections(eigenvectors: np.ndarray, target: np.ndarray, predictions: list[np.ndarray]
+                                  ) -> np.ndarray:
+    """|vᵢᵀ (f(t) − y)| for predictions (N, C) taken during training: (directions, times)."""
+    target = np.asarray(target, dtype=np.float64).reshape(target.shape[0], -1)
+    columns = [np.sqrt(((eigenvectors.T @ (np.asarray(p, np.float64).reshape(target.shape) - target)) ** 2).sum(axis=1))
+               for p in predictions]
+    return np.stack(columns, axis=1)

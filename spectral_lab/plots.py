@@ -617,3 +617,30 @@ def _edges_from_centres(centres: np.ndarray) -> np.ndarray:
         return np.array([centres[0] - 0.5, centres[0] + 0.5])
     middle = 0.5 * (centres[1:] + centres[:-1])
     return np.r_[2 * centres[0] - middle[0], middle, 2 * centres[-1] - middle[-1]]
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures for the notebooks (and anyone comparing curves)
+# ----------------------------------------------------------------------------------------------
+def eigen_dynamics_figure(steps: np.ndarray, predicted: np.ndarray, measured: np.ndarray, directions: list[int],
+                          eigenvalues: np.ndarray, title: str = "Training error per eNTK eigen-direction") -> FigureSpec:
+    """Predicted (dashed, linear dynamics |1 − η(2/N)λᵢ|ᵗ) against measured (solid) |vᵢᵀ r(t)| for a few
+    eigen-directions i (0-based, fast → slow), one colour each: fast directions are learnt first."""
+    panel = Panel("|vᵢᵀ (f − y)| over training", "step", "|vᵢᵀ r|", ylog=True)
+    for colour, i in enumerate(directions):
+        label = f"i = {i + 1} (λᵢ/λ₁ = {eigenvalues[i] / eigenvalues[0]:.1e})"
+        panel.traces.append(Trace("line", steps, _positive(measured[i]), name=label, color=_colour(colour)))
+        panel.traces.append(Trace("line", steps, _positive(predicted[i]), name=label, color=_colour(colour), dash=True,
+                                  legend=False))
+    return FigureSpec(title, [panel], height=380, caption="solid: measured · dashed: linear-dynamics prediction "
+                                                          "from the eNTK at initialisation")
+
+
+def line_figure(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel: str, ylabel: str,
+                xlog: bool = False, ylog: bool = False, markers: bool = True) -> FigureSpec:
+    """One panel of labelled lines (e.g. PSNR against a swept knob, one line per method)."""
+    panel = Panel(title, xlabel, ylabel, xlog=xlog, ylog=ylog)
+    for i, (label, (x, y)) in enumerate(series.items()):
+        panel.traces.append(Trace("line", np.asarray(x), np.asarray(y, dtype=np.float64), name=label, color=_colour(i),
+                                  markers=markers))
+    return FigureSpec(title, [panel], height=360)

@@ -99,6 +99,14 @@ class SavedModel:
         return np.clip(out, 0.0, 1.0) if self.shape.kind == "image" else out
 
 
+def from_run(run) -> SavedModel:
+    """A finished Run as a SavedModel (render it on a denser grid without writing a file)."""
+    signal = run.signal
+    shape = SignalShape(tuple(signal.grid), signal.channels, signal.kind, signal.name, signal.sample_rate,
+                        float(signal.scale), float(signal.offset))
+    return SavedModel(run.config, shape, run.model.eval())
+
+
 def load_model(path: str | os.PathLike, device: str = "cpu") -> SavedModel:
     """Rebuild a saved network (no signal file needed) and load its weights."""
     from .methods import build_model

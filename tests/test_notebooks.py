@@ -1,0 +1,32 @@
+"""The companion notebooks run top to bottom in QUICK mode on the venv's own `python3` kernel,
+and are stored without outputs. Each ends by asserting what it teaches, so a broken engine
+breaks its notebook."""
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+
+def test_there_are_five_notebooks_stored_without_outputs():
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+    for path in NOTEBOOKS:
+        book = json.loads(path.read_text())
+        assert book["metadata"]["kernelspec"]["name"] == "python3", path.name
+        for cell in book["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell["outputs"] and cell["execution_count"] is None, f"{path.name} has stored outputs"
+        sources = ["".join(c["source"]) for c in book["cells"]]
+        assert any("QUICK = True" in s for s in sources) and "Questions" in sources[-1], path.name
+        assert "assert" in sources[-2], f"{path.name}: the last code cell asserts what it teaches"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom_in_quick_mode(path):
+    book = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(book, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()  # raises CellExecutionError with the cell and its traceback on any failure
