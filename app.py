@@ -24,9 +24,9 @@ from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, Sessions, check_limits,
-                               device_label, load_ui_signal, matching_preset, parse_share_query, preset_query,
-                               share_query, to_audio, upscale, user_message, with_app_cadence)
+from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, PRESETS, RUNNING_STOPPED, AppLimits, LiveComparison, Sessions,
+                               check_limits, device_label, load_ui_signal, matching_preset, parse_share_query,
+                               preset_query, share_query, to_audio, upscale, user_message, with_app_cadence)
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
 from spectral_lab.spaces_support import gpu_stream
@@ -255,8 +255,8 @@ def _frame_updates(frame, live: LiveComparison, outdir: Path) -> dict:
             updates[component] = gr.update(value=plots.render(spec), visible=True)
     if frame.details is not None:
         updates.update(_details_updates(frame.details))
-    if frame.done:
-        updates[ui.downloads] = live.export(outdir)
+    if frame.done:  # the table at once; the PNG figures (seconds of matplotlib) when asked for
+        updates[ui.downloads] = live.export(outdir, figures=False)
     return updates
 
 
@@ -276,8 +276,19 @@ def on_details(method: str, request: gr.Request):
     return _details_updates(live.details(method))
 
 
+def on_export(request: gr.Request):
+    """The last comparison's table and figures (PNG, matplotlib) for download."""
+    live = SESSIONS.running(_session(request)) or FINISHED.get(_session(request))
+    if live is None:
+        return gr.skip()
+    return live.export(tempfile.mkdtemp(prefix="spectral-lab-"))
+
+
 def on_stop(request: gr.Request):
-    return SESSIONS.stop(_session(request))
+    """Stop this session's run. A running comparison says so in its own next frame (writing the
+    status here could land after its final frame and hide it); a queued one is cancelled here."""
+    message = SESSIONS.stop(_session(request))
+    return gr.skip() if message == RUNNING_STOPPED else message
 
 
 def on_reset(request: gr.Request):
@@ -424,8 +435,10 @@ def build_demo() -> gr.Blocks:
                         curves = gr.Plot(elem_id="curves-plot", show_label=False)
                         results = gr.Dataframe(value=_table([]), label="Results", interactive=False,
                                                elem_id="results-table")
-                        downloads = gr.File(label="Downloads (CSV, figures)", file_count="multiple",
-                                            interactive=False, elem_id="downloads")
+                        with gr.Row():
+                            downloads = gr.File(label="Downloads (CSV, figures)", file_count="multiple",
+                                                interactive=False, elem_id="downloads", scale=4)
+                            export = gr.Button("Figures as PNG", elem_id="export-button", scale=1, min_width=120)
                         gr.Markdown("#### Empirical NTK\n" + EXPLAIN["ntk"])
                         ntk = gr.Plot(elem_id="ntk-plot", show_label=False, visible=False)
                         gr.Markdown("#### Where the error is\n" + EXPLAIN["errors"])
@@ -466,6 +479,7 @@ def build_demo() -> gr.Blocks:
             on_train, [upload_state, modifiers, modifier_mode] + controls, train_outputs,
             concurrency_limit=CONCURRENCY, concurrency_id="train", **private)
         stop.click(on_stop, None, status, queue=False, **private)
+        export.click(on_export, None, downloads, **private)
         details_choice.input(on_details, details_choice, [activations, kernel], queue=False, **private)
         reset.click(on_reset, None, train_outputs + controls + [preset_note, upload_state, upload_message],
                     queue=False, **private).then(on_preview, [upload_state] + controls, preview_outputs, **private)

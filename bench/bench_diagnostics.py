@@ -33,7 +33,8 @@ def bench_ntk(device, full: bool) -> None:
     signal = make_synthetic("chiptune", length=16384)
     model = build_model(RunConfig(method="siren", width=256, depth=4), signal).to(device)
     print(f"\n[{device.type}] eNTK of SIREN 4×256 ({sum(p.numel() for p in model.parameters())} params)")
-    print(f"{'M':>6} {'layer-wise K ms':>16} {'torch.func K ms':>16} {'full diagnostic ms':>19}")
+    print(f"{'M':>6} {'layer-wise K ms':>16} {'torch.func K ms':>16} {'full diagnostic ms':>19} "
+          f"{'float32 diagnostic ms':>22}")
     for m in (256, 1024, 2048):
         index, _ = subgrid(signal.grid, m, "window")
         points = torch.from_numpy(signal.coords[index]).to(device)
@@ -42,8 +43,10 @@ def bench_ntk(device, full: bool) -> None:
         if full or m <= 1024 or device.type == "cuda":
             generic = f"{timed(lambda: empirical_ntk(model, points, exact_layers=False), device, repeat=1):.1f}"
         whole = timed(lambda: ntk_diagnostics(model, signal.coords, signal.grid, signal.values, max_points=m), device,
-                      repeat=1)
-        print(f"{m:>6} {fast:16.1f} {generic:>16} {whole:19.1f}", flush=True)
+                      repeat=1)  # float64 (the default)
+        single = timed(lambda: ntk_diagnostics(model, signal.coords, signal.grid, signal.values, max_points=m,
+                                               precision="float32"), device, repeat=1)
+        print(f"{m:>6} {fast:16.1f} {generic:>16} {whole:19.1f} {single:22.1f}", flush=True)
 
 
 def bench_others(device) -> None:
@@ -62,7 +65,8 @@ def bench_overhead(device) -> None:
     print(f"\n[{device.type}] training throughput with diagnostics (chip_melody 16k, SIREN² 3×128, 300 steps)")
     base = RunConfig(signal="chip_melody", method="siren2", width=128, depth=3, steps=300, log_every=10,
                      preview_every=50, device=device.type)
-    with_diagnostics = base.replace(ntk_every=50, ntk_points=512, activations_every=100, errors_every=25)
+    with_diagnostics = base.replace(ntk_every=50, ntk_points=512, activations_every=100, errors_every=25,
+                                    bands_every=10)
     for label, config in (("no diagnostics", base), ("app cadence, budget 15%", with_diagnostics)):
         run = Run(config)
         final = [s for s in run][-1]

@@ -428,9 +428,9 @@ class LiveComparison:
         if final:
             return self.final_status()
         running = [v for v in self.views if v.status == "running"]
+        if self.stopping:
+            return "Stopping at the next step…"
         if not running:
-            if self.stopping:
-                return "Stopping…"
             done = [f"{v.method} {v.status} ({v.psnr:.1f} dB)" for v in self.views if v.row and v.psnr is not None]
             return ("; ".join(done) + " · starting the next method…") if done else "Starting…"
         v = running[-1]
@@ -541,11 +541,13 @@ class LiveComparison:
         kernel = plots.kernel_figure(result, f"Normalised eNTK of {method}") if result is not None else None
         return activations, kernel
 
-    def export(self, outdir: str | os.PathLike) -> list[str]:
-        """results.csv and PNG figures (matplotlib) for download."""
+    def export(self, outdir: str | os.PathLike, figures: bool = True) -> list[str]:
+        """results.csv and (with `figures`) PNG figures drawn with matplotlib, for download."""
         outdir = Path(outdir)
         rows = self.table()
         files = [rows_to_csv(rows, outdir / "results.csv")] if rows else []
+        if not figures:
+            return [str(f) for f in files]
         specs = {"psnr.png": self.curves_figure()}
         if self.kernels():
             specs["ntk.png"] = plots.ntk_figure(self.kernels())
@@ -598,6 +600,9 @@ def device_label() -> str:
 # ----------------------------------------------------------------------------------------------
 # Sessions: which comparison a browser has running or waiting (the app's Stop finds it here)
 # ----------------------------------------------------------------------------------------------
+RUNNING_STOPPED = "Stopping at the next step…"
+
+
 class Sessions:
     """Per-session state of the Train/Stop buttons, shared by the app's tabs.
 
@@ -650,7 +655,7 @@ class Sessions:
                 ticket["cancelled"] = True
         if run is not None:
             run.stop()
-            return "Stopping at the next step…"
+            return RUNNING_STOPPED
         if ticket is not None:
             return "**Cancelled**: your run was waiting in the queue and will not start."
         return "Nothing is training."

@@ -102,7 +102,9 @@ def test_a_short_run_streams_every_panel_and_ends_finished():
     assert final[app.ui.status].startswith("**Finished**")
     assert len(final[app.ui.gallery]["value"]) == 4  # target + 3 methods
     assert {row for row in final[app.ui.results]["status"]} == {"finished"}
-    assert any(name.endswith("results.csv") for name in final[app.ui.downloads])
+    assert [name.rsplit("/", 1)[-1] for name in final[app.ui.downloads]] == ["results.csv"]
+    figures = [name.rsplit("/", 1)[-1] for name in app.on_export(request)]  # the PNGs when asked for
+    assert {"results.csv", "psnr.png", "ntk.png", "errors.png", "bands.png"} <= set(figures)
     details = app.on_details("siren", request)  # another method's activations and kernel
     assert details[app.ui.activations]["visible"] and details[app.ui.kernel]["visible"]
 
