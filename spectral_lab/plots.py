@@ -112,6 +112,12 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.where(values > 0, values, np.nan)
 
 
+def _relative(eigenvalues: np.ndarray) -> np.ndarray:
+    """λᵢ/λ₁; an all-zero kernel (a dead ReLU network) gives zeros, drawn as gaps, not 0/0."""
+    eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
+    return eigenvalues / eigenvalues[0] if eigenvalues.size and eigenvalues[0] > 0 else np.zeros_like(eigenvalues)
+
+
 def _colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
@@ -184,7 +190,7 @@ def ntk_figure(kernels, title: str = "Empirical NTK") -> FigureSpec:
             index = np.arange(1, result.eigenvalues.size + 1)
             floor = result.eigenvalues[0] * EIGEN_DISPLAY_FLOOR
             shown = result.eigenvalues > floor
-            decay.traces.append(Trace("line", index[shown], _positive(result.eigenvalues[shown] / result.eigenvalues[0]),
+            decay.traces.append(Trace("line", index[shown], _positive(_relative(result.eigenvalues)[shown]),
                                       name=name, color=colour, dash=dash, legend=not dash))
             projections.traces.append(Trace("line", index, _positive(result.target_projections), name=name,
                                             color=colour, dash=dash, legend=False))
@@ -340,8 +346,9 @@ def reconstruction_figure(signal: Signal, predictions=None, title: str = "Recons
         panels += [Panel(label, traces=[Trace("image", z=signal.to_original(p))]) for label, p in predictions.items()]
         rows = _grid(len(panels), 4)
         return FigureSpec(title, panels, rows=rows, height=grid_height(len(rows), 280))
-    # audio: a few hundred samples, where single periods can be seen; 1D: the whole signal (≤ 3000)
-    n = min(signal.num_points, max_samples or (400 if signal.kind == "audio" else 3000))
+    # a few hundred samples, where single periods can be seen (a short 1D signal whole)
+    default = 400 if signal.kind == "audio" else (signal.num_points if signal.num_points <= 1024 else 512)
+    n = min(signal.num_points, max_samples or default)
     t = np.arange(n) / (signal.sample_rate or signal.num_points)
     xlabel = "time (s)" if signal.sample_rate else "position (fraction of the signal)"
     span = f"first {n} samples" if n < signal.num_points else "signal"
@@ -406,7 +413,7 @@ def nern_projection_figure(result: NTKResult, unsmoothed_projections: np.ndarray
     smoothing puts more of the target on the large-λ (fast) directions."""
     index = np.arange(1, result.eigenvalues.size + 1)
     decay = Panel("Eigenvalue decay", "index i", "λᵢ / λ₁",
-                  [Trace("line", index, _positive(result.eigenvalues / result.eigenvalues[0]), name="λ",
+                  [Trace("line", index, _positive(_relative(result.eigenvalues)), name="λ",
                          color=PALETTE[0])], xlog=True, ylog=True)
     projections = Panel("Kernels along eigenvectors |vᵢᵀy|", "index i (fast → slow)", "|vᵢᵀy|", [
         Trace("line", index, _positive(result.target_projections), name="smoothed order", color=PALETTE[1]),
@@ -628,7 +635,7 @@ def eigen_dynamics_figure(steps: np.ndarray, predicted: np.ndarray, measured: np
     eigen-directions i (0-based, fast → slow), one colour each: fast directions are learnt first."""
     panel = Panel("|vᵢᵀ (f − y)| over training", "step", "|vᵢᵀ r|", ylog=True)
     for colour, i in enumerate(directions):
-        label = f"i = {i + 1} (λᵢ/λ₁ = {eigenvalues[i] / eigenvalues[0]:.1e})"
+        label = f"i = {i + 1} (λᵢ/λ₁ = {_relative(eigenvalues)[i]:.1e})"
         panel.traces.append(Trace("line", steps, _positive(measured[i]), name=label, color=_colour(colour)))
         panel.traces.append(Trace("line", steps, _positive(predicted[i]), name=label, color=_colour(colour), dash=True,
                                   legend=False))

@@ -277,8 +277,9 @@ class SweepResults:
             pass
         summary = summarise(rows, [c for c in columns if c not in ROW_COLUMNS[2:] and not c.startswith("psnr@")])
         if summary:
-            write_csv(summary, self.out / "summary.csv")
-            (self.out / "summary.md").write_text(markdown_table(summary) + "\n")
+            summary_columns = list(dict.fromkeys(k for entry in summary for k in entry))  # SSIM only for images
+            write_csv(summary, self.out / "summary.csv", summary_columns)
+            (self.out / "summary.md").write_text(markdown_table(summary, summary_columns) + "\n")
 
 
 def summarise(rows: list[dict], group_by: list[str]) -> list[dict]:

@@ -174,3 +174,18 @@ def test_a_kernel_that_overflowed_is_a_clear_error():
         model.head.weight.fill_(float("inf"))
     with pytest.raises(FloatingPointError, match="not finite"):
         ntk_diagnostics(model, signal.coords, signal.grid, signal.values, max_points=32)
+
+
+def test_an_all_zero_kernel_is_analysed_and_drawn_without_warnings():
+    # a dead ReLU network (or a diverged one) gives K = 0: λᵢ/λ₁ must not become 0/0 (seen as
+    # "invalid value encountered in divide" in the app log)
+    import warnings
+
+    from spectral_lab import plots
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = analyse_kernel(np.zeros((16, 16)), (16,), np.linspace(-1, 1, 16)[:, None])
+        for spec in (plots.ntk_figure(result), plots.kernel_figure(result)):
+            plots.render(spec)
+    assert result.condition_number == math.inf
