@@ -97,10 +97,16 @@ def _wait_for_change(page, element_id, timeout):
     """Keep the plot on screen and wait until plotly's data differs from what is drawn now."""
     before = _plot_data(page, element_id)
     assert before, f"{element_id} shows nothing"
-    page.wait_for_function(f"""(before) => {{
+    _wait_until(page, f"""(before) => {{
         const div = document.querySelector('#{element_id} .js-plotly-plot');
         return div && div.data && JSON.stringify(div.data.map(t => [t.x, t.y, t.z])) !== before;
-    }}""", arg=before, timeout=timeout)
+    }}""", timeout, arg=before)
+
+
+def _wait_until(page, expression, timeout, arg=None):
+    """Wait until a JS expression is true, checked on a timer: Playwright's default polls on
+    animation frames, which a page in the background never gets (two-session tests)."""
+    page.wait_for_function(expression, arg=arg, timeout=timeout, polling=250)
 
 
 def _status(page):
@@ -118,8 +124,8 @@ DONE = ("Finished", "Stopped", "Failed", "Cancelled")
 
 
 def _wait_done(page, timeout=120_000):
-    page.wait_for_function("""(done) => done.some(word =>
-        document.querySelector('#status').innerText.trim().startsWith(word))""", arg=list(DONE), timeout=timeout)
+    _wait_until(page, """(done) => done.some(word =>
+        document.querySelector('#status').innerText.trim().startsWith(word))""", timeout, arg=list(DONE))
 
 
 def _table_rows(page):
@@ -144,7 +150,7 @@ def test_image_preset_shows_every_method_side_by_side_and_ends_finished(browser,
     page = _open(browser, app_url + "?signal=camera&image_size=48&steps=100&methods=relu%2Csiren%2Cspder",
                  viewport=(1280, 720))
     page.click("#train-button")
-    page.wait_for_function("document.querySelector('#status').innerText.includes('step')", timeout=60_000)
+    _wait_until(page, "document.querySelector('#status').innerText.includes('step')", 60_000)
     page.screenshot(path=str(ARTIFACTS / "image-preset-training.png"), full_page=True)
     _wait_done(page, timeout=180_000)
     status = _status(page)
@@ -166,8 +172,7 @@ def test_image_preset_shows_every_method_side_by_side_and_ends_finished(browser,
     assert sorted(ntk_traces) == ["relu", "siren", "spder"], ntk_traces  # one legend entry per method
     _scroll_to(page, "export-button")
     page.click("#export-button")
-    page.wait_for_function("document.querySelector('#downloads').innerText.replace(/\\s/g, '').includes('ntk.png')",
-                           timeout=60_000)
+    _wait_until(page, "document.querySelector('#downloads').innerText.replace(/\\s/g, '').includes('ntk.png')", 60_000)
     downloads = page.inner_text("#downloads").replace("\n", "")
     assert "results.csv" in downloads and "ntk.png" in downloads, downloads
     page.screenshot(path=str(ARTIFACTS / "image-preset-done.png"), full_page=True)
@@ -180,12 +185,12 @@ def test_stop_cancels_a_queued_run_and_stops_running_ones(browser, app_url):
     _press(first, "train-button")
     _press(second, "train-button")
     for page in (first, second):
-        page.wait_for_function("document.querySelector('#status').innerText.includes('step')", timeout=60_000)
+        _wait_until(page, "document.querySelector('#status').innerText.includes('step')", 60_000)
     third = _open(browser, app_url + "?signal=sines&length=256&width=8&depth=1&steps=20&ntk_points=64&methods=relu")
     _press(third, "train-button")
-    third.wait_for_function("document.querySelector('#status').innerText.includes('Waiting')", timeout=20_000)
+    _wait_until(third, "document.querySelector('#status').innerText.includes('Waiting')", 20_000)
     _press(third, "stop-button")
-    third.wait_for_function("document.querySelector('#status').innerText.includes('Cancelled')", timeout=10_000)
+    _wait_until(third, "document.querySelector('#status').innerText.includes('Cancelled')", 10_000)
     for page in (first, second):
         _press(page, "stop-button")
         _wait_done(page, timeout=60_000)
@@ -206,7 +211,7 @@ def test_an_invalid_upload_is_explained_beside_the_upload_at_once(browser, app_u
     page = _open(browser, app_url, viewport=(1280, 720))
     page.set_input_files("#upload-button input[type=file]" if page.locator("#upload-button input[type=file]").count()
                          else "input[type=file]", str(silent))
-    page.wait_for_function("document.querySelector('#upload-message').innerText.includes('silent')", timeout=20_000)
+    _wait_until(page, "document.querySelector('#upload-message').innerText.includes('silent')", 20_000)
     message = page.locator("#upload-message").bounding_box()
     upload = page.locator("#upload-button").bounding_box()
     assert message["y"] + message["height"] <= 720 and abs(message["y"] - (upload["y"] + upload["height"])) < 150
@@ -241,7 +246,7 @@ def test_two_sessions_training_at_once_do_not_see_each_other(browser, app_url):
 def test_bad_settings_show_a_message_in_the_status_not_a_traceback(browser, app_url):
     page = _open(browser, app_url + "?signal=camera&image_size=2000&steps=10&methods=siren", viewport=(1280, 720))
     page.click("#train-button")
-    page.wait_for_function("document.querySelector('#status').innerText.includes('limit')", timeout=20_000)
+    _wait_until(page, "document.querySelector('#status').innerText.includes('limit')", 20_000)
     box = page.locator("#status").bounding_box()
     assert box["y"] + box["height"] <= 720  # the message is in the first screen, beside Train
     body = page.inner_text("body")
@@ -262,7 +267,7 @@ def test_nern_tab_trains_a_predictor_and_reports_accuracy_and_cr(browser, app_ur
     steps.fill("50")
     steps.press("Enter")
     page.click("#nern-train")
-    page.wait_for_function("document.querySelector('#nern-status').innerText.startsWith('Finished')", timeout=120_000)
+    _wait_until(page, "document.querySelector('#nern-status').innerText.startsWith('Finished')", 120_000)
     status = page.inner_text("#nern-status")
     assert "accuracy" in status and "CR" in status, status
     # the CR shown beside the width followed it (read now: the change event has long settled)
@@ -272,7 +277,7 @@ def test_nern_tab_trains_a_predictor_and_reports_accuracy_and_cr(browser, app_ur
     curves = _plot_data(page, "nern-curves")
     assert curves, "curves not drawn"
     _scroll_to(page, "nern-spectra")
-    page.wait_for_function("document.querySelector('#nern-spectra .js-plotly-plot') !== null", timeout=20_000)
+    _wait_until(page, "document.querySelector('#nern-spectra .js-plotly-plot') !== null", 20_000)
     _scroll_to(page, "nern-table")
     rows = page.evaluate("""() => Array.from(document.querySelectorAll('#nern-table [role=row]'))
         .filter(r => Number(r.getAttribute('aria-rowindex')) > 1).map(r => r.innerText)""")

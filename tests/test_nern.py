@@ -102,8 +102,8 @@ def test_the_default_run_rebuilds_an_accurate_cnn_at_a_small_compression_ratio(d
     """The papers' point at CPU scale (issue: the default gave a chance-level 9.7% CNN). The
     default SBS predictor (UOS ordering, one RFF σ, hidden 48) trained 1000 steps on
     reconstruction, then + feature maps + distillation, rebuilds the digits CNN from 13.5% of its
-    parameters. Measured (seeds 0, 1, 2): 94.2, 89.7, 92.5% test accuracy (original 99.7%);
-    reconstruction alone: 9.7%."""
+    parameters. Measured (seeds 0, 1, 2, gradient clipping 1.0): 96.9, 91.1, 94.2% test accuracy
+    (original 99.7%); reconstruction alone: 9.7%."""
     result = fit_nern(NernConfig(eval_every=0), data)
     assert result.cr <= 0.25, result.cr
     assert result.accuracy >= 0.85, result.accuracy

@@ -34,9 +34,9 @@ def add_nern_parser(sub) -> None:
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     sw = commands.add_parser("sweep", help="accuracy vs compression ratio for several settings")
     sw.add_argument("--settings", default="nern,sbs", help="comma-separated: " + ", ".join(SETTINGS) + " [nern,sbs]")
-    sw.add_argument("--cr", default="8,12,16,20",
+    sw.add_argument("--cr", default="2,4,6,8",
                     help="target compression ratios in %%: each setting gets the hidden width closest to each, so "
-                         "settings are compared at equal CR [8,12,16,20]")
+                         "settings are compared at equal CR [2,4,6,8]")
     sw.add_argument("--hidden", help="comma-separated hidden widths instead of --cr")
     add_config_options(sw, skip=("hidden",) + NERN_SETTING_FIELDS, config_cls=NernConfig,
                         title="NeRN settings shared by every run")
