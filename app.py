@@ -24,9 +24,10 @@ from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, PRESETS, RUNNING_STOPPED, AppLimits, LiveComparison, Sessions,
-                               check_limits, device_label, load_ui_signal, matching_preset, parse_share_query,
-                               preset_query, share_query, to_audio, upscale, user_message, with_app_cadence)
+from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, AppLimits,
+                               LiveComparison, Sessions, check_limits, device_label, load_ui_signal, matching_preset,
+                               parse_share_query, preset_query, share_query, to_audio, upscale, user_message,
+                               with_app_cadence)
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
 from spectral_lab.spaces_support import gpu_stream
@@ -50,6 +51,11 @@ CONTROL_FIELDS = ["signal", "length", "image_size", "gray", "signal_options", "w
                   "first_omega0", "s0", "s1", "damping", "bias_scale", "pe_levels", "rff_sigma", "wire_omega",
                   "wire_sigma", "gauss_scale", "iga_group", "iga_end", "iga_every", "fr_phases", "steps", "lr",
                   "lr_schedule", "lr_gamma", "lr_every", "optimizer", "seed", "device", "fast", "ntk_points"]
+# Slider ranges (minimum, step); the maxima are the server's limits. A link may carry a value the
+# RunConfig accepts but a slider cannot show (ntk_points=32): on_load raises it to the minimum.
+SLIDERS = {"steps": (10, 10), "width": (8, 8), "depth": (1, 1), "ntk_points": (64, 64)}
+SLIDER_MAXIMA = {"steps": LIMITS.max_steps, "width": LIMITS.max_width, "depth": LIMITS.max_depth,
+                 "ntk_points": LIMITS.max_ntk_points}
 
 EXPLAIN = {
     "curves": "**PSNR** = 10·log10(R²/MSE), R = 2 (targets in [-1, 1]); repositories using R = 1 read 6.02 dB "
@@ -102,6 +108,11 @@ def _preset_values(name: str) -> list:
     return _values_from(config, methods)
 
 
+def _slider(field: str, **kwargs) -> gr.Slider:
+    minimum, step = SLIDERS[field]
+    return gr.Slider(minimum, SLIDER_MAXIMA[field], step=step, **kwargs)
+
+
 def _session(request: gr.Request | None) -> str:
     return request.session_hash if request is not None and request.session_hash else "local"
 
@@ -117,12 +128,25 @@ def on_load(request: gr.Request):
         try:
             config, methods = parse_share_query(query)
             check_limits(config, methods, LIMITS)
+            config, raised = _within_sliders(config)
             name = matching_preset(config, methods, DEVICE)
             explanation = PRESETS[name].explanation if name != CUSTOM else "Settings restored from the link."
+            if raised:
+                explanation += " Raised to the sliders' minimum: " + ", ".join(raised) + "."
             return [*_values_from(config, methods), explanation, name]
         except SpectralLabError as exc:
             note = f"The link's settings could not be used ({exc}); showing the default preset."
     return [*_preset_values(DEFAULT_PRESET), note or PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET]
+
+
+def _within_sliders(config: RunConfig) -> tuple[RunConfig, list[str]]:
+    """The config with slider fields below their slider's minimum raised to it, and what was raised."""
+    raised = []
+    for field, (minimum, _) in SLIDERS.items():
+        if getattr(config, field) < minimum:
+            raised.append(f"{field} {getattr(config, field)} → {minimum}")
+            config = config.replace(**{field: minimum})
+    return config, raised
 
 
 def on_methods(methods: list[str]):
@@ -286,9 +310,10 @@ def on_export(request: gr.Request):
 
 def on_stop(request: gr.Request):
     """Stop this session's run. A running comparison says so in its own next frame (writing the
-    status here could land after its final frame and hide it); a queued one is cancelled here."""
+    status here could land after its final frame and hide it); a queued one is cancelled here;
+    with nothing running, the last run's summary stays on screen."""
     message = SESSIONS.stop(_session(request))
-    return gr.skip() if message == RUNNING_STOPPED else message
+    return gr.skip() if message in (RUNNING_STOPPED, NOTHING_RUNNING) else message
 
 
 def on_reset(request: gr.Request):
@@ -359,7 +384,7 @@ def build_demo() -> gr.Blocks:
                         methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare)",
                                               max_choices=LIMITS.max_methods, allow_custom_value=True,
                                               elem_id="methods")
-                        steps = gr.Slider(10, LIMITS.max_steps, step=10, label="Steps per method", elem_id="steps")
+                        steps = _slider("steps", label="Steps per method", elem_id="steps")
                         with gr.Row():
                             train = gr.Button("Train", variant="primary", elem_id="train-button", min_width=80)
                             stop = gr.Button("Stop", variant="stop", elem_id="stop-button", min_width=80)
@@ -386,8 +411,8 @@ def build_demo() -> gr.Blocks:
                                 fr_phases = gr.Number(label="FR phases P", precision=0)
                         with gr.Accordion("Network and method knobs (blank = the method's default)", open=False):
                             with gr.Row():
-                                width = gr.Slider(8, LIMITS.max_width, step=8, label="Width")
-                                depth = gr.Slider(1, LIMITS.max_depth, step=1, label="Hidden layers")
+                                width = _slider("width", label="Width")
+                                depth = _slider("depth", label="Hidden layers")
                             with gr.Row():
                                 omega0 = gr.Number(label="ω₀ hidden", placeholder="30")
                                 first_omega0 = gr.Number(label="First-layer ω₀ / ω / s", placeholder="auto")
@@ -416,7 +441,7 @@ def build_demo() -> gr.Blocks:
                                 optimizer = gr.Dropdown(["adam", "sgd"], label="Optimiser")
                                 device = gr.Dropdown(["auto", "cpu", "cuda"], label="Device")
                                 fast = gr.Dropdown(["auto", "on", "off"], label="Fast step (CUDA graphs)")
-                            ntk_points = gr.Slider(64, LIMITS.max_ntk_points, step=64, label="NTK points M")
+                            ntk_points = _slider("ntk_points", label="NTK points M")
                         share = gr.Textbox(label="Share link (the whole setup)", buttons=["copy"], interactive=False,
                                            elem_id="share-link")
                         method_info = gr.Markdown(elem_id="method-info")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.live import RUNNING_STOPPED, Sessions, user_message
+from spectral_lab.live import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, user_message
 from spectral_lab.nern import SETTINGS, NernConfig, NernRun, compression_ratio, layer_spectra
 from spectral_lab.nern.orderings import ORDERING_DOCS, ORDERINGS
 
@@ -139,7 +139,8 @@ def on_sweep(request: gr.Request, table, widths, *values):
 def on_stop(request: gr.Request):
     """The run's own final frame says "Stopped" (a message written here could land after it)."""
     message = SESSIONS.stop(request.session_hash if request is not None else "local")
-    return gr.skip() if message == RUNNING_STOPPED else message
+    # a running one says so in its next frame; after a run, keep its final summary on screen
+    return gr.skip() if message in (RUNNING_STOPPED, NOTHING_RUNNING) else message
 
 
 def build_tab(concurrency: int) -> None:

@@ -601,6 +601,7 @@ def device_label() -> str:
 # Sessions: which comparison a browser has running or waiting (the app's Stop finds it here)
 # ----------------------------------------------------------------------------------------------
 RUNNING_STOPPED = "Stopping at the next step…"
+NOTHING_RUNNING = "Nothing is training."
 
 
 class Sessions:
@@ -658,10 +659,10 @@ class Sessions:
             return RUNNING_STOPPED
         if ticket is not None:
             return "**Cancelled**: your run was waiting in the queue and will not start."
-        return "Nothing is training."
+        return NOTHING_RUNNING
 
 
-__all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "LiveComparison", "MethodView", "OUTCOMES", "PRESETS",
+__all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "LiveComparison", "MethodView", "NOTHING_RUNNING", "OUTCOMES", "PRESETS",
            "Preset", "Sessions", "Update", "check_limits", "device_label", "load_ui_signal", "matching_preset",
            "parse_share_query", "preset_query", "rows_to_csv", "share_query", "to_audio", "train_stream",
            "upscale", "user_message", "with_app_cadence"]

@@ -32,6 +32,16 @@ def test_link_restores_every_control_and_names_no_preset():
     assert values[-1] == CUSTOM  # not the default preset's name over other settings
 
 
+def test_a_link_below_a_sliders_minimum_is_raised_to_it_and_says_so():
+    # a value RunConfig accepts (ntk_points ≥ 16) but the slider cannot hold made Train fail in Gradio
+    values = app.on_load(FakeRequest({"signal": "sines", "ntk_points": "32", "width": "4", "methods": "siren"}))
+    settings = dict(zip(app.CONTROL_FIELDS, values))
+    assert settings["ntk_points"] == 64 and settings["width"] == 8
+    assert "ntk_points 32 → 64" in values[-2] and "width 4 → 8" in values[-2]
+    config, _ = app._config_from(values[:-2])
+    assert config.ntk_points == 64
+
+
 def test_a_bad_link_falls_back_to_the_default_preset_with_a_message():
     values = app.on_load(FakeRequest({"steps": "-5", "methods": "siren"}))
     assert "could not be used" in values[-2] and "steps" in values[-2]
@@ -107,6 +117,7 @@ def test_a_short_run_streams_every_panel_and_ends_finished():
     assert {"results.csv", "psnr.png", "ntk.png", "errors.png", "bands.png"} <= set(figures)
     details = app.on_details("siren", request)  # another method's activations and kernel
     assert details[app.ui.activations]["visible"] and details[app.ui.kernel]["visible"]
+    assert app.on_stop(request) == gr.skip()  # Stop after the run keeps its "Finished" summary on screen
 
 
 def test_stop_on_a_queued_run_cancels_it():

@@ -34,7 +34,8 @@ def _free_port() -> int:
 def app_url():
     port = _free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "SPECTRAL_LAB_CONCURRENCY": "2"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "SPECTRAL_LAB_CONCURRENCY": "2",
+           "SPECTRAL_LAB_MAX_STEPS": "100000"}  # a long run of a tiny network: cheap to stop
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "app.log", "w")
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -70,7 +71,8 @@ def _open(browser, url, viewport=(1400, 1000)):
     page = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}).new_page()
     page.goto(url)
     page.wait_for_selector("#train-button", timeout=30_000)
-    page.wait_for_timeout(1500)  # the load event restores the link's settings
+    # the load event restores the link's settings, then previews the signal: wait for the preview
+    _wait_until(page, "document.querySelector('#signal-info').innerText.trim().length > 0", 30_000)
     return page
 
 
@@ -180,7 +182,7 @@ def test_image_preset_shows_every_method_side_by_side_and_ends_finished(browser,
 
 def test_stop_cancels_a_queued_run_and_stops_running_ones(browser, app_url):
     # two sessions take both training slots (SPECTRAL_LAB_CONCURRENCY=2); a third one waits
-    long_run = app_url + "?signal=sines&length=1024&width=32&depth=2&steps=5000&ntk_points=32&methods=siren"
+    long_run = app_url + "?signal=sines&length=512&width=16&depth=1&steps=100000&ntk_points=64&methods=siren"
     first, second = _open(browser, long_run), _open(browser, long_run)
     _press(first, "train-button")
     _press(second, "train-button")

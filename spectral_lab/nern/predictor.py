@@ -380,6 +380,9 @@ class NernRun:
         generator = torch.Generator().manual_seed(config.seed)
         use_cnn_losses = config.feature_weight > 0 or config.kd_weight > 0
         train_x = self.data.train_x.to(device)
+        if use_cnn_losses:  # the original CNN is fixed: its logits and features once, not every step
+            with torch.no_grad():
+                teacher_logits, teacher_features = self.cnn(train_x, return_features=True)
         start = time.perf_counter()
         step = 0
         while True:
@@ -397,7 +400,8 @@ class NernRun:
             loss = F.mse_loss(prediction, target)  # L_recon (SBS Fig. 1)
             if use_cnn_losses and step >= config.warmup * config.steps:
                 index = torch.randint(0, train_x.shape[0], (config.batch_images,), generator=generator).to(device)
-                loss = loss + self._cnn_losses(prediction, train_x[index])
+                loss = loss + self._cnn_losses(prediction, train_x[index], teacher_logits[index],
+                                               [features[index] for features in teacher_features])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip > 0:
@@ -412,11 +416,11 @@ class NernRun:
                                  original_accuracy=self.original_accuracy, accuracy=last.accuracy, mse=last.mse,
                                  psnr=last.psnr, seconds=last.seconds, steps=last.step, stopped=self._stop)
 
-    def _cnn_losses(self, prediction: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """α L_atten + β L_KD between the original CNN and the one rebuilt from `prediction`."""
+    def _cnn_losses(self, prediction: torch.Tensor, images: torch.Tensor, teacher_logits: torch.Tensor,
+                    teacher_features: list[torch.Tensor]) -> torch.Tensor:
+        """α L_atten + β L_KD between the original CNN (its outputs on `images` given) and the one
+        rebuilt from `prediction`."""
         config = self.config
-        with torch.no_grad():
-            teacher_logits, teacher_features = self.cnn(images, return_features=True)
         student_logits, student_features = torch.func.functional_call(
             self.cnn, self.signal.weights(prediction), (images,), {"return_features": True}, strict=False)
         loss = prediction.new_zeros(())
