@@ -148,8 +148,8 @@ def test_first_screen_holds_the_controls_train_stop_and_status(browser, app_url)
 
 
 def test_image_preset_shows_every_method_side_by_side_and_ends_finished(browser, app_url):
-    # the image preset (ReLU, SIREN, SPDER on the camera man) at 48², 100 steps: CPU-test sized
-    page = _open(browser, app_url + "?signal=camera&image_size=48&steps=100&methods=relu%2Csiren%2Cspder",
+    # the image preset (ReLU, SIREN, SPDER on the camera man) at 32², 50 steps: CPU-test sized
+    page = _open(browser, app_url + "?signal=camera&image_size=32&steps=50&methods=relu%2Csiren%2Cspder",
                  viewport=(1280, 720))
     page.click("#train-button")
     _wait_until(page, "document.querySelector('#status').innerText.includes('step')", 60_000)

@@ -2,6 +2,8 @@
 and are stored without outputs. Each ends by asserting what it teaches, so a broken engine
 breaks its notebook."""
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,9 +26,26 @@ def test_there_are_five_notebooks_stored_without_outputs():
         assert "assert" in sources[-2], f"{path.name}: the last code cell asserts what it teaches"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom_in_quick_mode(path):
+def _execute(path: Path) -> str:
+    """Run one notebook on a fresh kernel; '' when it ran to the end, else the failure."""
     book = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(book, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
-    client.execute()  # raises CellExecutionError with the cell and its traceback on any failure
+    try:
+        # two kernels share two cores: one torch thread each, no oversubscription
+        client.execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
+    except Exception as exc:  # CellExecutionError carries the cell and its traceback
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """Every notebook run once, two at a time (each on its own kernel process; CI has two cores)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(NOTEBOOKS, pool.map(_execute, NOTEBOOKS)))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom_in_quick_mode(path, executed):
+    assert not executed[path], executed[path]
