@@ -184,11 +184,12 @@ def test_stop_cancels_a_queued_run_and_stops_running_ones(browser, app_url):
     # two sessions take both training slots (SPECTRAL_LAB_CONCURRENCY=2); a third one waits
     long_run = app_url + "?signal=sines&length=512&width=16&depth=1&steps=100000&ntk_points=64&methods=siren"
     first, second = _open(browser, long_run), _open(browser, long_run)
+    # opened before the two runs load the CPU
+    third = _open(browser, app_url + "?signal=sines&length=256&width=8&depth=1&steps=20&ntk_points=64&methods=relu")
     _press(first, "train-button")
     _press(second, "train-button")
     for page in (first, second):
         _wait_until(page, "document.querySelector('#status').innerText.includes('step')", 60_000)
-    third = _open(browser, app_url + "?signal=sines&length=256&width=8&depth=1&steps=20&ntk_points=64&methods=relu")
     _press(third, "train-button")
     _wait_until(third, "document.querySelector('#status').innerText.includes('Waiting')", 20_000)
     _press(third, "stop-button")
