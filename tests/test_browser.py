@@ -72,7 +72,7 @@ def _open(browser, url, viewport=(1400, 1000)):
     page.goto(url)
     page.wait_for_selector("#train-button", timeout=30_000)
     # the load event restores the link's settings, then previews the signal: wait for the preview
-    _wait_until(page, "document.querySelector('#signal-info').innerText.trim().length > 0", 30_000)
+    _wait_until(page, "(document.querySelector('#signal-info')?.innerText || '').trim().length > 0", 30_000)
     return page
 
 
