@@ -662,7 +662,7 @@ class Sessions:
         return NOTHING_RUNNING
 
 
-__all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "LiveComparison", "MethodView", "NOTHING_RUNNING", "OUTCOMES", "PRESETS",
-           "Preset", "Sessions", "Update", "check_limits", "device_label", "load_ui_signal", "matching_preset",
-           "parse_share_query", "preset_query", "rows_to_csv", "share_query", "to_audio", "train_stream",
-           "upscale", "user_message", "with_app_cadence"]
+__all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "LiveComparison", "MethodView", "NOTHING_RUNNING",
+           "OUTCOMES", "PRESETS", "Preset", "Sessions", "Update", "check_limits", "device_label", "load_ui_signal",
+           "matching_preset", "parse_share_query", "preset_query", "rows_to_csv", "share_query", "to_audio",
+           "train_stream", "upscale", "user_message", "with_app_cadence"]
