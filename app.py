@@ -37,9 +37,9 @@ DEVICE = pick_device("auto").type
 LIMITS = AppLimits.from_env(DEVICE)
 CONCURRENCY = int(os.environ.get("SPECTRAL_LAB_CONCURRENCY", "1" if DEVICE == "cuda" else "2"))
 ui = SimpleNamespace()  # the components, for the callbacks' dict updates (set by build_demo)
-UI_NAMES = ("signal_info", "target_audio", "gallery", "recon_plot", "upload_state", "upload_message", "status", "share",
-            "preset_note", "preset", "details_choice", "curves", "results", "downloads", "audio_slots", "ntk", "errors",
-            "bands", "activations", "kernel", "controls")
+UI_NAMES = ("signal_info", "recon_note", "target_audio", "gallery", "recon_plot", "upload_state", "upload_message",
+            "status", "share", "preset_note", "preset", "details_choice", "curves", "results", "downloads",
+            "audio_slots", "ntk", "errors", "bands", "activations", "kernel", "controls")
 SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
 FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
 SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAGES)
@@ -60,8 +60,6 @@ SLIDER_MAXIMA = {"steps": LIMITS.max_steps, "width": LIMITS.max_width, "depth": 
 EXPLAIN = {
     "curves": "**PSNR** = 10·log10(R²/MSE), R = 2 (targets in [-1, 1]); repositories using R = 1 read 6.02 dB "
               "lower. A flat line at the start value means the network outputs ~0: the *spectral bottleneck*.",
-    "reconstruction": "The target and every method's current fit, side by side (images enlarged with nearest "
-                      "neighbour, so you see pixels, not smoothing).",
     "ntk": "**Empirical NTK** on a regular set of points, float64. Top: eigenvalue decay (slow decay = many "
            "directions learn fast) and how much of the target lies along each eigenvector (fast directions on the "
            "left). Below, per method: **S(k)**, where the kernel puts its energy in frequency (WINNER Eq. 6), with "
@@ -75,6 +73,13 @@ EXPLAIN = {
     "details": "One method at a time: per-layer activation histograms with their theory curves (arcsine for SIREN "
                "outputs; WINNER Thm 3.1 plus the bias term for layer 2), each layer's power spectrum, and the "
                "normalised kernel.",
+}
+RECONSTRUCTION_NOTES = {  # by signal kind, shown under "Reconstructions"
+    "image": "The target and every method's current fit, side by side, enlarged with nearest neighbour (you "
+             "see pixels, not smoothing).",
+    "audio": "The target and every method's current fit: a window of the waveform per method, and a player for "
+             "each fit below (listen for the missing highs).",
+    "1d": "The target and every method's current fit, one panel per method.",
 }
 CSS = """
 #controls {gap: 6px;}
@@ -180,7 +185,8 @@ def on_preview(upload, *values):
         return {ui.signal_info: f"⚠️ {exc}"}
     info = (f"**{signal.summary()}** · spectral centroid ψ = {spectral_centroid(signal):.3f} "
             f"(WINNER Eq. 10; high ψ = high-frequency dominant)")
-    updates = {ui.signal_info: info, ui.target_audio: gr.update(visible=False)}
+    updates = {ui.signal_info: info, ui.recon_note: RECONSTRUCTION_NOTES.get(signal.kind, ""),
+               ui.target_audio: gr.update(visible=False)}
     if signal.kind == "image":
         updates[ui.gallery] = gr.update(value=[(upscale(signal.to_original()), "target")], visible=True,
                                         columns=GALLERY_COLUMNS, height=_gallery_height(1))
@@ -447,7 +453,8 @@ def build_demo() -> gr.Blocks:
                         method_info = gr.Markdown(elem_id="method-info")
                     with gr.Column(scale=3, elem_id="results-column"):
                         signal_info = gr.Markdown(elem_id="signal-info")
-                        gr.Markdown("#### Reconstructions\n" + EXPLAIN["reconstruction"])
+                        gr.Markdown("#### Reconstructions")
+                        recon_note = gr.Markdown(RECONSTRUCTION_NOTES["1d"], elem_id="recon-note")
                         gallery = gr.Gallery(label="Target and fits", columns=GALLERY_COLUMNS, height=330, object_fit="contain",
                                              allow_preview=True, elem_id="recon-gallery", format="png", visible=False,
                                              interactive=False)
@@ -483,7 +490,7 @@ def build_demo() -> gr.Blocks:
                     damping, bias_scale, pe_levels, rff_sigma, wire_omega, wire_sigma, gauss_scale, iga_group,
                     iga_end, iga_every, fr_phases, steps, lr, lr_schedule, lr_gamma, lr_every, optimizer, seed,
                     device, fast, ntk_points, methods]
-        preview_outputs = [signal_info, gallery, recon_plot, target_audio]
+        preview_outputs = [signal_info, recon_note, gallery, recon_plot, target_audio]
         train_outputs = [status, curves, results, downloads, gallery, recon_plot, target_audio, *audio_slots, ntk,
                          errors, bands, activations, kernel, details_choice, share, preset]
         private = dict(api_visibility="private")

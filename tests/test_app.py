@@ -63,7 +63,10 @@ def test_preset_controls_link_controls_is_the_identity(title):
 def test_preview_reports_bad_signals_and_ignores_methods():
     values = app._preset_values(app.DEFAULT_PRESET)
     values[-1] = []  # no method chosen yet: the preview still works
-    assert "spectral centroid" in app.on_preview(None, *values)[app.ui.signal_info]
+    preview = app.on_preview(None, *values)
+    assert "spectral centroid" in preview[app.ui.signal_info] and "nearest" not in preview[app.ui.recon_note]
+    values[app.CONTROL_FIELDS.index("signal")] = "camera"  # the words under "Reconstructions" follow the kind
+    assert "nearest neighbour" in app.on_preview(None, *values)[app.ui.recon_note]
     values[app.CONTROL_FIELDS.index("signal")] = "nope"
     message = app.on_preview(None, *values)[app.ui.signal_info]
     assert message.startswith("⚠️ unknown signal")
