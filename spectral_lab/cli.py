@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_common import add_config_options, default_out, given_options, markdown_table
+from .cli_common import add_config_options, default_out, finite_or_none, given_options, markdown_table
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
 from .methods import list_methods
@@ -43,15 +43,6 @@ def train_with_progress(config: RunConfig, signal: Signal, progress: bool, label
     if run.final.status != "finished":
         print(f"note: {run.final.message}", file=sys.stderr)
     return run
-
-
-def finite_or_none(value):
-    """JSON has no NaN/Inf: such numbers are written as null."""
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 # ----------------------------------------------------------------------------------------------

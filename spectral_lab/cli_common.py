@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import time
 from dataclasses import fields
 from pathlib import Path
+
+import numpy as np
 
 from .config import RunConfig, coerce
 
@@ -58,3 +61,12 @@ def write_csv(rows: list[dict], path: Path, columns: list[str] | None = None) ->
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def finite_or_none(value):
+    """JSON has no NaN/Inf: such numbers are written as null."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

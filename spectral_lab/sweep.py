@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import sys
 import tomllib
@@ -32,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cli_common import markdown_table, write_csv
+from .cli_common import finite_or_none, markdown_table, write_csv
 from .config import RunConfig, coerce
 from .errors import ConfigError, SpectralLabError
 from .methods import get_method
@@ -183,7 +182,7 @@ def run_cell(cell: Cell) -> dict:
     summary.pop("method", None)
     row.update(summary, device=_device_name(run.device))
     return {"row": row, "config": run.config.to_dict(), "curve": (steps.tolist(), losses.tolist()),
-            "metrics": {k: _jsonable(v) for k, v in run.final.metrics.items()}}
+            "metrics": {k: finite_or_none(v) for k, v in run.final.metrics.items()}}
 
 
 def _device_name(device) -> str:
@@ -192,14 +191,6 @@ def _device_name(device) -> str:
 
         return torch.cuda.get_device_name(device)
     return "cpu"
-
-
-def _jsonable(value):
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _worker_init(threads: int) -> None:
@@ -247,7 +238,7 @@ class SweepResults:
             with open(folder / "curve.csv", "w") as handle:
                 handle.write("step,loss,psnr_db\n")
                 handle.writelines(f"{s},{l:.8g},{psnr_from_mse(l):.4f}\n" for s, l in zip(steps, losses))
-        row = {k: _jsonable(v) for k, v in result["row"].items()}
+        row = {k: finite_or_none(v) for k, v in result["row"].items()}
         (folder / "metrics.json").write_text(json.dumps({"row": row, "metrics": result["metrics"]}, indent=2,
                                                         allow_nan=False) + "\n")
         self.rows[cell.id] = row
