@@ -54,7 +54,7 @@ def schedule_factor(config, step: torch.Tensor | int):
         exponent = step // config.lr_every
         return config.lr_gamma ** exponent
     if config.lr_schedule == "drop":  # IGA Sec. 6.1: ×γ once, after `every` steps
-        return config.lr_gamma ** (step >= config.lr_every if isinstance(step, torch.Tensor) else int(step >= config.lr_every))
+        return config.lr_gamma ** (step >= config.lr_every)  # a bool (or bool tensor) as the exponent 0 / 1
     if config.lr_schedule == "exp":  # IGA App.: to 0.1× over the run
         return 0.1 ** (step / config.steps)
     return step * 0 + 1.0 if isinstance(step, torch.Tensor) else 1.0
