@@ -73,24 +73,23 @@ def time_fit(signal, width, depth, first_omega0, steps, device) -> float:
     config = RunConfig(signal="given", method="siren", width=width, depth=depth, first_omega0=first_omega0,
                        steps=steps + 5, lr=1e-4, device=device.type, log_every=10, preview_every=0)
     run = Run(config, signal)
-    start = None
+    start = end = None
     for snapshot in run.snapshots():
-        if start is None:  # first Snapshot at step 10: warm-up done; time the rest
-            sync(device)
-            start, first_step = time.perf_counter(), snapshot.step
-        elif snapshot.done:
+        if snapshot.done:  # the final Snapshot evaluates the best parameters: not a training step
             break
-        last_step = snapshot.step
-    sync(device)
-    return (last_step - first_step) / (time.perf_counter() - start)
+        sync(device)
+        if start is None:  # first Snapshot at step 10: warm-up done; time from here
+            start, first_step = time.perf_counter(), snapshot.step
+        end, last_step = time.perf_counter(), snapshot.step
+    return (last_step - first_step) / (end - start)
 
 
 def cases(device: torch.device, quick: bool):
     from spectral_lab.signals import make_synthetic, shared_data, load_audio
 
     if device.type == "cpu":
-        yield "1D 16k samples, SIREN 4×256", make_synthetic("chiptune", length=16384), 256, 4, 3000.0, 10 if quick else 30
-        yield "image 128², SIREN 4×256", load_signal("camera", image_size=128), 256, 4, 30.0, 10 if quick else 20
+        yield "1D 16k samples, SIREN 4×256", make_synthetic("chiptune", length=16384), 256, 4, 3000.0, 20 if quick else 40
+        yield "image 128², SIREN 4×256", load_signal("camera", image_size=128), 256, 4, 30.0, 20 if quick else 30
         return
     steps = 200 if quick else 1000
     yield "image 256², SIREN 5×256", load_signal("camera", image_size=256), 256, 5, 30.0, steps
