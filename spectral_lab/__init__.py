@@ -1,4 +1,9 @@
 """Spectral Lab: see spectral bias in implicit neural representations (coordinate MLPs)."""
+import warnings
+
+# scikit-image's data module and librosa import pooch, which imports tqdm.auto; in Jupyter without
+# ipywidgets that prints "TqdmWarning: IProgress not found" into a notebook that shows no bar.
+warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm.auto")
 from .config import RunConfig
 from .errors import ConfigError, SignalError, SpectralLabError, TrainingDiverged
 from .methods import METHODS, build_model, get_method, list_methods, resolve, winner_scales

@@ -10,16 +10,18 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .cli_common import add_config_options, default_out, finite_or_none, given_options, markdown_table
+from .cli_common import (add_config_options, default_out, finite_or_none, given_options, markdown_table,
+                         prepare_out)
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
 from .methods import list_methods
-from .metrics import PSNR_CONVENTION, psnr_from_mse
+from .metrics import PSNR_CONVENTION, psnr_from_mse, zero_output_note
 from .modifiers import expand_methods
 from .signals import Signal, list_signals, signal_for
 from .train import Run
@@ -137,16 +139,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if Path(config.signal).suffix and Path(config.signal).exists():
         config = config.replace(signal=str(Path(config.signal).resolve()))  # config.json re-runs from anywhere
     signal = signal_for(config)
+    out = prepare_out(args.out or default_out("fit", config.signal, config.method))  # before any training
     run = train_with_progress(config, signal, progress=not args.quiet)
-    out = Path(args.out) if args.out else default_out("fit", config.signal, config.method)
     written = save_outputs(run, out)
     m = run.final.metrics
     if not math.isfinite(run.best_loss):
-        print(f"error: {run.final.message}; no finite loss was ever reached (outputs in {out})", file=sys.stderr)
+        print(f"error: {run.final.message}; outputs in {out}", file=sys.stderr)
         return EXIT_NO_FINITE_LOSS
     extra = f", SSIM {m['ssim']:.4f}" if "ssim" in m else ""
+    stalled = zero_output_note(m)
     print(f"{run.config.method} on {signal.summary()}: PSNR {m['psnr']:.2f} dB{extra}, ρ_AG {m['rho_ag']:.4f}, "
-          f"{run.num_parameters} params, {m['seconds']:.1f} s ({m['steps_per_s']:.1f} steps/s; {run.step_note})")
+          f"{run.num_parameters} params, {m['seconds']:.1f} s ({m['steps_per_s']:.1f} steps/s; {run.step_note})"
+          + (f"; {stalled}" if stalled else ""))
     print(f"saved: {', '.join(str(p) for p in written)}")
     return 0
 
@@ -161,7 +165,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model_path = Path(args.model)
     folder = model_path if model_path.is_dir() else model_path.parent
     out = Path(args.out) if args.out else folder / f"render-x{args.scale:g}{default}"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    prepare_out(out.parent)
     if out.suffix.lower() == ".npy":
         np.save(out, rendered)
     elif kind == "image":
@@ -198,7 +202,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise SpectralLabError("give at least one signal (--signals) and one method (--methods)")
     config = RunConfig.from_dict({**given_options(args, skip=("signal", "method")), "signal": signals[0],
                                   "method": methods[0]})
-    out = Path(args.out) if args.out else default_out("compare", *signals)
+    out = prepare_out(args.out or default_out("compare", *signals))
     rows = compare(config, signals, methods, out, progress=not args.quiet)
     table = markdown_table(rows, COMPARE_COLUMNS)
     print(table)
@@ -225,7 +229,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError("a sweep needs signals and methods (--signals/--methods or a --grid file)")
     config = RunConfig.from_dict({**base, "signal": signals[0], "method": methods[0]})
     cells = grid_cells(config, signals, methods, seeds, sets)
-    out = Path(args.out) if args.out else default_out("sweep", *signals[:3])
+    out = prepare_out(args.out or default_out("sweep", *signals[:3]))
     rows = run_sweep(cells, out, backend=args.backend, workers=args.workers, address=args.address,
                      gpus_per_cell=args.gpus_per_cell, progress=not args.quiet)
     print((out / "summary.md").read_text() if (out / "summary.md").exists() else "no cell finished")
@@ -244,7 +248,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for name, protocol in PROTOCOLS.items():
             print(f"  {name:<14} {protocol.title} [{protocol.source}]")
         return 0 if args.protocol == "list" else EXIT_BAD_INPUT
-    out = Path(args.out) if args.out else Path("runs") / f"reproduce-{args.protocol}-{args.scale}"
+    from .reproduce import locate_files
+
+    locate_files(PROTOCOLS[args.protocol], args.data, args.scale)  # fails before the output folder is made
+    out = prepare_out(args.out or Path("runs") / f"reproduce-{args.protocol}-{args.scale}")
     report = reproduce(args.protocol, args.data, scale=args.scale, out=out, backend=args.backend,
                        workers=args.workers, address=args.address, gpus_per_cell=args.gpus_per_cell,
                        progress=not args.quiet, overrides=given_options(args, skip=("signal", "method")))
@@ -253,13 +260,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+BENCH_SCRIPTS = ("train", "app", "diagnostics", "gpu", "modifiers", "sweep", "nern_claims")
+
+
+def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run bench/bench_SCRIPT.py with every option after the script name passed on to it."""
     import runpy
 
-    script = Path(__file__).resolve().parent.parent / "bench" / "bench_train.py"
+    script = BENCH_DIR / f"bench_{args.script}.py"
     if not script.is_file():
-        raise SpectralLabError("bench/bench_train.py is not in this checkout")
-    sys.argv = [str(script)] + args.rest
+        raise SpectralLabError(f"bench/{script.name} is not in this checkout (benchmarks ship with the repository)")
+    sys.argv = [f"python -m spectral_lab bench {args.script}"] + rest
     runpy.run_path(str(script), run_name="__main__")
     return 0
 
@@ -311,15 +323,22 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("reproduce", help="a paper's table, our numbers beside the paper's")
     rep.add_argument("protocol", help="winner-table1, winner-table2, spder-table1, iga-table1 (or 'list')")
-    rep.add_argument("--data", default="", help="folder with the paper's files (searched recursively by name)")
+    rep.add_argument("--data", default=os.environ.get("SPECTRAL_LAB_DATA", ""),
+                     help="folder with the paper's files, searched recursively by name, e.g. the shared clips' "
+                          "folder wherever it is [$SPECTRAL_LAB_DATA]")
     rep.add_argument("--scale", choices=("quick", "paper"), default="quick",
                      help="quick: CPU-sized crops, networks and steps; paper: the paper's settings [quick]")
     _add_backend_options(rep)
     add_config_options(rep, skip=("signal", "method"), title="override the protocol's settings")
     rep.add_argument("--out", help="output folder; resumable [runs/reproduce-PROTOCOL-SCALE]")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
-    bench = sub.add_parser("bench", help="run bench/bench_train.py (our fit vs a hand-written loop)")
-    bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the bench script")
+    # add_help=False: `bench gpu --help` is the script's own help (every option goes to the script)
+    bench = sub.add_parser("bench", add_help=False,
+                           help=f"run bench/bench_SCRIPT.py, SCRIPT one of {', '.join(BENCH_SCRIPTS)} [train: our fit "
+                                "vs a hand-written loop]; other options go to the script (`bench --quick`, "
+                                "`bench gpu --help`)")
+    bench.add_argument("script", nargs="?", default="train", choices=BENCH_SCRIPTS,
+                       help="which bench/bench_SCRIPT.py to run [train]")
     from .nern.cli import add_nern_parser
 
     add_nern_parser(sub)
@@ -328,11 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "bench":  # only bench passes unknown options on (to its script)
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     from .nern.cli import cmd_nern
 
     commands = {"list": cmd_list, "fit": cmd_fit, "predict": cmd_predict, "compare": cmd_compare,
-                "sweep": cmd_sweep, "reproduce": cmd_reproduce, "bench": cmd_bench, "nern": cmd_nern}
+                "sweep": cmd_sweep, "reproduce": cmd_reproduce, "nern": cmd_nern,
+                "bench": lambda parsed: cmd_bench(parsed, rest)}
     try:
         return commands[args.command](args)
     except SpectralLabError as exc:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
+import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import RunConfig, coerce
+from .errors import ConfigError
 
 
 def add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (), config_cls: type = RunConfig,
@@ -24,11 +27,26 @@ def add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = 
     for f in fields(config_cls):
         if f.name in skip:
             continue
-        default = f.default if f.default is not None else "method default"
-        # argparse %-formats help strings: a literal % in a doc ("1% decay") must be doubled.
-        help_text = f"{f.metadata['doc']} [{default}]".replace("%", "%%")
+        help_text = _help_text(f).replace("%", "%%")  # argparse %-formats help strings
+        if f.type in (bool, "bool"):  # a flag: `--gray` alone means yes; `--gray no` still reads a value
+            group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, nargs="?", const="yes",
+                               metavar="yes|no", help=help_text)
+            continue
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, metavar=f.name.upper(),
                            choices=f.metadata.get("choices"), help=help_text)
+
+
+def _help_text(f) -> str:
+    """A field's doc and its default: the value, or for None what the doc says None means
+    ('(None: keep)' -> '[keep]'), else the method's default."""
+    doc = f.metadata["doc"]
+    if f.default is not None:
+        shown = ("yes" if f.default else "no") if isinstance(f.default, bool) else f.default
+        return f"{doc} [{shown}]"
+    meaning = re.search(r" ?\(None: ([^)]*)\)", doc)
+    if meaning:
+        return f"{doc.replace(meaning.group(0), '')} [{meaning.group(1)}]"
+    return f"{doc} [method default]"
 
 
 def given_options(args: argparse.Namespace, config_cls: type = RunConfig, skip: tuple[str, ...] = ()) -> dict:
@@ -41,6 +59,19 @@ def default_out(kind: str, *names: str) -> Path:
     """runs/KIND-NAMES-TIME: a fresh output folder name."""
     stem = "-".join(Path(n).stem for n in names)
     return Path("runs") / f"{kind}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_out(path: str | Path) -> Path:
+    """Create the output folder and check that it takes files, before any training: a run whose
+    results cannot be written fails at once, not after its last step."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write the output folder {out}: {exc.strerror or exc}") from None
+    return out
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
 from urllib.parse import parse_qsl, urlencode
+
+import numpy as np
 
 from .errors import ConfigError
 
@@ -166,7 +169,7 @@ def coerce(name: str, value: Any, config_cls: type = None) -> Any:
     """Parse a string (query string, CLI) into the field's type; '' or 'none'/'auto' -> None where allowed."""
     hint = str(get_type_hints(config_cls or RunConfig)[name])
     if not isinstance(value, str):
-        return value
+        return _checked_value(name, value, hint)
     text = value.strip()
     if "None" in hint and text.lower() in ("", "none", "auto"):
         return None
@@ -188,3 +191,24 @@ def coerce(name: str, value: Any, config_cls: type = None) -> Any:
         expected = "yes/no" if "bool" in hint else "an integer" if "int" in hint else "a number"
         raise ConfigError(f"{name} expects {expected}, got {value!r}") from None
     return text
+
+
+def _checked_value(name: str, value: Any, hint: str) -> Any:
+    """A non-string value (a config file's JSON, Python) of the field's type, or a ConfigError:
+    64.5 or true for an integer setting, a list anywhere, a number for a text setting."""
+    if value is None:
+        return None  # validate() says whether the field may be empty
+    expected = ("yes/no (true/false)" if "bool" in hint else "an integer" if "int" in hint
+                else "a number" if "float" in hint else "text")
+    if isinstance(value, (bool, np.bool_)):
+        ok, value = "bool" in hint, bool(value)
+    elif isinstance(value, numbers.Integral):
+        ok, value = "int" in hint or "float" in hint, float(value) if "float" in hint else int(value)
+    elif isinstance(value, numbers.Real):
+        ok = "float" in hint or ("int" in hint and float(value).is_integer())
+        value = float(value) if "float" in hint else int(value) if ok else value
+    else:
+        ok = False  # lists, dicts: no setting takes one
+    if not ok:
+        raise ConfigError(f"{name} expects {expected}, got {value!r}")
+    return value

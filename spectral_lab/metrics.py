@@ -62,9 +62,32 @@ def rho_ag(prediction: np.ndarray, target: np.ndarray, grid_ndim: int | None = N
     return float(a @ g / denominator) if denominator > 0 else 0.0
 
 
+# A fit this close to what predicting 0 everywhere scores has learned (almost) nothing.
+ZERO_OUTPUT_MARGIN_DB = 1.0
+ZERO_OUTPUT_HINT = "output stayed ≈ 0: spectral bottleneck, or lr too large"
+
+
+def zero_output_psnr(target: np.ndarray, data_range: float = DATA_RANGE) -> float:
+    """PSNR of predicting 0 everywhere: the floor a run that learned nothing sits at."""
+    return psnr(np.zeros_like(np.asarray(target, np.float64)), target, data_range)
+
+
+def zero_output_note(metrics: dict) -> str:
+    """'output stayed ≈ 0 …' (with both numbers) when the PSNR is within ZERO_OUTPUT_MARGIN_DB of
+    the zero-output PSNR, else ''."""
+    floor = metrics.get("zero_output_psnr")
+    if floor is None or not math.isfinite(metrics.get("psnr", math.nan)):
+        return ""
+    if metrics["psnr"] - floor >= ZERO_OUTPUT_MARGIN_DB:
+        return ""
+    return f"{ZERO_OUTPUT_HINT} ({metrics['psnr']:.2f} dB vs {floor:.2f} dB for a zero output)"
+
+
 def evaluate(prediction_grid: np.ndarray, target_grid: np.ndarray, kind: str) -> dict[str, float]:
-    """The metrics a results table shows: PSNR always; SSIM for images; ρ_AG always."""
-    result = {"psnr": psnr(prediction_grid, target_grid), "rho_ag": rho_ag(prediction_grid, target_grid, 2 if kind == "image" else 1)}
+    """The metrics a results table shows: PSNR always; SSIM for images; ρ_AG always; and the
+    zero-output PSNR the run is measured against."""
+    result = {"psnr": psnr(prediction_grid, target_grid), "rho_ag": rho_ag(prediction_grid, target_grid, 2 if kind == "image" else 1),
+              "zero_output_psnr": zero_output_psnr(target_grid)}
     if kind == "image":
         result["ssim"] = ssim(prediction_grid, target_grid)
     return result

@@ -88,6 +88,28 @@ def find_files(protocol: Protocol, data: str | os.PathLike, max_files: int | Non
     return found
 
 
+def wanted_files(protocol: Protocol) -> str:
+    """The files a protocol looks for, in words."""
+    return f"files matching {protocol.dataset}" if protocol.dataset else ", ".join(protocol.files)
+
+
+def locate_files(protocol: Protocol, data: str | os.PathLike, scale: str) -> dict[str, Path | None]:
+    """find_files, but --data must be an existing folder holding at least one of the protocol's
+    files: a ConfigError names where it looked, before anything is written or trained."""
+    if not data:
+        raise ConfigError(f"{protocol.name} needs --data: the folder holding {wanted_files(protocol)} "
+                          "(or set SPECTRAL_LAB_DATA)")
+    if not Path(data).is_dir():
+        raise ConfigError(f"--data {data}: no such folder ({Path(data).resolve()})")
+    if scale not in protocol.settings:
+        raise ConfigError(f"scale must be one of {', '.join(protocol.settings)}")
+    files = find_files(protocol, data, protocol.settings[scale].get("max_files"))
+    if not any(path is not None for path in files.values()):
+        raise ConfigError(f"no file of {protocol.name} ({wanted_files(protocol)}) under {Path(data).resolve()} "
+                          "(searched recursively); point --data at the folder that holds them")
+    return files
+
+
 def protocol_cells(protocol: Protocol, files: dict[str, Path | None], scale: str, overrides: dict | None = None):
     from .sweep import Cell
 
@@ -173,14 +195,11 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
     if name not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOLS)}")
     protocol = PROTOCOLS[name]
-    if scale not in protocol.settings:
-        raise ConfigError(f"scale must be one of {', '.join(protocol.settings)}")
-    max_files = protocol.settings[scale].get("max_files")
-    files = find_files(protocol, data, max_files)
+    files = locate_files(protocol, data, scale)
     cells = protocol_cells(protocol, files, scale, overrides)
     out = Path(out)
     rows = run_sweep(cells, out, backend=backend, workers=workers, address=address, gpus_per_cell=gpus_per_cell,
-                     progress=progress) if cells else []
+                     progress=progress)
     table = comparison_table(protocol, rows, files)
     missing = [n for n, p in files.items() if p is None]
     lines = [f"## {protocol.title}", f"Source: {protocol.source}.",
@@ -188,8 +207,6 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
              f"PSNR in the paper's convention: {CONVENTIONS[protocol.psnr][1]}.", "", markdown_table(table)]
     if missing:
         lines.append(f"\nMissing from --data ({len(missing)}): {', '.join(missing)}.")
-    if not cells:
-        lines.append(f"\nNo file of this protocol was found under {data or '(no --data given)'}: nothing trained.")
     failed = [r for r in rows if r.get("status") == "failed"]
     if failed:
         lines.append("\nFailed cells: " + "; ".join(f"{r['signal']}/{r['method']}: {r['note']}" for r in failed))

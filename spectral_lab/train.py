@@ -14,6 +14,7 @@ whatever the budget deferred.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -25,7 +26,7 @@ from .config import RunConfig
 from .diagnostics import diagnose, due_diagnostics, enabled_diagnostics
 from .errors import ConfigError
 from .methods import build_model, resolve
-from .metrics import evaluate, psnr_from_mse
+from .metrics import evaluate, psnr_from_mse, zero_output_note
 from .models import count_parameters
 from .modifiers import InductiveGradientAdjustment, describe_modifiers, split_method
 from .signals import Signal, signal_for
@@ -150,8 +151,7 @@ class Run:
                             bad = int(steps_chunk[~finite][0])
                             tail = (steps_chunk[finite], chunk[finite])
                             self._record(*tail)
-                            message, status = (f"training diverged (NaN/Inf loss) at step {bad}; kept the best "
-                                               f"parameters from step {self.best_step}"), "diverged"
+                            message, status = self._divergence_message(bad, last_logged - len(chunk)), "diverged"
                             step = bad - 1
                             break
                         self._record(steps_chunk, chunk)
@@ -184,6 +184,17 @@ class Run:
                 del stepper
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
+
+    def _divergence_message(self, bad_step: int, previous_log: int) -> str:
+        """When the loss went non-finite and which parameters were kept. Parameters are copied only
+        at log points, so finite steps between the last log point and `bad_step` cannot be kept."""
+        if math.isfinite(self.best_loss):
+            kept = f"kept the best parameters, from step {self.best_step} (PSNR {psnr_from_mse(self.best_loss):.2f} dB)"
+        else:
+            kept = "kept the initial parameters (step 0): no log point had a finite loss yet"
+        unkept = (f"; steps {previous_log + 1}–{bad_step - 1} were finite but parameters are kept only at log "
+                  f"points (every {self.config.log_every} steps)") if bad_step - 1 > previous_log else ""
+        return f"the loss went non-finite (NaN/Inf) at step {bad_step}; {kept}{unkept}"
 
     def _due(self, step: int, start: float) -> set[str]:
         """Diagnostics due at `step` whose share of the budget affords their last measured cost:
@@ -275,7 +286,8 @@ class Run:
                 "ssim": round(m["ssim"], 4) if "ssim" in m else None, "rho_ag": round(m["rho_ag"], 4),
                 "params": self.num_parameters, "seconds": round(m["seconds"], 2), "steps": m["steps"],
                 "steps_per_s": round(m["steps_per_s"], 2), "status": self.final.status,
-                "note": "" if self.final.status == "finished" else self.final.message}
+                "note": "; ".join(n for n in ("" if self.final.status == "finished" else self.final.message,
+                                              zero_output_note(m)) if n)}
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, loss) of every step seen so far."""

@@ -192,4 +192,100 @@ def test_a_fit_that_never_had_a_finite_loss_exits_3_with_valid_json(tmp_path, mo
                  "--quiet"]) == 3
     metrics = json.loads((out / "metrics.json").read_text())  # strict JSON: NaN written as null
     assert metrics["psnr"] is None and metrics["status"] == "diverged"
-    assert "no finite loss" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "went non-finite (NaN/Inf) at step 1; kept the initial parameters (step 0)" in err
+
+
+def test_an_unwritable_output_folder_fails_before_training(tmp_path, capsys, monkeypatch):
+    import time
+
+    import spectral_lab.cli as cli
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the output folder cannot be written")
+
+    monkeypatch.setattr(cli, "train_with_progress", no_training)
+    begin = time.perf_counter()
+    assert main(["fit", "--signal", "sines", "--steps", "5", "--out", "/dev/null/sub", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the output folder /dev/null/sub") and len(err.splitlines()) == 1
+    assert time.perf_counter() - begin < 30
+    for argv in (["compare", "--signals", "sines", "--methods", "relu"], ["sweep", "--signals", "sines",
+                                                                           "--methods", "relu"]):
+        assert main(argv + ["--steps", "2", "--out", "/dev/null/sub", "--quiet"]) == 2
+        assert "cannot write the output folder" in capsys.readouterr().err
+
+
+def test_reproduce_without_its_data_exits_2_naming_where_it_looked(tmp_path, capsys):
+    assert main(["reproduce", "winner-table1", "--data", "/nonexistent", "--out", str(tmp_path / "o")]) == 2
+    assert "--data /nonexistent: no such folder" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["reproduce", "winner-table1", "--data", str(empty), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"no file of winner-table1 (tetris.wav" in err and str(empty) in err
+    assert not (tmp_path / "o").exists()  # nothing written: no results.csv named and never made
+
+
+def test_divergence_says_when_and_what_was_kept(tmp_path, capsys):
+    # Diverges a few steps in, before the first log point (every 10 steps): steps 1..k finite.
+    out = tmp_path / "div"
+    code = main(["fit", "--signal", "sines", "--length", "256", "--method", "siren", "--first-omega0", "1e6",
+                 "--optimizer", "sgd", "--lr", "1", "--depth", "8", "--width", "64", "--steps", "30", "--out",
+                 str(out), "--quiet"])
+    err = capsys.readouterr().err
+    if code == 3:  # as in the issue: no log point had a finite loss
+        assert "went non-finite (NaN/Inf) at step" in err and "kept the initial parameters (step 0)" in err
+    else:  # diverged after a finite log point: the kept step is named
+        assert code == 0 and "kept the best parameters, from step" in err
+    assert "no finite loss was ever reached" not in err
+
+
+def test_a_run_that_stays_at_the_zero_output_psnr_says_so(tmp_path, capsys):
+    # WINNER's high-frequency target: SIREN stays at the zero-output PSNR (test_claims), SIREN² does not.
+    for method, stalled in (("siren", True), ("siren2", False)):
+        # measured: SIREN 10.66 dB (zero output 10.66), SIREN² 21.2 dB
+        assert main(["fit", "--signal", "winner_high", "--length", "2048", "--method", method, "--width", "64",
+                     "--steps", "100", "--log-every", "50", "--out", str(tmp_path / method), "--quiet"]) == 0
+        line = capsys.readouterr().out.splitlines()[0]
+        assert ("output stayed ≈ 0: spectral bottleneck, or lr too large" in line) == stalled, line
+
+
+def test_boolean_settings_are_flags(tmp_path):
+    out = tmp_path / "gray"
+    assert main(["fit", "--signal", "astronaut", "--image-size", "8", "--gray", "--steps", "2", "--width", "8",
+                 "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "config.json").read_text())["gray"] is True
+    assert main(["fit", "--signal", "astronaut", "--image-size", "8", "--gray", "no", "--steps", "2", "--width", "8",
+                 "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "config.json").read_text())["gray"] is False
+
+
+def test_help_shows_what_an_empty_default_means(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "[generator default or whole file]" in text and "[keep]" in text
+    assert "--gray [yes|no]" in text and "--tf32 [yes|no]" in text
+
+
+def test_bench_passes_options_to_its_script(capsys):
+    # The issue: `bench --quick` was rejected. Options now reach the script (its own --help here).
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0 and "--quick" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "gpu", "--help"])
+    assert exit_info.value.code == 0 and "--tf32" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # other commands still refuse unknown options
+        main(["fit", "--bogus", "1"])
+
+
+@pytest.mark.parametrize("setting", [{"width": 64.5}, {"width": True}, {"steps": [100]}, {"signal": 3}])
+def test_config_files_are_checked_like_flags(tmp_path, capsys, setting):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(setting))
+    assert main(["fit", "--config", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    name = next(iter(setting))
+    assert err.startswith(f"error: {name} expects") and len(err.splitlines()) == 1 and "Traceback" not in err

@@ -216,3 +216,15 @@ def test_modifier_comparisons_expand_and_count_against_the_cap():
     check_limits(RunConfig(steps=10), ["relu_pe+iga", "siren+fr+bn"], AppLimits())
     with pytest.raises(ConfigError, match="unknown modifier"):
         check_limits(RunConfig(steps=10), ["relu+xyz"], AppLimits())
+
+
+def test_the_final_status_flags_a_method_whose_output_stayed_at_zero():
+    # WINNER's high-frequency target: SIREN stays at the zero-output PSNR, SIREN² learns (test_claims).
+    config = with_app_cadence(RunConfig(signal="winner_high", length=2048, width=64, depth=3, steps=100,
+                                        diagnostics_budget=0), "cpu")
+    signal = load_ui_signal(config, None, AppLimits())
+    final = list(LiveComparison(config, ["siren", "siren2"], signal, curve_hz=1000, heavy_hz=1000).frames())[-1]
+    assert "⚠ siren: output stayed ≈ 0: spectral bottleneck, or lr too large" in final.status
+    assert "⚠ siren2" not in final.status
+    notes = {row["method"]: row["note"] for row in final.table}
+    assert "output stayed ≈ 0" in notes["siren"] and "output stayed" not in notes["siren2"]

@@ -183,3 +183,33 @@ def test_cli_fit_writes_a_rebuildable_cnn_and_sweep_rejects_bad_input(tmp_path, 
     assert "expect comma-separated numbers" in capsys.readouterr().err
     assert main(["nern", "sweep", "--cr", "0"]) == 2
     assert "percentages" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_predictor_larger_than_the_cnn_and_foreign_checkpoints(tmp_path, capsys):
+    assert main(["nern", "fit", "--hidden", "1024", "--steps", "2", "--out", str(tmp_path / "big")]) == 2
+    err = capsys.readouterr().err
+    assert "CR 4" in err and "compress nothing" in err and "hidden ≤" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "big").exists()  # refused before the output folder is made
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"a": 1}, foreign)
+    assert main(["nern", "fit", "--checkpoint", str(foreign), "--steps", "2", "--out", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err
+    assert "not a digits-CNN checkpoint" in err and "weights_only" not in err and len(err.splitlines()) == 1
+    assert main(["nern", "sweep", "--cr", "150"]) == 2
+    assert main(["nern", "sweep", "--seeds", "x"]) == 2
+
+
+def test_sweep_summary_states_a_ranking_only_where_intervals_separate():
+    from spectral_lab.nern.predictor import rankings, summarise_sweep
+
+    def rows(setting, hidden, accuracies):
+        return [{"setting": setting, "hidden": hidden, "CR_%": 4.0, "seed": i, "accuracy_%": a,
+                 "kernel_psnr_dB": 20.0} for i, a in enumerate(accuracies)]
+
+    separate = summarise_sweep(rows("sbs", 22, [88, 90, 86]) + rows("nern", 20, [40, 50, 45]))
+    assert separate[0]["accuracy_%"] == "88.0 ± 1.6" and separate[0]["seeds"] == 3
+    assert rankings(separate) == ["CR 4/4%: sbs ahead (sbs 88.0 ± 1.6%, nern 45.0 ± 4.1%; mean ± std intervals "
+                                  "separate)"]
+    # One seed swinging 15 -> 92 (the case) overlaps: no ranking is stated.
+    overlap = rankings(summarise_sweep(rows("sbs", 22, [15, 92, 85]) + rows("nern", 20, [40, 50, 45])))
+    assert overlap[0].startswith("CR 4/4%: no ranking")

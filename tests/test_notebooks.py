@@ -26,8 +26,14 @@ def test_there_are_five_notebooks_stored_without_outputs():
         assert "assert" in sources[-2], f"{path.name}: the last code cell asserts what it teaches"
 
 
+# What a reader should never see in a notebook's output (the issue: a tqdm warning from pooch's
+# import, and numpy scalars printed as np.float64(10.66)).
+NOISE = ("TqdmWarning", "np.float64(", "np.int64(", "Traceback")
+
+
 def _execute(path: Path) -> str:
-    """Run one notebook on a fresh kernel; '' when it ran to the end, else the failure."""
+    """Run one notebook on a fresh kernel; '' when it ran to the end with clean output, else the
+    failure or the noisy output."""
     book = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(book, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
@@ -36,6 +42,12 @@ def _execute(path: Path) -> str:
         client.execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
     except Exception as exc:  # CellExecutionError carries the cell and its traceback
         return f"{type(exc).__name__}: {exc}"
+    for index, cell in enumerate(book.cells):
+        for output in cell.get("outputs", []):
+            text = str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+            noise = [n for n in NOISE if n in text]
+            if noise:
+                return f"cell {index} printed {noise}: {text[:300]}"
     return ""
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..cli_common import add_config_options, given_options, markdown_table, write_csv
+from ..cli_common import add_config_options, given_options, markdown_table, prepare_out, write_csv
 from ..errors import ConfigError
-from .predictor import SETTINGS, NernConfig, NernRun, ordering_report, sweep
+from .predictor import (SETTINGS, NernConfig, NernRun, check_compresses, kernel_signal, ordering_report, rankings,
+                        summarise_sweep, sweep)
 
 NERN_SETTING_FIELDS = ("encoding", "smoothing", "rff_rule")
 
@@ -38,14 +39,17 @@ def add_nern_parser(sub) -> None:
                     help="target compression ratios in %%: each setting gets the hidden width closest to each, so "
                          "settings are compared at equal CR [2,4,6,8]")
     sw.add_argument("--hidden", help="comma-separated hidden widths instead of --cr")
+    sw.add_argument("--seeds", default="0,1,2",
+                    help="comma-separated seeds: every cell runs once per seed; the summary gives mean ± std and "
+                         "names a setting ahead only where the intervals separate [0,1,2]")
     add_config_options(sw, skip=("hidden",) + NERN_SETTING_FIELDS, config_cls=NernConfig,
                         title="NeRN settings shared by every run")
     sw.add_argument("--out", help="output folder [runs/nern-sweep]")
     orderings = commands.add_parser("orderings", help="S(w) (SBS Eq. 6) and low-frequency energy per ordering")
     orderings.add_argument("--checkpoint", default="", help="CNN checkpoint [assets/digits_resnet.pt]")
     cnn = commands.add_parser("train-cnn", help="train the digits ResNet and save the checkpoint")
-    cnn.add_argument("--epochs", type=int, default=30)
-    cnn.add_argument("--seed", type=int, default=0)
+    cnn.add_argument("--epochs", type=int, default=30, help="passes over the digits training split [30]")
+    cnn.add_argument("--seed", type=int, default=0, help="seed for the CNN's initialisation and batch order [0]")
     cnn.add_argument("--out", default="", help="checkpoint path [assets/digits_resnet.pt]")
 
 
@@ -84,24 +88,46 @@ def cmd_nern(args: argparse.Namespace) -> int:
             crs = None if hiddens else [float(c) for c in args.cr.split(",") if c]
         except ValueError:
             raise ConfigError(f"--hidden / --cr expect comma-separated numbers, got {args.hidden or args.cr!r}") from None
-        if crs is not None and not all(0 < c <= 200 for c in crs):
-            raise ConfigError("--cr values are percentages in (0, 200]")
+        try:
+            seeds = [int(s) for s in args.seeds.split(",") if s]
+        except ValueError:
+            raise ConfigError(f"--seeds expects comma-separated integers, got {args.seeds!r}") from None
+        if crs is not None and not all(0 < c <= 100 for c in crs):
+            raise ConfigError("--cr values are percentages in (0, 100]")
+        if not seeds or (hiddens is not None and not hiddens):
+            raise ConfigError("give at least one seed and one width or CR")
         base = NernConfig.from_dict(given)
-        for hidden in hiddens or []:
-            base.replace(hidden=hidden)  # range check before any training
-        rows = sweep(base, settings, hiddens, crs, progress=lambda row: print(
-            f"{row['setting']:>10} hidden {row['hidden']:>4}  CR {row['CR_%']:6.2f}%  "
+        for hidden in hiddens or []:  # range checks before any training
+            base.replace(hidden=hidden)
+        for seed in seeds:
+            base.replace(seed=seed)
+        out = prepare_out(args.out or Path("runs") / "nern-sweep")
+        rows = sweep(base, settings, hiddens, crs, seeds=seeds, progress=lambda row: print(
+            f"{row['setting']:>10} hidden {row['hidden']:>4}  seed {row['seed']}  CR {row['CR_%']:6.2f}%  "
             f"acc {row['accuracy_%']:6.2f}%  mse {row['kernel_mse']}", file=sys.stderr, flush=True))
-        print(markdown_table(rows))
-        out = Path(args.out) if args.out else Path("runs") / "nern-sweep"
+        summary = [{k: v for k, v in row.items() if k not in ("mean", "std")} for row in summarise_sweep(rows)]
+        lines = rankings(summarise_sweep(rows))
+        print(markdown_table(summary))
+        print("\n" + "\n".join(lines) if lines else "")
         _write_table(rows, out)
-        print(f"saved: {out / 'results.csv'}, {out / 'results.md'}")
+        write_csv(summary, out / "summary.csv")
+        (out / "summary.md").write_text(markdown_table(summary) + "\n\n" + "\n".join(lines) + "\n")
+        print(f"saved: {out / 'results.csv'} (one row per run), {out / 'summary.md'}, {out / 'summary.csv'}")
         return 0
     config = NernConfig.for_setting(args.setting, **given_options(args, NernConfig))
-    return _fit(config, args)
+    from .cnn import load_cnn
+
+    cnn, _ = load_cnn(config.checkpoint or None)  # a bad checkpoint or width fails before the folder is made
+    check_compresses(config, kernel_signal(cnn, "none"), cnn)
+    out = prepare_out(args.out or Path("runs") / f"nern-{config.encoding}-{config.smoothing}-h{config.hidden}")
+    try:
+        return _fit(config, args, out)
+    except FloatingPointError as exc:
+        print(f"error: {exc} (outputs not written)", file=sys.stderr)
+        return 3
 
 
-def _fit(config: NernConfig, args: argparse.Namespace) -> int:
+def _fit(config: NernConfig, args: argparse.Namespace, out: Path) -> int:
     from tqdm import tqdm
 
     run = NernRun(config)
@@ -117,8 +143,6 @@ def _fit(config: NernConfig, args: argparse.Namespace) -> int:
         bar.set_postfix_str(postfix)
     bar.close()
     result = run.result
-    out = Path(args.out) if args.out else Path("runs") / f"nern-{config.encoding}-{config.smoothing}-h{config.hidden}"
-    out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(config.to_json() + "\n")
     (out / "metrics.json").write_text(json.dumps(result.row(), indent=2) + "\n")
     with open(out / "curve.csv", "w", newline="") as handle:

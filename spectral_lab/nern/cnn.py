@@ -181,8 +181,9 @@ def load_cnn(path: str | Path | None = None) -> tuple[DigitsResNet, dict]:
                 model = DigitsResNet(tuple(payload["info"]["widths"]))
                 model.load_state_dict(payload["state_dict"])
                 info = payload["info"]
-            except Exception as error:  # corrupt or foreign checkpoint: say which file
-                raise SignalError(f"cannot read the CNN checkpoint {path}: {error}") from None
+            except Exception:  # corrupt or foreign checkpoint: say which file, not torch.load's advice
+                raise SignalError(f"cannot read the CNN checkpoint {path}: not a digits-CNN checkpoint written by "
+                                  "`nern train-cnn` (state_dict + info)") from None
         elif path == CHECKPOINT:
             model, info = train_cnn()
             save_cnn(model, info, path)

@@ -230,14 +230,30 @@ def compression_ratio(config: NernConfig, signal: KernelSignal | None = None, cn
     return count_parameters(build_predictor(config, signal)) / count_model_parameters(cnn)
 
 
-def hidden_for_ratio(ratio: float, config: NernConfig, signal: KernelSignal, cnn: nn.Module) -> int:
-    """The hidden width whose CR is closest to `ratio` (for sweeps by CR)."""
+def _ratio_by_width(config: NernConfig, signal: KernelSignal, cnn: nn.Module) -> tuple[np.ndarray, np.ndarray]:
+    """(hidden widths 2..1024, the CR each gives) for this encoding and depth."""
     widths = np.arange(2, 1025)
-    total = count_model_parameters(cnn)
     encoded = build_predictor(config.replace(hidden=2), signal).encoding
     enc_dim = getattr(encoded, "out_dim", 3)
     params = enc_dim * widths + widths + (config.depth - 1) * (widths ** 2 + widths) + KERNEL_SIZE * (widths + 1)
-    return int(widths[np.argmin(np.abs(params / total - ratio))])
+    return widths, params / count_model_parameters(cnn)
+
+
+def hidden_for_ratio(ratio: float, config: NernConfig, signal: KernelSignal, cnn: nn.Module) -> int:
+    """The hidden width whose CR is closest to `ratio` (for sweeps by CR)."""
+    widths, ratios = _ratio_by_width(config, signal, cnn)
+    return int(widths[np.argmin(np.abs(ratios - ratio))])
+
+
+def check_compresses(config: NernConfig, signal: KernelSignal, cnn: nn.Module) -> float:
+    """The CR, refused above 100%: a predictor larger than the CNN compresses nothing."""
+    cr = count_parameters(build_predictor(config, signal)) / count_model_parameters(cnn)
+    if cr > 1.0:
+        widths, ratios = _ratio_by_width(config, signal, cnn)
+        largest = int(widths[ratios <= 1.0].max()) if (ratios <= 1.0).any() else 2
+        raise ConfigError(f"hidden {config.hidden} gives CR {100 * cr:.0f}%: the predictor would be larger than the "
+                          f"CNN and compress nothing; choose hidden ≤ {largest} (CR ≤ 100%)")
+    return cr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,6 +369,7 @@ class NernRun:
         self.signal = kernel_signal(self.cnn, config.smoothing, seed=config.seed, normalise=config.normalise)
         self.unsmoothed = (self.signal if config.smoothing == "none"
                            else kernel_signal(self.cnn, "none", normalise=config.normalise))
+        check_compresses(config, self.signal, self.cnn)
         self.model = build_predictor(config, self.signal).to(self.device)
         self.cnn.to(self.device)
         self.peak = float(np.abs(self.signal.values * self.signal.row_scales()).max())
@@ -464,21 +481,63 @@ def fit_nern(config: NernConfig, data: DigitsData | None = None) -> NernResult:
 
 
 def sweep(base: NernConfig, settings: list[str], hiddens: list[int] | None = None, crs: list[float] | None = None,
-          progress=None) -> list[dict]:
-    """Accuracy vs CR (SBS Fig. 5): one run per (setting, hidden width), or per (setting, target CR)
-    with the hidden width whose CR is closest (so settings are compared at equal CR)."""
+          progress=None, seeds: list[int] | None = None) -> list[dict]:
+    """Accuracy vs CR (SBS Fig. 5): one run per (setting, hidden width, seed), or per (setting,
+    target CR, seed) with the hidden width whose CR is closest (so settings are compared at equal
+    CR). Every width is checked (CR ≤ 100%) before the first run trains."""
     data, rows = load_digits_data(), []
     cnn, _ = load_cnn(base.checkpoint or None)
+    signal = kernel_signal(cnn, "none")
+    plan = []
     for setting in settings:
         config = base.replace(**dict(zip(("encoding", "smoothing", "rff_rule"), SETTINGS[setting])))
-        widths = list(hiddens or [])
-        if crs:
-            signal = kernel_signal(cnn, "none")
-            widths = [hidden_for_ratio(cr / 100, config, signal, cnn) for cr in crs]
+        widths = ([hidden_for_ratio(cr / 100, config, signal, cnn) for cr in crs] if crs else list(hiddens or []))
         for hidden in widths:
-            result = fit_nern(config.replace(hidden=hidden), data)
-            row = {"setting": setting, **result.row()}
-            rows.append(row)
-            if progress:
-                progress(row)
+            check_compresses(config.replace(hidden=hidden), signal, cnn)
+            plan += [(setting, config.replace(hidden=hidden, seed=seed)) for seed in (seeds or [base.seed])]
+    for setting, config in plan:
+        result = fit_nern(config, data)
+        row = {"setting": setting, "seed": config.seed, **result.row()}
+        rows.append(row)
+        if progress:
+            progress(row)
     return rows
+
+
+def summarise_sweep(rows: list[dict]) -> list[dict]:
+    """Mean ± std over seeds per (setting, hidden): accuracy and kernel PSNR, with n and the
+    interval [mean − std, mean + std] that rankings are read from."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["setting"], row["hidden"]), []).append(row)
+    summary = []
+    for (setting, hidden), group in groups.items():
+        accuracy = np.array([r["accuracy_%"] for r in group], dtype=float)
+        psnr = np.array([r["kernel_psnr_dB"] for r in group], dtype=float)
+        summary.append({"setting": setting, "hidden": hidden, "CR_%": group[0]["CR_%"], "seeds": len(group),
+                        "accuracy_%": f"{accuracy.mean():.1f} ± {accuracy.std():.1f}",
+                        "accuracy_min_%": round(float(accuracy.min()), 1),
+                        "kernel_psnr_dB": f"{psnr.mean():.2f} ± {psnr.std():.2f}",
+                        "mean": float(accuracy.mean()), "std": float(accuracy.std())})
+    return summary
+
+
+def rankings(summary: list[dict]) -> list[str]:
+    """Per CR (the i-th width of each setting): which setting is ahead, stated only where the
+    mean ± std intervals separate; otherwise 'no ranking'."""
+    by_setting: dict[str, list[dict]] = {}
+    for row in summary:
+        by_setting.setdefault(row["setting"], []).append(row)
+    if len(by_setting) < 2:
+        return []
+    lines = []
+    for column in zip(*by_setting.values()):
+        ordered = sorted(column, key=lambda r: r["mean"], reverse=True)
+        first, second = ordered[0], ordered[1]
+        crs = "/".join(f"{r['CR_%']:g}" for r in column)
+        scores = ", ".join(f"{r['setting']} {r['accuracy_%']}%" for r in ordered)
+        if first["mean"] - first["std"] > second["mean"] + second["std"]:
+            lines.append(f"CR {crs}%: {first['setting']} ahead ({scores}; mean ± std intervals separate)")
+        else:
+            lines.append(f"CR {crs}%: no ranking ({scores}; mean ± std intervals overlap)")
+    return lines
