@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_common import (add_config_options, default_out, finite_or_none, given_options, markdown_table,
-                         prepare_out)
+from .cli_common import (EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, add_config_options, default_out, finite_or_none,
+                         given_options, markdown_table, prepare_out)
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
 from .methods import list_methods
@@ -26,7 +26,6 @@ from .modifiers import expand_methods
 from .signals import Signal, list_signals, signal_for
 from .train import Run
 
-EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS = 2, 3
 COMPARE_COLUMNS = ["signal", "method", "psnr_db", "ssim", "rho_ag", "params", "seconds", "status", "note"]
 
 

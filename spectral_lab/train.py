@@ -194,7 +194,7 @@ class Run:
             kept = "kept the initial parameters (step 0): no log point had a finite loss yet"
         unkept = (f"; steps {previous_log + 1}–{bad_step - 1} were finite but parameters are kept only at log "
                   f"points (every {self.config.log_every} steps)") if bad_step - 1 > previous_log else ""
-        return f"the loss went non-finite (NaN/Inf) at step {bad_step}; {kept}{unkept}"
+        return f"diverged: the loss went non-finite (NaN/Inf) at step {bad_step}; {kept}{unkept}"
 
     def _due(self, step: int, start: float) -> set[str]:
         """Diagnostics due at `step` whose share of the budget affords their last measured cost:

@@ -109,8 +109,17 @@ def test_every_protocol_lists_its_paper_values_and_settings():
 
 
 def test_reproduce_marks_missing_files(tmp_path):
-    report = reproduce("winner-table2", tmp_path, out=tmp_path / "out", progress=False)
-    assert "missing" in report and "Missing from --data" in report and "38.9" in report  # camera's SIREN value
+    from skimage import data, io
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    io.imsave(folder / "castle.jpg", data.camera()[::16, ::16])  # one of the protocol's four files
+    report = reproduce("winner-table2", folder, out=tmp_path / "out", progress=False,
+                       overrides={"steps": 2, "width": 8})
+    missing = report.split("Missing from --data (3): ")[1].splitlines()[0]
+    assert "camera.png" in missing and "castle" not in missing and "38.9" in report  # camera's SIREN value
+    with pytest.raises(ConfigError, match="no file of winner-table2"):  # none found: refused, nothing trains
+        reproduce("winner-table2", tmp_path / "out", out=tmp_path / "out2", progress=False)
 
 
 def test_reproduce_winner_table1_quick(shared_data, tmp_path, capsys):

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..cli_common import add_config_options, given_options, markdown_table, prepare_out, write_csv
+from ..cli_common import (EXIT_NO_FINITE_LOSS, add_config_options, given_options, markdown_table, prepare_out,
+                          write_csv)
 from ..errors import ConfigError
 from .predictor import (SETTINGS, NernConfig, NernRun, check_compresses, kernel_signal, ordering_report, rankings,
                         summarise_sweep, sweep)
@@ -105,10 +106,12 @@ def cmd_nern(args: argparse.Namespace) -> int:
         rows = sweep(base, settings, hiddens, crs, seeds=seeds, progress=lambda row: print(
             f"{row['setting']:>10} hidden {row['hidden']:>4}  seed {row['seed']}  CR {row['CR_%']:6.2f}%  "
             f"acc {row['accuracy_%']:6.2f}%  mse {row['kernel_mse']}", file=sys.stderr, flush=True))
-        summary = [{k: v for k, v in row.items() if k not in ("mean", "std")} for row in summarise_sweep(rows)]
-        lines = rankings(summarise_sweep(rows))
+        summary = summarise_sweep(rows)
+        lines = rankings(summary)
+        summary = [{k: v for k, v in row.items() if k not in ("mean", "std")} for row in summary]  # shown columns
         print(markdown_table(summary))
-        print("\n" + "\n".join(lines) if lines else "")
+        if lines:
+            print("\n" + "\n".join(lines))
         _write_table(rows, out)
         write_csv(summary, out / "summary.csv")
         (out / "summary.md").write_text(markdown_table(summary) + "\n\n" + "\n".join(lines) + "\n")
@@ -124,7 +127,7 @@ def cmd_nern(args: argparse.Namespace) -> int:
         return _fit(config, args, out)
     except FloatingPointError as exc:
         print(f"error: {exc} (outputs not written)", file=sys.stderr)
-        return 3
+        return EXIT_NO_FINITE_LOSS
 
 
 def _fit(config: NernConfig, args: argparse.Namespace, out: Path) -> int:
