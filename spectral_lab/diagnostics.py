@@ -188,7 +188,10 @@ def error_map(signal: Signal, prediction: np.ndarray, n_fft: int = 512) -> Error
         n = int(min(n_fft, 2 ** int(math.log2(max(target.size, 16)))))
         frequencies = np.fft.rfftfreq(n, 1.0 / signal.sample_rate)
         times = np.arange(target_db.shape[1]) * (n // 4) / signal.sample_rate
-        return ErrorMap("audio", target_db=target_db, fit_db=fit_db, difference_db=np.abs(fit_db - target_db),
+        # Where the target is silent (more than 60 dB below its peak) a dB difference measures
+        # nothing anyone would hear: masked (NaN, drawn grey), as the band heatmap masks empty bands.
+        difference = np.where(target_db >= SILENT_DB, np.abs(fit_db - target_db), np.nan)
+        return ErrorMap("audio", target_db=target_db, fit_db=fit_db, difference_db=difference,
                         frequencies=frequencies, times=times)
     return ErrorMap("1d", frequencies=np.arange(target.size // 2 + 1),
                     target_fft=np.abs(np.fft.rfft(target)), fit_fft=np.abs(np.fft.rfft(fit)))
@@ -197,7 +200,11 @@ def error_map(signal: Signal, prediction: np.ndarray, n_fft: int = 512) -> Error
 # ----------------------------------------------------------------------------------------------
 # Per-frequency relative error (IGA Eq. 7), aggregated into bands
 # ----------------------------------------------------------------------------------------------
-NO_ENERGY = 1e-6  # a band with less than this share of the target's busiest band counts as empty
+# A band with less than this share of the target's busiest band counts as empty: at 1e-6 the
+# bottleneck preset's bands holding ~1e-4 of the energy were drawn in full colour, and SIREN at the
+# zero-output PSNR looked as if it had "learned" them.
+NO_ENERGY = 1e-3
+SILENT_DB = -60.0  # spectrogram cells this far below the target's peak are masked in the dB difference
 
 
 def band_relative_error(signal: Signal, prediction: np.ndarray, bands: int = 16
@@ -207,7 +214,7 @@ def band_relative_error(signal: Signal, prediction: np.ndarray, bands: int = 16
     energies first keeps bins where the target is tiny from dominating).
 
     Bands split [0, Nyquist] evenly (1D: rfft bins; images: radial rings of the 2D FFT). Bands
-    where the target has (almost) no energy — below NO_ENERGY of the busiest band — get NaN:
+    where the target has (almost) no energy — below NO_ENERGY (0.1%) of the busiest band — get NaN:
     there is nothing there to learn, and a ratio of two tiny numbers would look like an error.
     Returns (band edges in cycles across the domain, Δ of shape (bands,)); Δ = 1 is the error
     of a zero output in that band, 0 a perfect fit.

@@ -28,7 +28,7 @@ from . import plots
 from .config import RunConfig
 from .errors import ConfigError, SignalError, SpectralLabError
 from .methods import get_method
-from .metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT
+from .metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT, ZERO_OUTPUT_MARGIN_DB
 from .signals import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, Signal, load_audio, load_image, signal_for
 from .train import Run, Snapshot, pick_device
 
@@ -468,7 +468,9 @@ class LiveComparison:
         if outcome == "diverged":
             diverged = "; ".join(f"{v.method}: {v.message}" for v in self.views if v.status == "diverged")
             return f"**Finished, with divergence** — {diverged}.{best_text}"
-        stalled = "".join(f" ⚠ {v.method}: {v.row['note']}." for v in done if ZERO_OUTPUT_HINT in v.row.get("note", ""))
+        stalled = [v.method for v in done if ZERO_OUTPUT_HINT in v.row.get("note", "")]
+        stalled = (f" ⚠ {', '.join(stalled)}: {ZERO_OUTPUT_HINT} (PSNR within {ZERO_OUTPUT_MARGIN_DB:g} dB of a "
+                   "zero output; the table has the numbers)." if stalled else "")
         return f"**Finished**: {len(done)} method(s) in {seconds:.0f} s.{best_text}{stalled} {PSNR_CONVENTION}."
 
     def table(self) -> list[dict]:

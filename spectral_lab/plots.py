@@ -292,7 +292,9 @@ def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
         axes = {"level": ColorAxis("dB", "Viridis", -80.0, 0.0, row=0),
                 "difference": ColorAxis("dB difference", "Magma", 0.0, 40.0, row=min(1, len(rows) - 1))}
         return FigureSpec(title, panels, rows=rows, coloraxes=axes, height=grid_height(len(rows), 260),
-                          caption="a band that stays bright in a difference panel has not been learned")
+                          background=NO_DATA_GREY,
+                          caption="bright in a difference panel: not learned · grey: the target is more than 60 dB "
+                                  "below its peak there (nothing to learn)")
     panels = []
     for label, m in maps.items():
         panels.append(Panel(f"{label}: spectrum", "frequency k (cycles across the signal)", "|FFT|", [
@@ -302,8 +304,8 @@ def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
     return FigureSpec(title, panels, rows=rows, height=grid_height(len(rows), 250))
 
 
-BAND_CAPTION = ("Δ = √(Σ|F[fit] − F[target]|² / Σ|F[target]|²) per band (band-aggregated, after IGA Eq. 7) · "
-                "dark: not yet learned · bright: learned · grey: no target energy")
+BAND_CAPTION = ("Δ = √(Σ|F[fit] − F[target]|² / Σ|F[target]|²) per band (after IGA Eq. 7) · dark: not yet learned · "
+                "bright: learned · grey: no target energy (< 0.1% of the busiest band's)")
 
 
 def band_error_figure(histories, title: str = "Relative error per frequency band over training") -> FigureSpec:

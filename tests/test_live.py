@@ -225,6 +225,5 @@ def test_the_final_status_flags_a_method_whose_output_stayed_at_zero():
     signal = load_ui_signal(config, None, AppLimits())
     final = list(LiveComparison(config, ["siren", "siren2"], signal, curve_hz=1000, heavy_hz=1000).frames())[-1]
     assert "⚠ siren: output stayed ≈ 0: spectral bottleneck, or lr too large" in final.status
-    assert "⚠ siren2" not in final.status
     notes = {row["method"]: row["note"] for row in final.table}
     assert "output stayed ≈ 0" in notes["siren"] and "output stayed" not in notes["siren2"]
