@@ -21,7 +21,7 @@ from .cli_common import (EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, add_config_options
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
 from .methods import list_methods
-from .metrics import PSNR_CONVENTION, psnr_from_mse, zero_output_note
+from .metrics import PSNR_CONVENTION, psnr_from_mse, psnr_text, zero_output_note
 from .modifiers import expand_methods
 from .signals import Signal, list_signals, signal_for
 from .train import Run
@@ -147,7 +147,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return EXIT_NO_FINITE_LOSS
     extra = f", SSIM {m['ssim']:.4f}" if "ssim" in m else ""
     stalled = zero_output_note(m)
-    print(f"{run.config.method} on {signal.summary()}: PSNR {m['psnr']:.2f} dB{extra}, ρ_AG {m['rho_ag']:.4f}, "
+    print(f"{run.config.method} on {signal.summary()}: PSNR {psnr_text(m['psnr'], m['float32_limit_psnr'])}{extra}, "
+          f"ρ_AG {m['rho_ag']:.4f}, "
           f"{run.num_parameters} params, {m['seconds']:.1f} s ({m['steps_per_s']:.1f} steps/s; {run.step_note})"
           + (f"; {stalled}" if stalled else ""))
     print(f"saved: {', '.join(str(p) for p in written)}")

@@ -28,7 +28,7 @@ from . import plots
 from .config import RunConfig
 from .errors import ConfigError, SignalError, SpectralLabError
 from .methods import get_method
-from .metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT, ZERO_OUTPUT_MARGIN_DB
+from .metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT, ZERO_OUTPUT_MARGIN_DB, psnr_text
 from .signals import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, Signal, load_audio, load_image, signal_for
 from .train import Run, Snapshot, pick_device
 
@@ -260,6 +260,7 @@ class MethodView:
     total_steps: int = 0
     psnr: float | None = None
     best_psnr: float | None = None
+    psnr_limit: float | None = None  # the final fit's float32 limit (metrics["float32_limit_psnr"])
     steps_per_s: float = 0.0
     curve_steps: list = field(default_factory=list)
     curve_losses: list = field(default_factory=list)
@@ -282,7 +283,7 @@ class MethodView:
 
     @property
     def label(self) -> str:
-        return f"{self.method} · {self.psnr:.1f} dB" if self.psnr is not None else self.method
+        return f"{self.method} · {psnr_text(self.psnr, self.psnr_limit, 1)}" if self.psnr is not None else self.method
 
 
 @dataclass
@@ -415,6 +416,7 @@ class LiveComparison:
         if snapshot.done:
             view.status, view.message, view.row = snapshot.status, snapshot.message, update.row
             view.psnr = snapshot.metrics.get("psnr", view.psnr)
+            view.psnr_limit = snapshot.metrics.get("float32_limit_psnr")
             self._dirty.update(HEAVY_PANELS)
             return True
         return False
@@ -431,7 +433,8 @@ class LiveComparison:
         if self.stopping:
             return "Stopping at the next step…"
         if not running:
-            done = [f"{v.method} {v.status} ({v.psnr:.1f} dB)" for v in self.views if v.row and v.psnr is not None]
+            done = [f"{v.method} {v.status} ({psnr_text(v.psnr, v.psnr_limit, 1)})" for v in self.views
+                    if v.row and v.psnr is not None]
             return ("; ".join(done) + " · starting the next method…") if done else "Starting…"
         v = running[-1]
         eta = (v.total_steps - v.step) / v.steps_per_s if v.steps_per_s else 0
@@ -456,7 +459,7 @@ class LiveComparison:
         done = [v for v in self.views if v.row and v.row.get("psnr_db") is not None]
         seconds = time.perf_counter() - self.started
         best = max(done, key=lambda v: v.row["psnr_db"]) if done else None
-        best_text = f" Best: **{best.method}** at {best.row['psnr_db']:.2f} dB." if best else ""
+        best_text = f" Best: **{best.method}** at {psnr_text(best.row['psnr_db'], best.psnr_limit)}." if best else ""
         if outcome == "failed":
             failed = [f"{v.method}: {v.message}" for v in self.views if v.status == "failed"]
             reason = "; ".join(failed) or self.failure

@@ -83,6 +83,23 @@ def zero_output_note(metrics: dict) -> str:
     return f"{ZERO_OUTPUT_HINT} ({metrics['psnr']:.2f} dB vs {floor:.2f} dB for a zero output)"
 
 
+# A PSNR this close to (or above) what float32 arithmetic alone reaches is round-off, not fit quality.
+FLOAT32_LIMIT_MARGIN_DB = 3.0
+
+
+def at_float32_limit(value: float, limit: float | None) -> bool:
+    """True when `value` (dB) is within FLOAT32_LIMIT_MARGIN_DB of the run's float32 limit or above it."""
+    return limit is not None and math.isfinite(limit) and value >= limit - FLOAT32_LIMIT_MARGIN_DB
+
+
+def psnr_text(value: float, limit: float | None = None, digits: int = 2) -> str:
+    """'41.23 dB', or '≥ 118 dB (float32 limit)' when the fit is as exact as float32 arithmetic
+    allows: the difference from the target is then round-off, and the number says nothing more."""
+    if at_float32_limit(value, limit):
+        return f"≥ {math.floor(min(value, limit)):.0f} dB (float32 limit)"
+    return f"{value:.{digits}f} dB"
+
+
 def evaluate(prediction_grid: np.ndarray, target_grid: np.ndarray, kind: str) -> dict[str, float]:
     """The metrics a results table shows: PSNR always; SSIM for images; ρ_AG always; and the
     zero-output PSNR the run is measured against."""

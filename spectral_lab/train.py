@@ -26,8 +26,9 @@ from .config import RunConfig
 from .diagnostics import diagnose, due_diagnostics, enabled_diagnostics
 from .errors import ConfigError
 from .methods import build_model, resolve
-from .metrics import evaluate, psnr_from_mse, zero_output_note
+from .metrics import at_float32_limit, evaluate, psnr, psnr_from_mse, zero_output_note
 from .models import count_parameters
+from .ntk import float64_copy
 from .modifiers import InductiveGradientAdjustment, describe_modifiers, split_method
 from .signals import Signal, signal_for
 from .stepper import fast_path_plan, make_stepper, matmul_precision, zero_gpu
@@ -264,7 +265,7 @@ class Run:
         metrics = evaluate(self.signal.as_grid(prediction), self.signal.as_grid(), self.signal.kind)
         elapsed = time.perf_counter() - start
         metrics.update(seconds=elapsed, steps=step, best_step=self.best_step, params=self.num_parameters,
-                       steps_per_s=step / max(elapsed, 1e-9))
+                       steps_per_s=step / max(elapsed, 1e-9), float32_limit_psnr=self.float32_limit_psnr(prediction))
         diagnostics = self._diagnose(enabled_diagnostics(self.config), prediction, step) if diagnose else {}
         return Snapshot(step=step, total_steps=self.config.steps, loss=self.best_loss,
                         psnr=metrics["psnr"], best_psnr=metrics["psnr"], best_step=self.best_step,
@@ -274,6 +275,17 @@ class Run:
                         diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
 
     # ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def float32_limit_psnr(self, prediction: np.ndarray, max_points: int = 16384) -> float:
+        """The PSNR at which float32 arithmetic alone sits for these parameters: the float32
+        prediction against the same network run in float64, on ≤ max_points strided points (the
+        round-off is statistical, a subset estimates it). A fit's PSNR near or above it is round-off."""
+        batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
+        stride = 1 if batch_norm else max(1, len(self.coords) // max_points)  # BN: the full batch's statistics
+        exact = float64_copy(self.model)(self.coords[::stride].double())
+        exact = exact.real if exact.is_complex() else exact
+        return psnr(prediction[::stride], exact.cpu().numpy())
+
     @torch.no_grad()
     def predict(self) -> np.ndarray:
         """The model's output on the signal's grid, (N, C) numpy on the host."""
@@ -287,13 +299,17 @@ class Run:
                 "params": self.num_parameters, "seconds": round(m["seconds"], 2), "steps": m["steps"],
                 "steps_per_s": round(m["steps_per_s"], 2), "status": self.final.status,
                 "note": "; ".join(n for n in ("" if self.final.status == "finished" else self.final.message,
-                                              zero_output_note(m)) if n)}
+                                              zero_output_note(m), FLOAT32_LIMIT_NOTE if at_float32_limit(
+                                                  m["psnr"], m.get("float32_limit_psnr")) else "") if n)}
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, loss) of every step seen so far."""
         if not self.history_steps:
             return np.zeros(0, int), np.zeros(0)
         return np.concatenate(self.history_steps), np.concatenate(self.history_losses)
+
+
+FLOAT32_LIMIT_NOTE = "PSNR at the float32 limit: what is left is round-off"
 
 
 def fit(config: RunConfig, signal: Signal | None = None) -> Iterator[Snapshot]:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from spectral_lab import ConfigError, Run, RunConfig, fit
+from spectral_lab import ConfigError, Run, RunConfig, fit, run_to_end
 from spectral_lab.signals import make_synthetic
 
 
@@ -170,3 +170,25 @@ def test_the_snapshots_carry_every_loss_exactly_once():
             if stop_at and snapshot.step >= stop_at and not snapshot.done:
                 run.stop()
         assert steps == run.curve()[0].tolist() == list(range(1, run.final.step + 1)), stop_at
+
+
+def test_a_fit_at_float32_round_off_reads_as_the_float32_limit():
+    # The target is the initial network's own float64 output: one step at lr 1e-8 leaves a float32
+    # fit whose whole error is round-off (measured: PSNR ≈ the run's float32 limit, ~150 dB). Such a
+    # number is shown as "≥ N dB (float32 limit)"; an ordinary fit (sines, ~20 dB) is not.
+    from spectral_lab.metrics import psnr_text
+    from spectral_lab.ntk import float64_copy
+
+    signal = make_synthetic("sines", length=1024)
+    config = RunConfig(signal="given", method="siren", width=64, steps=1, lr=1e-8, log_every=1, preview_every=0)
+    with torch.no_grad():
+        exact = float64_copy(Run(config, signal).model)(torch.from_numpy(signal.coords).double())
+    signal.values[:] = exact.numpy().astype(np.float32)
+    run, final = run_to_end(config, signal)
+    m = final.metrics
+    assert m["psnr"] > 100 and abs(m["psnr"] - m["float32_limit_psnr"]) < 6, m
+    assert psnr_text(m["psnr"], m["float32_limit_psnr"]).endswith("dB (float32 limit)")
+    assert "float32 limit" in run.summary_row()["note"]
+    ordinary, final = run_to_end(config.replace(steps=30, lr=None), make_synthetic("sines", length=1024))
+    assert "float32" not in psnr_text(final.metrics["psnr"], final.metrics["float32_limit_psnr"])
+    assert "float32" not in ordinary.summary_row()["note"]
