@@ -240,14 +240,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import PROTOCOLS, reproduce
+    from .reproduce import PROTOCOLS, describe, reproduce
 
-    if args.protocol == "list" or args.protocol not in PROTOCOLS:
-        if args.protocol != "list":
-            print(f"error: unknown protocol {args.protocol!r}", file=sys.stderr)
-        for name, protocol in PROTOCOLS.items():
-            print(f"  {name:<14} {protocol.title} [{protocol.source}]")
-        return 0 if args.protocol == "list" else EXIT_BAD_INPUT
+    if args.list or args.protocol in (None, "list"):
+        print("\n\n".join(describe(protocol) for protocol in PROTOCOLS.values()))
+        return 0
+    if args.protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {args.protocol!r}; choose from {', '.join(PROTOCOLS)} "
+                          "(`reproduce --list` shows their settings)")
     from .reproduce import locate_files
 
     locate_files(PROTOCOLS[args.protocol], args.data, args.scale)  # fails before the output folder is made
@@ -322,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", help="output folder; run again with the same folder to resume [runs/sweep-…]")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("reproduce", help="a paper's table, our numbers beside the paper's")
-    rep.add_argument("protocol", help="winner-table1, winner-table2, spder-table1, iga-table1 (or 'list')")
+    rep.add_argument("protocol", nargs="?", help="winner-table1, winner-table2, spder-table1, iga-table1 (or 'list')")
+    rep.add_argument("--list", action="store_true", help="print every protocol's settings and the files it needs")
     rep.add_argument("--data", default=os.environ.get("SPECTRAL_LAB_DATA", ""),
                      help="folder with the paper's files, searched recursively by name, e.g. the shared clips' "
                           "folder wherever it is [$SPECTRAL_LAB_DATA]")

@@ -43,6 +43,7 @@ class Protocol:
     method_settings: dict[str, dict] = field(default_factory=dict)
     checkpoints: list[int] = field(default_factory=list)
     dataset: str = ""
+    peak: bool = False  # the paper reports the best PSNR over training (ours: over every step)
 
     @property
     def offset_db(self) -> float:
@@ -55,7 +56,8 @@ def load_protocols(path: Path = PAPERS_FILE) -> dict[str, Protocol]:
                            methods=list(entry["methods"]), labels=dict(entry.get("labels", {})),
                            files=dict(entry.get("files", {})), paper=dict(entry.get("paper", {})),
                            settings=dict(entry["settings"]), method_settings=dict(entry.get("method_settings", {})),
-                           checkpoints=list(entry.get("checkpoints", [])), dataset=entry.get("dataset", ""))
+                           checkpoints=list(entry.get("checkpoints", [])), dataset=entry.get("dataset", ""),
+                           peak=bool(entry.get("peak", False)))
             for name, entry in data.items()}
 
 
@@ -86,6 +88,19 @@ def find_files(protocol: Protocol, data: str | os.PathLike, max_files: int | Non
                 count += path is not None
         found = kept
     return found
+
+
+def describe(protocol: Protocol) -> str:
+    """A protocol's title, source, data needs and settings per scale (for `reproduce list`)."""
+    lines = [f"{protocol.name}: {protocol.title}", f"  source: {protocol.source}",
+             f"  data (--data, searched recursively): {wanted_files(protocol)}",
+             f"  methods: {', '.join(protocol.methods)}; PSNR: {CONVENTIONS[protocol.psnr][1]}"
+             + (", best over every step" if protocol.peak else "")]
+    for scale, settings in protocol.settings.items():
+        lines.append(f"  {scale}: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    for method, settings in protocol.method_settings.items():
+        lines.append(f"  {method} only: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    return "\n".join(lines)
 
 
 def wanted_files(protocol: Protocol) -> str:
@@ -119,18 +134,32 @@ def protocol_cells(protocol: Protocol, files: dict[str, Path | None], scale: str
     seeds = settings.pop("seeds", [0])
     settings.pop("max_files", None)
     paper_length = settings.pop("frequency_scale", None)
+    at_most = settings.pop("length_at_most", False)
     cells = []
     for paper_name, path in files.items():
         if path is None:
             continue
+        crop = {"length": min(settings["length"], audio_frames(path))} if at_most and "length" in settings else {}
         for method in protocol.methods:
-            fields = {**settings, **protocol.method_settings.get(method, {}), **(overrides or {})}
+            fields = {**settings, **crop, **protocol.method_settings.get(method, {}), **(overrides or {})}
             for seed in seeds:
                 config = RunConfig.from_dict({**fields, "signal": str(path.resolve()), "method": method, "seed": seed})
                 if paper_length:
                     config = scale_first_layer(config, config.length / paper_length)
                 cells.append(Cell.make(config, extra={"file": paper_name}, checkpoints=protocol.checkpoints))
     return cells
+
+
+def audio_frames(path: Path) -> int:
+    """Samples in an audio file (soundfile's header; librosa when soundfile cannot read it)."""
+    import soundfile as sf
+
+    try:
+        return int(sf.info(str(path)).frames)
+    except Exception:
+        from .signals import load_audio
+
+        return load_audio(path).values.shape[0]
 
 
 def scale_first_layer(config: RunConfig, factor: float) -> RunConfig:
@@ -150,6 +179,7 @@ def comparison_table(protocol: Protocol, rows: list[dict], files: dict[str, Path
     """One line per paper file: for every method the paper's value and ours (mean ± std over
     seeds, in the paper's convention); files not found are marked."""
     offset = protocol.offset_db
+    metric = "peak_psnr_db" if protocol.peak else "psnr_db"
     table = []
     names = list(files) if not protocol.dataset else ["DIV2K (average)" if protocol.paper else "dataset"]
     for name in names:
@@ -165,7 +195,7 @@ def comparison_table(protocol: Protocol, rows: list[dict], files: dict[str, Path
                     line[f"{label} @{step} paper"] = paper_value[i] if paper_value else "–"
                     line[f"{label} @{step} ours"] = _mean_std(values, offset) if values else MISSING
             else:
-                values = [r["psnr_db"] for r in ours if r.get("psnr_db") is not None]
+                values = [r[metric] for r in ours if r.get(metric) is not None]
                 line[f"{label} paper"] = paper_value if paper_value is not None else "–"
                 line[f"{label} ours"] = (_mean_std(values, offset) if values
                                          else MISSING if not protocol.dataset and files.get(name) is None else "–")
@@ -174,7 +204,7 @@ def comparison_table(protocol: Protocol, rows: list[dict], files: dict[str, Path
         line = {"file": "Average (paper: all its files; ours: the files found)"}
         for method in protocol.methods:
             label = protocol.labels.get(method, method)
-            values = [r["psnr_db"] for r in rows if r["method"] == method and r.get("psnr_db") is not None]
+            values = [r[metric] for r in rows if r["method"] == method and r.get(metric) is not None]
             line[f"{label} paper"] = protocol.paper["Average"].get(method, "–")
             line[f"{label} ours"] = _mean_std(values, offset) if values else MISSING
         table.append(line)
@@ -204,7 +234,9 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
     missing = [n for n, p in files.items() if p is None]
     lines = [f"## {protocol.title}", f"Source: {protocol.source}.",
              f"Scale: {scale} ({', '.join(f'{k}={v}' for k, v in protocol.settings[scale].items())}).",
-             f"PSNR in the paper's convention: {CONVENTIONS[protocol.psnr][1]}.", "", markdown_table(table)]
+             f"PSNR in the paper's convention: {CONVENTIONS[protocol.psnr][1]}"
+             + ("; the best over every training step, as the paper reports." if protocol.peak else "."),
+             "", markdown_table(table)]
     if missing:
         lines.append(f"\nMissing from --data ({len(missing)}): {', '.join(missing)}.")
     failed = [r for r in rows if r.get("status") == "failed"]

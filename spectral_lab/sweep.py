@@ -39,8 +39,8 @@ from .metrics import psnr_from_mse
 
 BACKENDS = ("local", "ray")
 DONE_STATUSES = ("finished", "stopped", "diverged")
-ROW_COLUMNS = ["signal", "method", "seed", "psnr_db", "ssim", "rho_ag", "params", "seconds", "steps", "steps_per_s",
-               "device", "status", "note", "cell"]
+ROW_COLUMNS = ["signal", "method", "seed", "psnr_db", "peak_psnr_db", "ssim", "rho_ag", "params", "seconds", "steps",
+               "steps_per_s", "device", "status", "note", "cell"]
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,11 @@ def run_cell(cell: Cell) -> dict:
                 "curve": None, "metrics": {}}
     summary = run.summary_row()
     steps, losses = run.curve()
+    # Peak PSNR over every step (WINNER's reference keeps the best epoch): each step's loss is
+    # measured before its update, so this sees every parameter state, not only log points; the
+    # final parameters (after the last update) are the run's own PSNR.
+    curve_peak = psnr_from_mse(float(losses.min())) if losses.size else -np.inf
+    summary["peak_psnr_db"] = round(max(curve_peak, summary["psnr_db"]), 2)
     for checkpoint in cell.checkpoints:
         hit = np.nonzero(steps == checkpoint)[0]
         summary[f"psnr@{checkpoint}"] = round(psnr_from_mse(float(losses[hit[0]])), 2) if hit.size else None

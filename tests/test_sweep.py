@@ -135,3 +135,27 @@ def test_reproduce_winner_table1_quick(shared_data, tmp_path, capsys):
     assert "| tetris.wav | 13.4 |" in out and "62.7" in out and "peak 1" in out
     rows = {(r["file"], r["method"]): float(r["psnr_db"]) for r in csv.DictReader(open(tmp_path / "results.csv"))}
     assert rows[("tetris.wav", "siren2")] > rows[("tetris.wav", "siren")] + 10  # the spectral bottleneck
+
+
+def test_reproduce_paper_scale_crops_at_most_the_file_and_reports_the_peak(shared_data, capsys):
+    # WINNER's reference takes min(150000, len(file)): arch.wav (136,055 samples) is used whole.
+    from spectral_lab.reproduce import protocol_cells
+
+    protocol = PROTOCOLS["winner-table1"]
+    files = find_files(protocol, shared_data, None)
+    lengths = {dict(c.extra)["file"]: c.run_config().length for c in protocol_cells(protocol, files, "paper")}
+    assert lengths["arch.wav"] == 136_055 and lengths["tetris.wav"] == 150_000
+    assert protocol.peak and not PROTOCOLS["spder-table1"].peak
+    assert main(["reproduce", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in PROTOCOLS) and "length_at_most=True" in listing and "tetris.wav" in listing
+
+
+def test_sweep_rows_carry_the_peak_psnr_over_every_step(tmp_path):
+    # lr 0.05 makes SIREN's loss jump around: the best step beats the final parameters.
+    base = RunConfig(signal="sines", length=256, width=16, steps=40, log_every=40, lr=0.05, lr_schedule="constant")
+    rows = run_sweep(grid_cells(base, ["sines"], ["siren"], [0]), tmp_path, progress=False)
+    curve = list(csv.DictReader(open(next((tmp_path / "cells").iterdir()) / "curve.csv")))
+    best = max(float(r["psnr_db"]) for r in curve)
+    assert rows[0]["peak_psnr_db"] == pytest.approx(max(best, rows[0]["psnr_db"]), abs=0.01)
+    assert rows[0]["peak_psnr_db"] >= rows[0]["psnr_db"]
