@@ -67,9 +67,10 @@ EXPLAIN = {
            "Solid = trained network, dashed = at initialisation.",
     "errors": "Images: FFT log-magnitude error per method (bright = large), and the pixel residual. Audio: the "
               "target's spectrogram and each fit's dB difference: a band that stays bright is one the network has "
-              "not learned.",
+              "not learned; grey = the target is more than 60 dB below its peak there (nothing to learn).",
     "bands": "Band-aggregated relative error after IGA Eq. 7 over training, per method: dark = not yet learned, "
-             "bright = learned; grey = no target energy there. Spectral bias shows as low bands brightening first.",
+             "bright = learned; grey = no target energy there (under 0.1% of the busiest band's). Spectral bias "
+             "shows as low bands brightening first.",
     "details": "One method at a time: per-layer activation histograms with their theory curves (arcsine for SIREN "
                "outputs; WINNER Thm 3.1 plus the bias term for layer 2), each layer's power spectrum, and the "
                "normalised kernel.",

@@ -21,6 +21,7 @@ from .errors import ConfigError
 
 EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS = 2, 3  # bad arguments or files; training never kept a finite loss
 
+
 def add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (), config_cls: type = RunConfig,
                        title: str = "run settings (defaults: the method's own)") -> None:
     """One `--field-name` option per config field, help = the field's doc and its default."""
