@@ -90,7 +90,10 @@ class GaborActivation(nn.Module):
             log_magnitude = -self.omega * imag - self.sigma**2 * (real.square() + imag.square())
         else:
             real, log_magnitude = z, -(self.sigma * z).square()
-        return torch.polar(torch.exp(log_magnitude), self.omega * real)
+        # magnitude × unit phasor, not torch.polar: polar's backward divides by |result|, which is
+        # 0/0 = NaN where the magnitude underflows on CPUs running ATen's scalar (non-AVX) kernels
+        phase = self.omega * real
+        return torch.complex(torch.cos(phase), torch.sin(phase)) * torch.exp(log_magnitude)
 
     def extra_repr(self) -> str:
         return f"omega={self.omega}, sigma={self.sigma}"

@@ -137,3 +137,27 @@ def test_wire_frequency_that_overflows_is_rejected_up_front():
     z = torch.complex(torch.tensor([0.3]), torch.tensor([-2.0]))
     value = GaborActivation(omega=100.0, sigma=10.0)(z)  # bounded by exp(ω²/4σ²) = exp(25)
     assert torch.isfinite(value).all()
+
+
+def test_wire_gradients_stay_finite_on_cpus_without_vector_kernels():
+    # Found running the suite with ATEN_CPU_CAPABILITY=default (ATen's scalar kernels, as on a CPU
+    # without AVX2): torch.polar's backward divides by |result|, 0/0 = NaN where the Gabor magnitude
+    # underflows, and WIRE diverged at step 2 on every signal. Checked in a subprocess on those kernels.
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import torch
+from spectral_lab.layers import GaborActivation
+torch.manual_seed(0)
+# σz ≈ 10.1–10.5: the magnitude exp(-(σz)²) is subnormal (~1e-45), where polar's backward gave NaN
+z = torch.linspace(0.95, 1.05, 400).requires_grad_()
+out = GaborActivation(omega=100.0, sigma=10.0)(z)
+out.backward(torch.complex(torch.randn(400), torch.randn(400)))
+assert torch.isfinite(z.grad).all(), int((~torch.isfinite(z.grad)).sum())
+print("finite")
+"""
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0 and "finite" in result.stdout, result.stderr[-2000:]
