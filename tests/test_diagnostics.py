@@ -178,3 +178,23 @@ def test_bottleneck_bands_of_a_stalled_siren_never_read_learned(monkeypatch):
     monkeypatch.setattr(diagnostics, "NO_ENERGY", 1e-6)  # the old floor: some band reads "learned"
     _, old_delta = band_relative_error(signal, final.prediction)
     assert np.nanmin(old_delta) < 0.5, old_delta
+
+
+def test_notebook_02s_layer2_probe_can_tell_the_bias_term_apart():
+    # Notebook 02 asserts the measured layer-2 std is within 5% of the bias-corrected reference and
+    # > 50% away from WINNER Thm 3.1 without the bias. At its probe (width 64, s₁ = 0; measured
+    # 2.374 vs 2.377 with the bias, 1.000 without) a reference missing the bias term fails; at the
+    # old probe (width 256, s₁ = 0.3: 3.693 vs 3.538 without) it would have passed the 5% check.
+    from spectral_lab.signals import load_signal
+
+    signal = load_signal("winner_high", length=2048)
+
+    def layer2(width, s1):
+        model = build_model(RunConfig(method="siren2", width=width, depth=3, s0=50.0, s1=s1), signal)
+        return activation_stats(model, signal, method="siren2", s1=s1)[1]
+
+    probe = layer2(64, 0.0)
+    assert abs(probe.pre_std / probe.reference_std - 1) < 0.05
+    assert abs(probe.pre_std / winner_layer2_std(64, 0.0) - 1) > 0.5  # the missing-term case fails
+    old_probe = layer2(256, 0.3)
+    assert abs(old_probe.pre_std / winner_layer2_std(256, 0.3) - 1) < 0.05  # could not tell them apart
