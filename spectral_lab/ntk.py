@@ -373,6 +373,32 @@ def predicted_residual_decay(eigenvalues: np.ndarray, initial_projections: np.nd
     return np.abs(initial_projections)[:, None] * factor[:, None] ** np.asarray(steps, dtype=np.float64)[None, :]
 
 
+def updates_before(snapshot_steps) -> np.ndarray:
+    """Gradient updates behind each Snapshot's prediction: the loss and prediction at step t are
+    computed before update t, so they belong to t − 1 updates (step 0, the initial state: 0)."""
+    steps = np.asarray(snapshot_steps, dtype=np.int64)
+    return np.maximum(steps - 1, 0)
+
+
+def decay_directions(predicted: np.ndarray, remaining=(0.1, 0.5, 0.9), min_share: float = 0.01) -> list[int]:
+    """Eigen-directions whose predicted residual ends nearest each `remaining` fraction of its
+    start (0.1 = a 90% decay), among directions holding ≥ min_share of the largest initial
+    projection (a direction with nothing in it has no decay to check)."""
+    start, end = predicted[:, 0], predicted[:, -1]
+    fraction = end / np.maximum(start, 1e-300)
+    candidates = np.nonzero(start >= min_share * start.max())[0]
+    return [int(candidates[np.argmin(np.abs(fraction[candidates] - r))]) for r in remaining]
+
+
+def normalised_deviation(predicted: np.ndarray, measured: np.ndarray, directions: list[int]) -> np.ndarray:
+    """Per direction: the largest |measured − predicted| over all checkpoints divided by that
+    direction's own predicted decay (start − end). 0: the linear dynamics hold exactly; ≈ 1: the
+    residual did not move as predicted (a frozen network scores 1 on every direction)."""
+    rows = np.asarray(directions)
+    decay = predicted[rows, 0] - predicted[rows, -1]
+    return np.abs(measured[rows] - predicted[rows]).max(axis=1) / np.maximum(decay, 1e-300)
+
+
 def measured_residual_projections(eigenvectors: np.ndarray, target: np.ndarray, predictions: list[np.ndarray]
                                   ) -> np.ndarray:
     """|vᵢᵀ (f(t) − y)| for predictions (N, C) taken during training: (directions, times)."""

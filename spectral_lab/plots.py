@@ -635,7 +635,7 @@ def eigen_dynamics_figure(steps: np.ndarray, predicted: np.ndarray, measured: np
                           eigenvalues: np.ndarray, title: str = "Training error per eNTK eigen-direction") -> FigureSpec:
     """Predicted (dashed, linear dynamics |1 − η(2/N)λᵢ|ᵗ) against measured (solid) |vᵢᵀ r(t)| for a few
     eigen-directions i (0-based, fast → slow), one colour each: fast directions are learnt first."""
-    panel = Panel("|vᵢᵀ (f − y)| over training", "step", "|vᵢᵀ r|", ylog=True)
+    panel = Panel("|vᵢᵀ (f − y)| over training", "gradient updates", "|vᵢᵀ r|", ylog=True)
     for colour, i in enumerate(directions):
         label = f"i = {i + 1} (λᵢ/λ₁ = {_relative(eigenvalues)[i]:.1e})"
         panel.traces.append(Trace("line", steps, _positive(measured[i]), name=label, color=_colour(colour)))

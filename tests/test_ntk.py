@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from spectral_lab import METHODS, RunConfig, build_model, load_signal
+from spectral_lab import METHODS, Run, RunConfig, build_model, load_signal
 from spectral_lab.ntk import analyse_kernel, empirical_ntk, float64_copy, ntk_diagnostics, slow_ntk, subgrid
 from spectral_lab.signals import make_synthetic
 
@@ -192,3 +192,38 @@ def test_an_all_zero_kernel_is_analysed_and_drawn_without_warnings():
         for spec in (plots.ntk_figure(result), plots.kernel_figure(result)):
             plots.render(spec)
     assert result.condition_number == math.inf
+
+
+def test_notebook_01s_linear_dynamics_check_fails_for_a_frozen_network_or_a_wrong_rate():
+    # Notebook 01's check: |vᵢᵀ r| measured at every checkpoint against |1 − η(2/N)λᵢ|^updates
+    # from the step-0 eNTK, for the directions decaying ≈ 90/50/10%, relative to each one's own
+    # decay, must stay < 0.1. Measured: the real run ~1e-4; a frozen run 1.0; η doubled 0.26–0.49.
+    from spectral_lab.ntk import (decay_directions, measured_residual_projections, normalised_deviation,
+                                  predicted_residual_decay, updates_before)
+
+    small = load_signal("sines", length=128, options="freqs=1,4,12 amps=1,1,1")
+    gd = RunConfig(method="relu", width=4096, depth=1, optimizer="sgd", lr_schedule="constant", steps=120,
+                   log_every=10, preview_every=10)
+    model = build_model(gd, small)
+    with torch.no_grad():
+        initial = model(torch.from_numpy(small.coords)).numpy()
+    at_init = ntk_diagnostics(model, small.coords, small.grid, small.values, max_points=small.num_points,
+                              keep_eigenvectors=True, prediction=initial)
+    lr = 0.04 * small.num_points / (2 * at_init.eigenvalues[0])
+
+    def deviation(train_lr, predict_lr):
+        steps, predictions = [0], [initial]
+        for snapshot in Run(gd.replace(lr=train_lr), small):
+            if snapshot.prediction is not None and not snapshot.done:
+                steps.append(snapshot.step)
+                predictions.append(snapshot.prediction)
+        predicted = predicted_residual_decay(at_init.eigenvalues, at_init.residual_projections, predict_lr,
+                                             updates_before(steps), small.num_points)
+        measured = measured_residual_projections(at_init.eigenvectors, small.values, predictions)
+        directions = decay_directions(predicted)
+        return normalised_deviation(predicted, measured, directions)
+
+    assert np.all(deviation(lr, lr) < 0.1)
+    assert np.all(deviation(1e-8, lr) > 0.9)  # frozen network: nothing moved
+    assert np.any(deviation(lr, 2 * lr) > 0.1)  # wrong rate in the prediction
+    assert list(updates_before([0, 10, 20])) == [0, 9, 19]
