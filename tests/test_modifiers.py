@@ -170,3 +170,23 @@ def test_every_modifier_with_every_architecture(method, modifier):
     run, final = run_to_end(config, signal)
     assert np.isfinite(final.metrics["psnr"]) and final.prediction.shape == (256, 1)
     assert run.curve()[0].tolist() == [1, 2, 3, 4]
+
+
+def test_notebook_04s_iga_checks_fail_without_the_adjustment():
+    # Notebook 04 (QUICK) asserts Δ at 30 cycles drops by > 0.1 and Δ at 10 cycles halves with IGA
+    # (measured 0.93 → 0.74 and 0.81 → 0.13). With end = 1, S̃ₑ balances nothing (= I): the run is
+    # the plain one, bit for bit, and both checks fail.
+    from spectral_lab.diagnostics import relative_error_at
+    from spectral_lab.signals import load_signal
+
+    signal = load_signal("iga_eq9", length=512, options="halve=1")
+    base = RunConfig(signal="given", width=64, depth=3, steps=300, lr=2e-3, lr_schedule="constant", log_every=10,
+                     preview_every=0, iga_group=4, iga_end=8, iga_every=10)  # the notebook's settings exactly
+
+    def errors(**changes):
+        return relative_error_at(signal, run_to_end(base.replace(**changes), signal)[1].prediction, [10, 30])
+
+    plain, adjusted, identity = errors(method="relu"), errors(method="relu+iga"), errors(method="relu+iga", iga_end=1)
+    assert adjusted[1] < plain[1] - 0.1 and adjusted[0] < 0.5 * plain[0]
+    np.testing.assert_allclose(identity, plain, rtol=1e-6)
+    assert not (identity[1] < plain[1] - 0.1 or identity[0] < 0.5 * plain[0])
