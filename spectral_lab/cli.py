@@ -26,7 +26,9 @@ from .modifiers import expand_methods
 from .signals import Signal, list_signals, signal_for
 from .train import Run
 
-COMPARE_COLUMNS = ["signal", "method", "psnr_db", "ssim", "rho_ag", "params", "seconds", "status", "note"]
+COMPARE_COLUMNS = ["signal", "method", "psnr_db", "ssim", "rho_ag", "params", "lr", "seconds", "status", "note"]
+TUNED_LINE = ("Tuned: each method at its own best learning rate, the best PSNR of 5 rates (×1/4 … ×4 its default, "
+              "a factor 2 apart; extended up to twice when the best sits at an edge), each trained for 25% of the steps.")
 
 
 def train_with_progress(config: RunConfig, signal: Signal, progress: bool, label: str = "") -> Run:
@@ -181,14 +183,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def compare(config: RunConfig, signals: list[str], methods: list[str], out: Path, progress: bool = False,
-            on_row=None) -> list[dict]:
+            on_row=None, tune: bool = False, equal_params: bool = False) -> list[dict]:
     """Every method on every signal with the same budget: a sweep with one seed, local. Signals
-    are all loaded first, so a bad one fails before any training."""
+    are all loaded first, so a bad one fails before any training. `tune`: each method at its own
+    best lr; `equal_params`: widths chosen so parameter counts match the first method's."""
     from .sweep import grid_cells, run_sweep
 
     for name in signals:
         signal_for(config.replace(signal=name))
-    cells = grid_cells(config, signals, methods, [config.seed])
+    cells = grid_cells(config, signals, methods, [config.seed], tune=tune, equal_params=equal_params)
     return run_sweep(cells, out, backend="local", progress=progress, on_row=on_row)
 
 
@@ -203,11 +206,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     config = RunConfig.from_dict({**given_options(args, skip=("signal", "method")), "signal": signals[0],
                                   "method": methods[0]})
     out = prepare_out(args.out or default_out("compare", *signals))
-    rows = compare(config, signals, methods, out, progress=not args.quiet)
-    table = markdown_table(rows, COMPARE_COLUMNS)
+    rows = compare(config, signals, methods, out, progress=not args.quiet, tune=args.tune,
+                   equal_params=args.equal_params)
+    table = markdown_table(rows, COMPARE_COLUMNS[:2] + (["width"] if args.equal_params else []) + COMPARE_COLUMNS[2:])
+    notes = [PSNR_CONVENTION] + ([TUNED_LINE] if args.tune else []) + (
+        ["Equal parameters: each method's width gives the first method's parameter count within 5%."]
+        if args.equal_params else [])
     print(table)
-    print(f"\n{PSNR_CONVENTION}")
-    (out / "results.md").write_text(table + f"\n\n{PSNR_CONVENTION}\n")
+    print("\n" + "\n".join(notes))
+    (out / "results.md").write_text(table + "\n\n" + "\n".join(notes) + "\n")
     print(f"saved: {out / 'results.csv'}, {out / 'results.md'}, {out / 'summary.csv'}, cells in {out / 'cells'}")
     return 0
 
@@ -228,13 +235,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not signals or not methods:
         raise ConfigError("a sweep needs signals and methods (--signals/--methods or a --grid file)")
     config = RunConfig.from_dict({**base, "signal": signals[0], "method": methods[0]})
-    cells = grid_cells(config, signals, methods, seeds, sets)
+    cells = grid_cells(config, signals, methods, seeds, sets, tune=args.tune, equal_params=args.equal_params)
     out = prepare_out(args.out or default_out("sweep", *signals[:3]))
     rows = run_sweep(cells, out, backend=args.backend, workers=args.workers, address=args.address,
                      gpus_per_cell=args.gpus_per_cell, progress=not args.quiet)
     print((out / "summary.md").read_text() if (out / "summary.md").exists() else "no cell finished")
     failed = [r for r in rows if r.get("status") == "failed"]
-    print(f"{len(rows)} cells ({len(failed)} failed); {PSNR_CONVENTION}")
+    print(f"{len(rows)} cells ({len(failed)} failed); {PSNR_CONVENTION}" + (f"\n{TUNED_LINE}" if args.tune else ""))
     print(f"saved: {out / 'results.csv'}, {out / 'results.md'}, {out / 'summary.md'}, cells in {out / 'cells'}")
     return 0
 
@@ -254,7 +261,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     out = prepare_out(args.out or Path("runs") / f"reproduce-{args.protocol}-{args.scale}")
     report = reproduce(args.protocol, args.data, scale=args.scale, out=out, backend=args.backend,
                        workers=args.workers, address=args.address, gpus_per_cell=args.gpus_per_cell,
-                       progress=not args.quiet, overrides=given_options(args, skip=("signal", "method")))
+                       progress=not args.quiet, overrides=given_options(args, skip=("signal", "method")),
+                       tune=args.tune)
     print(report)
     print(f"saved: {out / 'comparison.md'}, {out / 'results.csv'}")
     return 0
@@ -285,6 +293,16 @@ def _add_backend_options(parser: argparse.ArgumentParser) -> None:
                         help="Ray: GPUs per cell, fractional (0.25 = four small fits share a GPU) [0]")
 
 
+def _add_fairness_options(parser: argparse.ArgumentParser, equal_params: bool = True) -> None:
+    parser.add_argument("--tune", action="store_true",
+                        help="each method at its own best learning rate: 5 rates (×1/4 … ×4 its default) for 25%% of "
+                             "the steps each, then the full run at the best (the table shows the lr used)")
+    if equal_params:
+        parser.add_argument("--equal-params", action="store_true",
+                            help="choose each method's width so its parameter count matches the first method's "
+                                 "(within 5%%; the table shows width and params)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m spectral_lab",
                                      description="Spectral Lab: fit coordinate MLPs and see spectral bias.")
@@ -307,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                "runs with each of them")
     comp.add_argument("--combine-modifiers", action="store_true",
                       help="instead: run each method once with all the modifiers together")
+    _add_fairness_options(comp)
     add_config_options(comp, skip=("signal", "method"))
     comp.add_argument("--out", help="output folder [runs/compare-SIGNALS-TIME]")
     comp.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -317,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seeds", help="comma-separated seeds [the --seed setting]")
     sw.add_argument("--set", action="append", metavar="NAME=V1,V2",
                     help="sweep a setting over values, e.g. --set width=128,256 (repeatable)")
+    _add_fairness_options(sw)
     _add_backend_options(sw)
     add_config_options(sw, skip=("signal", "method", "seed"), title="settings shared by every cell")
     sw.add_argument("--out", help="output folder; run again with the same folder to resume [runs/sweep-…]")
@@ -330,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--scale", choices=("quick", "paper"), default="quick",
                      help="quick: CPU-sized crops, networks and steps; paper: the paper's settings [quick]")
     _add_backend_options(rep)
+    _add_fairness_options(rep, equal_params=False)
     add_config_options(rep, skip=("signal", "method"), title="override the protocol's settings")
     rep.add_argument("--out", help="output folder; resumable [runs/reproduce-PROTOCOL-SCALE]")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -9,6 +9,7 @@ the paper used that are not in --data are marked as missing.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tomllib
@@ -218,8 +219,9 @@ def _mean_std(values: list[float], offset: float) -> str:
 
 def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str | os.PathLike = "runs/reproduce",
               backend: str = "local", workers: int = 1, address: str | None = None, gpus_per_cell: float = 0.0,
-              progress: bool = True, overrides: dict | None = None) -> str:
-    """Run a protocol's cells (resumable sweep in `out`) and return the comparison as Markdown."""
+              progress: bool = True, overrides: dict | None = None, tune: bool = False) -> str:
+    """Run a protocol's cells (resumable sweep in `out`) and return the comparison as Markdown.
+    `tune`: every method at its own best lr (tuning.py) instead of the protocol's."""
     from .sweep import run_sweep
 
     if name not in PROTOCOLS:
@@ -227,6 +229,8 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
     protocol = PROTOCOLS[name]
     files = locate_files(protocol, data, scale)
     cells = protocol_cells(protocol, files, scale, overrides)
+    if tune:
+        cells = [dataclasses.replace(cell, tune=True) for cell in cells]
     out = Path(out)
     rows = run_sweep(cells, out, backend=backend, workers=workers, address=address, gpus_per_cell=gpus_per_cell,
                      progress=progress)
@@ -237,6 +241,9 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
              f"PSNR in the paper's convention: {CONVENTIONS[protocol.psnr][1]}"
              + ("; the best over every training step, as the paper reports." if protocol.peak else "."),
              "", markdown_table(table)]
+    if tune:
+        lines.append("\nTuned: each method at its own best lr (5 rates around its default, 25% of the steps each); "
+                     "the lr each cell used is in results.csv.")
     if missing:
         lines.append(f"\nMissing from --data ({len(missing)}): {', '.join(missing)}.")
     failed = [r for r in rows if r.get("status") == "failed"]

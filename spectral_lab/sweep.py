@@ -39,8 +39,8 @@ from .metrics import psnr_from_mse
 
 BACKENDS = ("local", "ray")
 DONE_STATUSES = ("finished", "stopped", "diverged")
-ROW_COLUMNS = ["signal", "method", "seed", "psnr_db", "peak_psnr_db", "ssim", "rho_ag", "params", "seconds", "steps",
-               "steps_per_s", "device", "status", "note", "cell"]
+ROW_COLUMNS = ["signal", "method", "seed", "psnr_db", "peak_psnr_db", "ssim", "rho_ag", "params", "lr", "seconds",
+               "steps", "steps_per_s", "device", "status", "note", "tuned", "cell"]
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,12 @@ class Cell:
     knobs: tuple[str, ...] = ()  # the swept fields shown as table columns (besides signal/method/seed)
     extra: tuple[tuple[str, Any], ...] = ()  # protocol fields carried into the row (e.g. the paper's file name)
     checkpoints: tuple[int, ...] = ()  # steps whose PSNR becomes a column (psnr@25, ...)
+    tune: bool = False  # train at the best lr of a short search around the method's default (tuning.py)
 
     @classmethod
-    def make(cls, config: RunConfig, knobs=(), extra: dict | None = None, checkpoints=()) -> "Cell":
+    def make(cls, config: RunConfig, knobs=(), extra: dict | None = None, checkpoints=(), tune: bool = False) -> "Cell":
         return cls(tuple(sorted(config.to_dict().items())), tuple(knobs), tuple(sorted((extra or {}).items())),
-                   tuple(checkpoints))
+                   tuple(checkpoints), tune)
 
     def run_config(self) -> RunConfig:
         return RunConfig.from_dict(dict(self.config))
@@ -64,15 +65,20 @@ class Cell:
     def id(self) -> str:
         """Stable folder name: readable prefix + hash of everything that defines the fit."""
         settings = dict(self.config)
-        digest = hashlib.sha1(json.dumps([self.config, self.checkpoints], default=str).encode()).hexdigest()[:10]
+        defining = [self.config, self.checkpoints] + (["tuned"] if self.tune else [])
+        digest = hashlib.sha1(json.dumps(defining, default=str).encode()).hexdigest()[:10]
         stem = f"{Path(str(settings['signal'])).stem}-{settings['method']}-s{settings['seed']}"
         return "".join(c if c.isalnum() or c in "-_+." else "_" for c in stem) + f"-{digest}"
 
 
 def grid_cells(base: RunConfig, signals: list[str], methods: list[str], seeds: list[int] | None = None,
-               sets: dict[str, list] | None = None) -> list[Cell]:
+               sets: dict[str, list] | None = None, tune: bool = False, equal_params: bool = False) -> list[Cell]:
     """Every combination, validated before anything trains (unknown methods, knobs or values fail
-    here). File signals are stored as absolute paths, so workers elsewhere find them."""
+    here). File signals are stored as absolute paths, so workers elsewhere find them.
+
+    tune: each cell trains at the best lr of a short search (tuning.tune_lr). equal_params: each
+    method gets the width whose parameter count matches, within 5%, the first method's at the
+    base width (per signal; the width becomes a table column)."""
     if not signals or not methods:
         raise ConfigError("a sweep needs at least one signal and one method")
     sets = {name: list(values) for name, values in (sets or {}).items()}
@@ -84,13 +90,40 @@ def grid_cells(base: RunConfig, signals: list[str], methods: list[str], seeds: l
             raise ConfigError(f"--set {name}: no values")
     for method in methods:
         get_method(method)
+    if equal_params and "width" in sets:
+        raise ConfigError("--equal-params chooses the width: do not also sweep it")
+    if tune and "lr" in sets:
+        raise ConfigError("--tune chooses the lr: do not also sweep it")
     seeds = list(seeds) if seeds else [base.seed]
+    widths = _equal_parameter_widths(base, signals, methods) if equal_params else {}
+    knobs = tuple(sets) + (("width",) if equal_params else ())
     cells = []
     for signal, method, seed, *values in product(signals, methods, seeds, *sets.values()):
         changes = {name: coerce(name, value) for name, value in zip(sets, values)}
+        if equal_params:
+            changes["width"] = widths[signal, method]
         config = base.replace(signal=absolute_if_file(signal), method=method, seed=int(seed), **changes)
-        cells.append(Cell.make(config, knobs=tuple(sets)))
+        cells.append(Cell.make(config, knobs=knobs, tune=tune))
     return cells
+
+
+def _equal_parameter_widths(base: RunConfig, signals: list[str], methods: list[str]) -> dict[tuple[str, str], int]:
+    """(signal, method) -> the width matching the first method's parameter count at base.width."""
+    from .methods import build_model, resolve
+    from .models import count_parameters
+    from .signals import signal_for
+    from .tuning import width_for_parameters
+
+    widths = {}
+    for name in signals:
+        config = base.replace(signal=absolute_if_file(name))
+        signal = signal_for(config)
+        reference = resolve(config.replace(method=methods[0]), signal)
+        target = count_parameters(build_model(reference, signal))
+        for method in methods:
+            widths[name, method] = (base.width if method == methods[0]
+                                    else width_for_parameters(config.replace(method=method), signal, target))
+    return widths
 
 
 def absolute_if_file(signal: str) -> str:
@@ -163,8 +196,16 @@ def run_cell(cell: Cell) -> dict:
     row: dict[str, Any] = {"signal": Path(str(settings["signal"])).name, "method": settings["method"],
                            "seed": settings["seed"], **{k: settings[k] for k in cell.knobs}, **dict(cell.extra),
                            "cell": cell.id}
+    tuned = ""
     try:
-        run = Run(cell.run_config())
+        config = cell.run_config()
+        if cell.tune:
+            from .signals import signal_for
+            from .tuning import describe_trials, tune_lr
+
+            best, trials = tune_lr(config, signal_for(config))
+            config, tuned = config.replace(lr=best), describe_trials(trials)
+        run = Run(config)
         for _ in run.snapshots():
             pass
     except SpectralLabError as exc:
@@ -185,7 +226,9 @@ def run_cell(cell: Cell) -> dict:
         summary[f"psnr@{checkpoint}"] = round(psnr_from_mse(float(losses[hit[0]])), 2) if hit.size else None
     summary.pop("signal", None)
     summary.pop("method", None)
-    row.update(summary, device=_device_name(run.device))
+    row.update(summary, lr=run.config.lr, device=_device_name(run.device))
+    if tuned:
+        row["tuned"] = tuned
     return {"row": row, "config": run.config.to_dict(), "curve": (steps.tolist(), losses.tolist()),
             "metrics": {k: finite_or_none(v) for k, v in run.final.metrics.items()}}
 
@@ -257,8 +300,8 @@ class SweepResults:
         knobs = list(dict.fromkeys(k for c in self.cells for k in c.knobs))
         extras = list(dict.fromkeys(k for c in self.cells for k, _ in c.extra))
         checkpoints = list(dict.fromkeys(f"psnr@{s}" for c in self.cells for s in c.checkpoints))
-        base = ROW_COLUMNS[:3] + knobs + extras + ROW_COLUMNS[3:4] + checkpoints + ROW_COLUMNS[4:]
-        return base
+        # a swept knob that is also a fixed column (lr) is shown once, beside the other knobs
+        return list(dict.fromkeys(ROW_COLUMNS[:3] + knobs + extras + ROW_COLUMNS[3:4] + checkpoints + ROW_COLUMNS[4:]))
 
     def write_tables(self) -> None:
         rows = self.ordered_rows()
@@ -289,6 +332,9 @@ def summarise(rows: list[dict], group_by: list[str]) -> list[dict]:
     for key, members in groups.items():
         entry = dict(zip(group_by, key))
         entry["seeds"] = len(members)
+        rates = sorted({float(m["lr"]) for m in members if m.get("lr") is not None})
+        if rates:  # the rate(s) the group trained at (tuned seeds may differ)
+            entry["lr"] = ", ".join(f"{rate:.3g}" for rate in rates)
         for metric in ("psnr_db", "ssim", "rho_ag", "seconds"):
             values = np.array([m[metric] for m in members if m.get(metric) is not None], dtype=float)
             if values.size:

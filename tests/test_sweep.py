@@ -2,6 +2,7 @@
 the papers' protocols print our numbers beside theirs."""
 import csv
 import json
+import re
 
 import pytest
 
@@ -159,3 +160,34 @@ def test_sweep_rows_carry_the_peak_psnr_over_every_step(tmp_path):
     best = max(float(r["psnr_db"]) for r in curve)
     assert rows[0]["peak_psnr_db"] == pytest.approx(max(best, rows[0]["psnr_db"]), abs=0.01)
     assert rows[0]["peak_psnr_db"] >= rows[0]["psnr_db"]
+
+
+def test_tuning_trains_each_method_at_the_best_rate_of_its_search(tmp_path, capsys):
+    # sines, 3 methods, 40 steps: each tuned row's lr is the winner of the trials it lists, and the
+    # search around a far-too-small given rate (1e-6) walks up from it instead of keeping it.
+    from spectral_lab.signals import make_synthetic
+    from spectral_lab.tuning import tune_lr
+
+    signal = make_synthetic("sines", length=256)
+    best, trials = tune_lr(RunConfig(signal="given", method="siren", width=16, steps=40, lr=1e-6), signal)
+    assert best == max(trials, key=lambda t: t[1])[0] and best > 1e-6 and len(trials) == 7  # 5 + 2 extensions
+    out = tmp_path / "tuned"
+    assert main(["compare", "--signals", "sines", "--methods", "relu,relu_pe", "--length", "256", "--width", "16",
+                 "--steps", "40", "--tune", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "Tuned: each method at its own best learning rate" in printed and "| lr |" in printed
+    for row in csv.DictReader(open(out / "results.csv")):
+        tried = [(float(lr), float(db)) for lr, db in re.findall(r"([\d.e-]+) \(([\d.-]+) dB\)", row["tuned"])]
+        assert float(row["lr"]) == max(tried, key=lambda t: t[1])[0], row
+
+
+def test_equal_parameters_chooses_widths_within_five_percent(tmp_path, capsys):
+    out = tmp_path / "equal"
+    assert main(["compare", "--signals", "camera", "--methods", "relu,relu_rff,siren", "--image-size", "16",
+                 "--width", "32", "--steps", "2", "--equal-params", "--out", str(out), "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    params = {r["method"]: int(r["params"]) for r in rows}
+    widths = {r["method"]: int(r["width"]) for r in rows}
+    assert widths["relu"] == 32 and widths["relu_rff"] < 32  # RFF's 256-wide encoding costs width
+    assert all(abs(p / params["relu"] - 1) <= 0.05 for p in params.values()), params
+    assert "| width |" in capsys.readouterr().out
