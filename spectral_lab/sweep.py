@@ -196,16 +196,17 @@ def run_cell(cell: Cell) -> dict:
     row: dict[str, Any] = {"signal": Path(str(settings["signal"])).name, "method": settings["method"],
                            "seed": settings["seed"], **{k: settings[k] for k in cell.knobs}, **dict(cell.extra),
                            "cell": cell.id}
-    tuned = ""
+    tuned, signal = "", None
     try:
         config = cell.run_config()
-        if cell.tune:
+        if cell.tune:  # the signal is loaded once, for the search and the run
             from .signals import signal_for
             from .tuning import describe_trials, tune_lr
 
-            best, trials = tune_lr(config, signal_for(config))
+            signal = signal_for(config)
+            best, trials = tune_lr(config, signal)
             config, tuned = config.replace(lr=best), describe_trials(trials)
-        run = Run(config)
+        run = Run(config, signal)
         for _ in run.snapshots():
             pass
     except SpectralLabError as exc:

@@ -28,7 +28,7 @@ from .errors import ConfigError
 from .methods import build_model, resolve
 from .metrics import at_float32_limit, evaluate, psnr, psnr_from_mse, zero_output_note
 from .models import count_parameters
-from .ntk import float64_copy
+from .ntk import diagnostic_copy
 from .modifiers import InductiveGradientAdjustment, describe_modifiers, split_method
 from .signals import Signal, signal_for
 from .stepper import fast_path_plan, make_stepper, matmul_precision, zero_gpu
@@ -278,11 +278,12 @@ class Run:
     @torch.no_grad()
     def float32_limit_psnr(self, prediction: np.ndarray, max_points: int = 16384) -> float:
         """The PSNR at which float32 arithmetic alone sits for these parameters: the float32
-        prediction against the same network run in float64, on ≤ max_points strided points (the
-        round-off is statistical, a subset estimates it). A fit's PSNR near or above it is round-off."""
-        batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
-        stride = 1 if batch_norm else max(1, len(self.coords) // max_points)  # BN: the full batch's statistics
-        exact = float64_copy(self.model)(self.coords[::stride].double())
+        prediction against the same network run in float64 (the diagnostics' copy: batch norm frozen
+        at the full signal's statistics), on ≤ max_points strided points (the round-off is
+        statistical, a subset estimates it). A fit's PSNR near or above it is round-off."""
+        stride = max(1, len(self.coords) // max_points)
+        twin = diagnostic_copy(self.model, self.coords if "bn" in self.modifiers else None)
+        exact = twin(self.coords[::stride].double())
         exact = exact.real if exact.is_complex() else exact
         return psnr(prediction[::stride], exact.cpu().numpy())
 

@@ -10,6 +10,7 @@ input), so a table can compare at equal size.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from .config import RunConfig
@@ -22,14 +23,14 @@ TUNE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)  # × the method's default lr: 5 value
 TUNE_FRACTION = 0.25  # of the run's steps each candidate trains
 MAX_EXTENSIONS = 2  # a winner at the grid's edge extends the grid by a factor 2, at most this often
 PARAMETER_TOLERANCE = 0.05  # equal parameters: within 5% of the reference count
+LR_LOW, LR_HIGH = (RunConfig.__dataclass_fields__["lr"].metadata[k] for k in ("low", "high"))  # lr's allowed range
 
 
 def lr_candidates(config: RunConfig, signal: Signal, factors=TUNE_FACTORS) -> list[float]:
     """The log grid around the lr the run would use (given, or the method's default for this kind
     of signal), inside RunConfig's allowed range."""
     centre = resolve(config, signal).lr
-    low, high = RunConfig.__dataclass_fields__["lr"].metadata["low"], RunConfig.__dataclass_fields__["lr"].metadata["high"]
-    return sorted({float(f"{min(max(centre * f, low), high):.3g}") for f in factors})
+    return sorted({float(f"{min(max(centre * f, LR_LOW), LR_HIGH):.3g}") for f in factors})
 
 
 def tune_lr(config: RunConfig, signal: Signal, fraction: float = TUNE_FRACTION,
@@ -51,14 +52,14 @@ def tune_lr(config: RunConfig, signal: Signal, fraction: float = TUNE_FRACTION,
         return psnr if math.isfinite(psnr) else -math.inf
 
     trials = [(lr, score(lr)) for lr in lr_candidates(config, signal, factors)]
-    limits = RunConfig.__dataclass_fields__["lr"].metadata
     for _ in range(MAX_EXTENSIONS):  # a best rate at the grid's edge: one more factor 2 that way
         best = max(trials, key=lambda trial: trial[1])[0]
         rates = [lr for lr, _ in trials]
         step = 2.0 if best == max(rates) else 0.5 if best == min(rates) else None
-        if step is None or not limits["low"] <= best * step <= limits["high"]:
+        if step is None or not LR_LOW <= best * step <= LR_HIGH:
             break
-        trials.append((float(f"{best * step:.3g}"), score(float(f"{best * step:.3g}"))))
+        extra = float(f"{best * step:.3g}")
+        trials.append((extra, score(extra)))
     trials.sort()
     return max(trials, key=lambda trial: trial[1])[0], trials
 
@@ -72,6 +73,7 @@ def describe_trials(trials: list[tuple[float, float]], fraction: float = TUNE_FR
 
 def width_for_parameters(config: RunConfig, signal: Signal, target: int, max_width: int = 4096) -> int:
     """The hidden width whose parameter count is closest to `target` (checked within 5%)."""
+    @functools.cache
     def count(width: int) -> int:
         return count_parameters(build_model(resolve(config.replace(width=width), signal), signal))
 
