@@ -26,7 +26,7 @@ from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SpectralLabError
 from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, AppLimits,
                                LiveComparison, Sessions, check_limits, device_label, load_ui_signal, matching_preset,
-                               parse_share_query, preset_query, share_query, to_audio, upscale, user_message,
+                               parse_share_query, preset_query, share_query, share_tune, to_audio, upscale, user_message,
                                with_app_cadence)
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
@@ -39,7 +39,7 @@ CONCURRENCY = int(os.environ.get("SPECTRAL_LAB_CONCURRENCY", "1" if DEVICE == "c
 ui = SimpleNamespace()  # the components, for the callbacks' dict updates (set by build_demo)
 UI_NAMES = ("signal_info", "recon_note", "target_audio", "gallery", "recon_plot", "upload_state", "upload_message",
             "status", "share", "preset_note", "preset", "details_choice", "curves", "results", "downloads",
-            "audio_slots", "ntk", "errors", "bands", "activations", "kernel", "controls")
+            "audio_slots", "ntk", "errors", "bands", "activations", "kernel", "controls", "tune")
 SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
 FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
 SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAGES)
@@ -49,7 +49,8 @@ AUDIO_SLOTS = LIMITS.max_methods
 # The RunConfig fields the controls edit, in the order of the `controls` list below.
 CONTROL_FIELDS = ["signal", "length", "image_size", "gray", "signal_options", "width", "depth", "omega0",
                   "first_omega0", "s0", "s1", "damping", "bias_scale", "pe_levels", "rff_sigma", "wire_omega",
-                  "wire_sigma", "gauss_scale", "iga_group", "iga_end", "iga_every", "fr_phases", "steps", "lr",
+                  "wire_sigma", "gauss_scale", "iga_group", "iga_end", "iga_every", "fr_basis", "fr_phases", "fr_alpha",
+                  "steps", "lr",
                   "lr_schedule", "lr_gamma", "lr_every", "optimizer", "seed", "device", "fast", "ntk_points"]
 # Slider ranges (minimum, step); the maxima are the server's limits. A link may carry a value the
 # RunConfig accepts but a slider cannot show (ntk_points=32): on_load raises it to the minimum.
@@ -139,10 +140,10 @@ def on_load(request: gr.Request):
             explanation = PRESETS[name].explanation if name != CUSTOM else "Settings restored from the link."
             if raised:
                 explanation += " Raised to the sliders' minimum: " + ", ".join(raised) + "."
-            return [*_values_from(config, methods), explanation, name]
+            return [*_values_from(config, methods), explanation, name, share_tune(query)]
         except SpectralLabError as exc:
             note = f"The link's settings could not be used ({exc}); showing the default preset."
-    return [*_preset_values(DEFAULT_PRESET), note or PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET]
+    return [*_preset_values(DEFAULT_PRESET), note or PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET, False]
 
 
 def _within_sliders(config: RunConfig) -> tuple[RunConfig, list[str]]:
@@ -173,8 +174,8 @@ def on_methods(methods: list[str]):
 
 def on_preset(name: str):
     if name == CUSTOM or name not in PRESETS:
-        return [gr.skip()] * (len(CONTROL_FIELDS) + 2)
-    return [*_preset_values(name), PRESETS[name].explanation]
+        return [gr.skip()] * (len(CONTROL_FIELDS) + 3)
+    return [*_preset_values(name), PRESETS[name].explanation, False]
 
 
 def on_preview(upload, *values):
@@ -229,7 +230,7 @@ def on_queue(request: gr.Request):
     return "Waiting for a free training slot…"
 
 
-def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, *values):
+def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune, *values):
     session = _session(request)
     try:
         *field_values, methods = values
@@ -242,8 +243,9 @@ def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, *valu
         SESSIONS.discard(session)
         yield {ui.status: f"⚠️ {exc}"}
         return
-    link = _share_link(request, config, methods)  # the user's settings, before the app's cadences
-    live = LiveComparison(with_app_cadence(config, device.type), methods, signal, stream=gpu_stream())
+    link = _share_link(request, config, methods, bool(tune))  # the user's settings, before the app's cadences
+    live = LiveComparison(with_app_cadence(config, device.type), methods, signal, stream=gpu_stream(),
+                          tune=bool(tune))
     if not SESSIONS.start(session, live):
         yield {ui.status: "**Cancelled** before it started: nothing was trained."}
         return
@@ -328,7 +330,7 @@ def on_reset(request: gr.Request):
     FINISHED.pop(_session(request), None)
     values = _preset_values(DEFAULT_PRESET)
     return {**_clear_outputs(), **dict(zip(ui.controls, values)), ui.preset_note: PRESETS[DEFAULT_PRESET].explanation,
-            ui.preset: DEFAULT_PRESET, ui.status: "Reset. Press **Train**.", ui.upload_state: None, ui.upload_message: "",
+            ui.preset: DEFAULT_PRESET, ui.tune: False, ui.status: "Reset. Press **Train**.", ui.upload_state: None, ui.upload_message: "",
             ui.share: "", ui.details_choice: gr.update(choices=[], value=None, visible=False)}
 
 
@@ -343,11 +345,11 @@ def _clear_outputs() -> dict:
             ui.activations: hidden, ui.kernel: hidden, **{slot: hidden for slot in ui.audio_slots}}
 
 
-def _share_link(request, config: RunConfig, methods: list[str]) -> str:
+def _share_link(request, config: RunConfig, methods: list[str], tune: bool = False) -> str:
     base = ""
     if request is not None:
         base = (request.headers.get("referer") or "").split("?")[0]
-    return f"{base}?{share_query(config, methods)}"
+    return f"{base}?{share_query(config, methods, tune)}"
 
 
 GALLERY_COLUMNS = 3  # ~270 px per image in the results column at 1280 px: ≥ 256 px, as asked
@@ -357,7 +359,7 @@ def _gallery_height(images: int) -> int:
     return 40 + 290 * -(-images // GALLERY_COLUMNS)
 
 
-TABLE_COLUMNS = ["method", "psnr_db", "ssim", "rho_ag", "params", "seconds", "steps/s", "status", "note"]
+TABLE_COLUMNS = ["method", "psnr_db", "ssim", "rho_ag", "params", "lr", "seconds", "steps/s", "status", "note"]
 
 
 def _table(rows: list[dict]):
@@ -403,7 +405,8 @@ def build_demo() -> gr.Blocks:
                                 length = gr.Number(label="Length (samples)", placeholder="default", precision=0)
                                 image_size = gr.Number(label="Image size (px)", placeholder="keep", precision=0)
                             gray = gr.Checkbox(label="Grayscale")
-                            signal_options = gr.Textbox(label="Generator knobs", placeholder="e.g. freqs=5,80 amps=1,0.5")
+                            signal_options = gr.Textbox(label="Generator knobs / image options",
+                                                        placeholder="e.g. freqs=5,80 amps=1,0.5 · crop=square channel=0")
                         with gr.Accordion("Training modifiers (IGA, FR, BN)", open=False):
                             modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name)
                                                           for m in MODIFIERS.values()], label="Modifiers")
@@ -416,6 +419,11 @@ def build_demo() -> gr.Blocks:
                             with gr.Row():
                                 iga_every = gr.Number(label="IGA every (steps)", precision=0)
                                 fr_phases = gr.Number(label="FR phases P", precision=0)
+                            with gr.Row():
+                                fr_basis = gr.Dropdown([("the paper's (its reference code)", "paper"),
+                                                        ("tight frame (only an lr change with SGD)", "frame")],
+                                                       label="FR basis")
+                                fr_alpha = gr.Number(label="FR α", placeholder="per architecture")
                         with gr.Accordion("Network and method knobs (blank = the method's default)", open=False):
                             with gr.Row():
                                 width = _slider("width", label="Width")
@@ -440,6 +448,8 @@ def build_demo() -> gr.Blocks:
                             with gr.Row():
                                 lr = gr.Number(label="Learning rate", placeholder="method default")
                                 seed = gr.Number(label="Seed", precision=0)
+                            tune = gr.Checkbox(label="Tune: each method at its own best learning rate (short runs at "
+                                                     "5–7 rates first; about 2.5× the time)", elem_id="tune")
                             with gr.Row():
                                 lr_schedule = gr.Dropdown(["step", "drop", "exp", "constant"], label="LR schedule")
                                 lr_gamma = gr.Number(label="Schedule factor γ")
@@ -489,16 +499,17 @@ def build_demo() -> gr.Blocks:
         upload_state = gr.State(None)
         controls = [signal, length, image_size, gray, signal_options, width, depth, omega0, first_omega0, s0, s1,
                     damping, bias_scale, pe_levels, rff_sigma, wire_omega, wire_sigma, gauss_scale, iga_group,
-                    iga_end, iga_every, fr_phases, steps, lr, lr_schedule, lr_gamma, lr_every, optimizer, seed,
+                    iga_end, iga_every, fr_basis, fr_phases, fr_alpha, steps, lr, lr_schedule, lr_gamma, lr_every,
+                    optimizer, seed,
                     device, fast, ntk_points, methods]
         preview_outputs = [signal_info, recon_note, gallery, recon_plot, target_audio]
         train_outputs = [status, curves, results, downloads, gallery, recon_plot, target_audio, *audio_slots, ntk,
                          errors, bands, activations, kernel, details_choice, share, preset]
         private = dict(api_visibility="private")
 
-        demo.load(on_load, None, controls + [preset_note, preset], **private).then(
+        demo.load(on_load, None, controls + [preset_note, preset, tune], **private).then(
             on_preview, [upload_state] + controls, preview_outputs, **private)
-        preset.input(on_preset, preset, controls + [preset_note], **private).then(
+        preset.input(on_preset, preset, controls + [preset_note, tune], **private).then(
             on_preview, [upload_state] + controls, preview_outputs, **private)
         signal.input(lambda: (None, ""), None, [upload_state, upload_message], queue=False, **private).then(
             on_preview, [upload_state] + controls, preview_outputs, **private)
@@ -509,12 +520,12 @@ def build_demo() -> gr.Blocks:
             trigger(on_preview, [upload_state] + controls, preview_outputs, **private)
         methods.change(on_methods, methods, method_info, **private)
         train.click(on_queue, None, status, queue=False, **private).then(
-            on_train, [upload_state, modifiers, modifier_mode] + controls, train_outputs,
+            on_train, [upload_state, modifiers, modifier_mode, tune] + controls, train_outputs,
             concurrency_limit=CONCURRENCY, concurrency_id="train", **private)
         stop.click(on_stop, None, status, queue=False, **private)
         export.click(on_export, None, downloads, **private)
         details_choice.input(on_details, details_choice, [activations, kernel], queue=False, **private)
-        reset.click(on_reset, None, train_outputs + controls + [preset_note, upload_state, upload_message],
+        reset.click(on_reset, None, train_outputs + controls + [preset_note, upload_state, upload_message, tune],
                     queue=False, **private).then(on_preview, [upload_state] + controls, preview_outputs, **private)
         demo.unload(on_unload)
         for name in UI_NAMES:

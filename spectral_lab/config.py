@@ -94,7 +94,8 @@ class RunConfig(FlatConfig):
     length: int | None = knob(None, "samples of a 1D signal / crop of an audio file (None: generator default or whole file)", 8, 2_000_000)
     image_size: int | None = knob(None, "resize images so the longer side has this many pixels (None: keep)", 4, 2048)
     gray: bool = knob(False, "convert images to grayscale")
-    signal_options: str = knob("", "generator knobs, e.g. 'freqs=2,40 amps=1,0.5' for sines")
+    signal_options: str = knob("", "generator knobs, e.g. 'freqs=2,40 amps=1,0.5' for sines; for images "
+                                   "'crop=square' (top-left) and 'channel=0' (one colour channel)")
     # --- method ---
     method: str = knob("siren", "method name, optionally + modifiers: relu_pe+iga, siren+fr, relu+bn "
                                 "(see `python -m spectral_lab list`)")
@@ -135,9 +136,13 @@ class RunConfig(FlatConfig):
                              choices=("residual", "random", "fixed"))
     iga_every: int = knob(1, "IGA: steps between rebuilding S̃ₑ from the eNTK (1: every step, the paper; "
                              "more is a cheaper approximation)", 1, 100_000)
+    fr_basis: str = knob("paper", "FR: the paper's cosine basis and Λ init (its reference code), or a tight frame "
+                                  "that starts as the plain network (with SGD, only an lr change)",
+                         choices=("paper", "frame"))
     fr_phases: int = knob(32, "FR: phases P of the cosine basis (the FR / IGA reference's 32)", 1, 64)
-    fr_alpha: float = knob(0.01, "FR: scale α of the basis (the IGA reference's 0.01; with Adam the step in W "
-                                 "grows with α·P)", 1e-6, 10.0)
+    fr_alpha: float | None = knob(None, "FR: scale α of the basis (None: per architecture as the reference runs: "
+                                        "0.001 ReLU, 0.05 ReLU+PE/RFF, 0.004 SIREN, 0.01 others); with Adam the "
+                                        "step in W grows with α", 1e-6, 10.0)
     seed: int = knob(0, "random seed for initialisation and random encodings", 0, 2**31 - 1)
     device: str = knob("auto", "auto (CUDA when present), cpu or cuda", choices=("auto", "cpu", "cuda"))
     fast: str = knob("auto", "fast training step: CUDA graphs of forward+backward and Adam (auto: on for CUDA, "

@@ -27,10 +27,12 @@ import numpy as np
 from . import plots
 from .config import RunConfig
 from .errors import ConfigError, SignalError, SpectralLabError
-from .methods import get_method
+from .methods import get_method, resolve
 from .metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT, ZERO_OUTPUT_MARGIN_DB, psnr_text
+from .modifiers import describe_preconditioner, fr_preconditioner
 from .signals import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, Signal, load_audio, load_image, signal_for
 from .train import Run, Snapshot, pick_device
+from .tuning import TUNE_FACTORS, TUNE_FRACTION, describe_trials, tune_lr
 
 OUTCOMES = ("finished", "stopped", "diverged", "failed")
 
@@ -83,15 +85,26 @@ def check_limits(config: RunConfig, methods: list[str], limits: AppLimits, signa
 # ----------------------------------------------------------------------------------------------
 # Share links and presets: the whole state as a query string
 # ----------------------------------------------------------------------------------------------
-def share_query(config: RunConfig, methods: list[str]) -> str:
-    """Non-default config fields plus the list of methods (`methods=a,b`)."""
+def share_query(config: RunConfig, methods: list[str], tune: bool = False) -> str:
+    """Non-default config fields plus the list of methods (`methods=a,b`) and `tune=1` when each
+    method is tuned to its best learning rate."""
     query = config.to_query()
-    extra = urlencode({"methods": ",".join(methods)})
+    extra = urlencode({"methods": ",".join(methods), **({"tune": "1"} if tune else {})})
     return f"{query}&{extra}" if query else extra
 
 
+def _query_pairs(query: str | dict) -> dict:
+    return dict(parse_qsl(query.lstrip("?"), keep_blank_values=True)) if isinstance(query, str) else dict(query)
+
+
+def share_tune(query: str | dict) -> bool:
+    """Whether a share link asks for each method at its best learning rate."""
+    return _query_pairs(query).get("tune", "").lower() in ("1", "true", "yes")
+
+
 def parse_share_query(query: str | dict) -> tuple[RunConfig, list[str]]:
-    pairs = dict(parse_qsl(query.lstrip("?"), keep_blank_values=True)) if isinstance(query, str) else dict(query)
+    pairs = _query_pairs(query)
+    pairs.pop("tune", None)  # the comparison's option, read by share_tune
     methods = [m for m in pairs.pop("methods", "").split(",") if m]
     config = RunConfig.from_query(urlencode(pairs))
     return config, methods or [config.method]
@@ -190,7 +203,7 @@ def load_ui_signal(config: RunConfig, upload: str | os.PathLike | None, limits: 
         if suffix in AUDIO_EXTENSIONS:
             signal = load_audio(path, length=config.length)
         elif suffix in IMAGE_EXTENSIONS:
-            signal = load_image(path, size=config.image_size, gray=config.gray)
+            signal = load_image(path, size=config.image_size, gray=config.gray, options=config.signal_options)
         else:
             raise SignalError(f"{path.name}: upload an audio file ({', '.join(AUDIO_EXTENSIONS)}) "
                               f"or an image ({', '.join(IMAGE_EXTENSIONS)})")
@@ -211,32 +224,44 @@ class Update:
 
     index: int
     method: str
-    event: str  # "start" | "snapshot" | "failed"
+    event: str  # "tuning" | "start" | "snapshot" | "failed"
     snapshot: Snapshot | None = None
     row: dict | None = None  # the results-table row, with the final snapshot
     note: str = ""  # start: how it steps and what its modifiers chose; failed: the message
 
 
 def train_stream(config: RunConfig, methods: list[str], signal: Signal,
-                 should_stop: Callable[[], bool] = lambda: False) -> Iterator[Update]:
+                 should_stop: Callable[[], bool] = lambda: False, tune: bool = False) -> Iterator[Update]:
     """Train `methods` one after the other on `signal` with the same budget. A failing method
-    (a bad knob for it, out of memory) is reported and the next one runs."""
+    (a bad knob for it, out of memory) is reported and the next one runs. `tune`: each method
+    first searches its best learning rate (tuning.tune_lr) and trains at it."""
     for index, method in enumerate(methods):
         if should_stop():
             return
+        method_config, tuned = config.replace(method=method), ""
         try:
-            run = Run(config.replace(method=method), signal)
+            if tune:
+                yield Update(index, method, "tuning", note=f"finding {method}'s best learning rate: short runs at "
+                                                           f"{len(TUNE_FACTORS)}+ rates around its default")
+                best, trials = tune_lr(method_config, signal, should_stop=should_stop)
+                if should_stop():
+                    return
+                method_config, tuned = method_config.replace(lr=best), describe_trials(trials)
+            run = Run(method_config, signal)
         except SpectralLabError as exc:
             yield Update(index, method, "failed", note=str(exc))
             continue
-        yield Update(index, method, "start", note="; ".join(n for n in (run.modifier_note, run.step_note) if n))
+        yield Update(index, method, "start",
+                     note="; ".join(n for n in (tuned, run.modifier_note, run.step_note) if n))
         try:
             for snapshot in run:
                 if should_stop():
                     run.stop()
                 row = None
                 if snapshot.done:
-                    row = {**run.summary_row(), "steps/s": round(snapshot.steps_per_s, 1)}
+                    row = {**run.summary_row(), "lr": run.config.lr, "steps/s": round(snapshot.steps_per_s, 1)}
+                    if tuned:
+                        row["tuned"] = tuned
                 yield Update(index, method, "snapshot", snapshot=snapshot, row=row)
         except (SpectralLabError, FloatingPointError, RuntimeError, MemoryError) as exc:
             yield Update(index, method, "failed", note=user_message(exc))
@@ -257,7 +282,7 @@ def user_message(exc: BaseException) -> str:
 class MethodView:
     method: str
     index: int
-    status: str = "waiting"  # waiting | running | finished | stopped | diverged | failed | not run
+    status: str = "waiting"  # waiting | tuning | running | finished | stopped | diverged | failed | not run
     message: str = ""
     note: str = ""
     step: int = 0
@@ -316,8 +341,9 @@ class LiveComparison:
     """Train `methods` on `signal` with the same budget and stream Frames for the UI."""
 
     def __init__(self, config: RunConfig, methods: list[str], signal: Signal, curve_hz: float = 2.0,
-                 heavy_hz: float = 0.5, stream: Callable[..., Iterator[Update]] = train_stream):
+                 heavy_hz: float = 0.5, stream: Callable[..., Iterator[Update]] = train_stream, tune: bool = False):
         self.config, self.methods, self.signal = config, list(methods), signal
+        self.tune = tune  # each method at its best learning rate (a short search first)
         # Measured on 2 CPU cores (bench/bench_app.py): 2 Hz / 0.5 Hz keeps the UI's share small.
         self.curve_hz, self.heavy_hz = curve_hz, heavy_hz
         self.stream = stream
@@ -349,7 +375,8 @@ class LiveComparison:
         bench/bench_app.py: a training thread beside the UI thread ran at 0.70 of headless, this
         at ≥ 0.85). Stop sets a flag the stream checks at every snapshot; closing this generator
         (a disconnected browser) closes the stream, which stops training."""
-        stream = self.stream(self.config, self.methods, self.signal, self._stop.is_set)
+        stream = (self.stream(self.config, self.methods, self.signal, self._stop.is_set, tune=True) if self.tune
+                  else self.stream(self.config, self.methods, self.signal, self._stop.is_set))
         last_light = last_heavy = 0.0
         try:
             for update in stream:
@@ -381,6 +408,9 @@ class LiveComparison:
     def _apply(self, update: Update) -> bool:
         """Fold one update into its method's view; True when the results table changed."""
         view = self.views[update.index]
+        if update.event == "tuning":
+            view.status, view.note = "tuning", update.note
+            return True  # a frame now: the status line says what is happening
         if update.event == "start":
             view.status, view.note, view.total_steps = "running", update.note, self.config.steps
             if self.selected is None or self.view(self.selected).status in ("waiting",):
@@ -436,6 +466,11 @@ class LiveComparison:
         running = [v for v in self.views if v.status == "running"]
         if self.stopping:
             return "Stopping at the next step…"
+        tuning = [v for v in self.views if v.status == "tuning"]
+        if tuning and not running:
+            v = tuning[-1]
+            return (f"Tuning **{v.method}** ({v.index + 1}/{len(self.views)}): short runs at {len(TUNE_FACTORS)} "
+                    f"learning rates around its default, then the full run at the best")
         if not running:
             done = [f"{v.method} {v.status} ({psnr_text(v.psnr, v.psnr_limit, 1)})" for v in self.views
                     if v.row and v.psnr is not None]
@@ -452,7 +487,7 @@ class LiveComparison:
         statuses = {v.status for v in self.views}
         if self.failure or "failed" in statuses:
             return "failed"
-        if self.stopping and ({"stopped", "waiting"} & statuses):
+        if self.stopping and ({"stopped", "waiting", "tuning"} & statuses):
             return "stopped"
         if "diverged" in statuses:
             return "diverged"
@@ -475,6 +510,9 @@ class LiveComparison:
         if outcome == "diverged":
             diverged = "; ".join(f"{v.method}: {v.message}" for v in self.views if v.status == "diverged")
             return f"**Finished, with divergence** — {diverged}.{best_text}"
+        tuned = (" Each method at its own best learning rate (the table's lr; a short search at "
+                 f"{TUNE_FRACTION:.0%} of the steps per rate)." if self.tune else "")
+        best_text += tuned
         stalled = [v.method for v in done if ZERO_OUTPUT_HINT in v.row.get("note", "")]
         stalled = (f" ⚠ {', '.join(stalled)}: {ZERO_OUTPUT_HINT} (PSNR within {ZERO_OUTPUT_MARGIN_DB:g} dB of a "
                    "zero output; the table has the numbers)." if stalled else "")
@@ -535,7 +573,7 @@ class LiveComparison:
         out, now = {}, time.perf_counter()
         for index in sorted(self._audio_dirty):
             view = self.views[index]
-            finished = view.status not in ("running", "waiting")
+            finished = view.status not in ("running", "waiting", "tuning")
             if force or finished or now - self._audio_sent.get(index, -math.inf) >= every:
                 out[index] = (to_audio(self.signal, view.prediction), view.label)
                 self._audio_sent[index] = now
@@ -549,6 +587,14 @@ class LiveComparison:
                        if view.activations else None)
         result = view.ntk.get("now") or view.ntk.get("init")
         kernel = plots.kernel_figure(result, f"Normalised eNTK of {method}") if result is not None else None
+        spectrum = fr_preconditioner(resolve(self.config.replace(method=method), self.signal))
+        if spectrum is not None:  # FR: what the reparameterisation does to each hidden layer's updates
+            panel = plots.preconditioner_panel(spectrum, describe_preconditioner(spectrum))
+            if kernel is None:
+                kernel = plots.FigureSpec(f"FR preconditioner of {method}", [panel], height=380)
+            else:
+                kernel.panels.append(panel)
+                kernel.cols = 2
         return activations, kernel
 
     def export(self, outdir: str | os.PathLike, figures: bool = True) -> list[str]:
@@ -674,5 +720,5 @@ class Sessions:
 
 __all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "LiveComparison", "MethodView", "NOTHING_RUNNING",
            "OUTCOMES", "PRESETS", "Preset", "Sessions", "Update", "check_limits", "device_label", "load_ui_signal",
-           "matching_preset", "parse_share_query", "preset_query", "rows_to_csv", "share_query", "to_audio",
-           "train_stream", "upscale", "user_message", "with_app_cadence"]
+           "matching_preset", "parse_share_query", "preset_query", "rows_to_csv", "share_query", "share_tune",
+           "to_audio", "train_stream", "upscale", "user_message", "with_app_cadence"]

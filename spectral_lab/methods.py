@@ -19,8 +19,8 @@ from .layers import (FinerActivation, GaborActivation, GaussActivation, Position
                      RandomFourierFeatures, Sine, SpderActivation, nyquist_pe_levels, siren_init,
                      uniform_bias, winner_perturb)
 from .models import CoordinateMLP
-from .modifiers import (IGA_MAX_GROUPS, apply_batch_norm, apply_fourier_layers, group_points, iga_default_end,
-                        iga_default_group, split_method)
+from .modifiers import (IGA_MAX_GROUPS, apply_batch_norm, apply_fourier_layers, fr_default_alpha, group_points,
+                        iga_default_end, iga_default_group, split_method)
 from .signals import Signal, spectral_centroid
 
 
@@ -231,6 +231,8 @@ def resolve(config: RunConfig, signal: Signal) -> RunConfig:
             filled[key] = value
     group = config.iga_group if config.iga_group is not None else iga_default_group(signal.grid)
     filled["iga_group"] = group
+    if config.fr_alpha is None:
+        filled["fr_alpha"] = fr_default_alpha(spec.name)
     if config.iga_end is None:
         filled["iga_end"] = iga_default_end(spec.name, signal.grid, group)
     if config.s0 is None or config.s1 is None:
@@ -259,7 +261,7 @@ def resolve(config: RunConfig, signal: Signal) -> RunConfig:
 
 def build_model(config: RunConfig, signal: Signal) -> nn.Module:
     """Build the resolved method's network on CPU, seeded by config.seed."""
-    if any(getattr(config, k) is None for k in ("omega0", "first_omega0", "s0", "s1", "lr")):
+    if any(getattr(config, k) is None for k in ("omega0", "first_omega0", "s0", "s1", "lr", "fr_alpha")):
         config = resolve(config, signal)
     spec = get_method(config.method)
     _, modifiers = split_method(config.method)
@@ -267,7 +269,7 @@ def build_model(config: RunConfig, signal: Signal) -> nn.Module:
     np.random.seed(config.seed % (2**32))
     model = spec.builder(config, signal)
     if "fr" in modifiers:
-        apply_fourier_layers(model, phases=config.fr_phases, alpha=config.fr_alpha)
+        apply_fourier_layers(model, config.fr_basis, phases=config.fr_phases, alpha=config.fr_alpha)
     if "bn" in modifiers:
         apply_batch_norm(model)
     return model

@@ -219,6 +219,13 @@ def kernel_figure(result: NTKResult, title: str = "Normalised kernel Kᵢⱼ/√
                       caption=" · ".join([f"{result.precision} kernel"] + ([result.note] if result.note else [])))
 
 
+def preconditioner_panel(spectrum: np.ndarray, summary: str) -> Panel:
+    """FR's BᵀB eigenvalues, largest first (FR paper Theorem 2: SGD's step in W is −η·∂L/∂W·BᵀB)."""
+    index = np.arange(1, len(spectrum) + 1)
+    return Panel(f"FR preconditioner BᵀB: {summary}", "eigen-direction (largest first)", "eigenvalue",
+                 [Trace("line", index, _positive(spectrum), name="BᵀB", color=PALETTE[2])], ylog=True)
+
+
 def activations_figure(stats: list[LayerStats], title: str = "Activations per layer") -> FigureSpec:
     """Rows: pre-activation histograms, post-activation histograms, power spectra of each layer's
     pre-activations (dashed, WINNER Fig. 3) and post-activations (solid, WINNER Fig. 8)."""

@@ -145,7 +145,9 @@ def protocol_cells(protocol: Protocol, files: dict[str, Path | None], scale: str
             fields = {**settings, **crop, **protocol.method_settings.get(method, {}), **(overrides or {})}
             for seed in seeds:
                 config = RunConfig.from_dict({**fields, "signal": str(path.resolve()), "method": method, "seed": seed})
-                if paper_length:
+                if paper_length == "image":
+                    config = scale_first_layer(config, config.image_size / image_side(path))
+                elif paper_length:
                     config = scale_first_layer(config, config.length / paper_length)
                 cells.append(Cell.make(config, extra={"file": paper_name}, checkpoints=protocol.checkpoints))
     return cells
@@ -161,6 +163,14 @@ def audio_frames(path: Path) -> int:
         from .signals import load_audio
 
         return load_audio(path).values.shape[0]
+
+
+def image_side(path: Path) -> int:
+    """The longest side of an image file, in pixels (read from its header)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return max(image.size)
 
 
 def scale_first_layer(config: RunConfig, factor: float) -> RunConfig:

@@ -356,10 +356,35 @@ def _load_audio_librosa(path: Path) -> tuple[np.ndarray, int]:
     return mono[:, None], int(rate)
 
 
+IMAGE_OPTIONS = {"crop": "square: the top-left square of side min(H, W), before any resize",
+                 "channel": "0, 1 or 2: keep that colour channel only (a gray image is its own channel 0)"}
+
+
+def _image_options(options: str | dict | None) -> tuple[bool, int | None]:
+    """(top-left square crop?, channel or None) from image options like 'crop=square channel=0'
+    (SPDER's reference takes the first channel of a top-left square crop, then resizes)."""
+    given = parse_options(options)
+    unknown = set(given) - set(IMAGE_OPTIONS)
+    if unknown:
+        raise SignalError(f"unknown image option(s) {', '.join(sorted(unknown))}; images take "
+                          + "; ".join(f"{k} ({v})" for k, v in IMAGE_OPTIONS.items()))
+    crop = given.get("crop")
+    if crop not in (None, "square"):
+        raise SignalError(f"crop={crop}: the only image crop is 'square' (top-left)")
+    channel = given.get("channel")
+    if channel is not None and channel not in ("0", "1", "2"):
+        raise SignalError(f"channel={channel}: choose 0, 1 or 2")
+    return crop == "square", None if channel is None else int(channel)
+
+
 def load_image(source: str | os.PathLike | np.ndarray, size: int | None = None, gray: bool = False,
-               name: str | None = None) -> Signal:
-    """skimage.data name, image file or array -> Signal in [-1, 1]; optional resize so max side = `size`."""
+               name: str | None = None, options: str | dict | None = None) -> Signal:
+    """skimage.data name, image file or array -> Signal in [-1, 1]; optional resize so max side = `size`.
+    `options`: 'crop=square' (top-left square) and/or 'channel=k' (one colour channel), applied
+    before the resize."""
     from skimage import color, transform, util
+
+    square, channel = _image_options(options)
 
     if isinstance(source, np.ndarray):
         image, name = source, name or "array"
@@ -393,8 +418,13 @@ def load_image(source: str | os.PathLike | np.ndarray, size: int | None = None, 
     if image.dtype.kind == "f" and (image.min() < 0 or image.max() > 1):
         low, high = float(image.min()), float(image.max())
         image = (image - low) / max(high - low, 1e-12)
+    if channel is not None and image.ndim == 3:
+        image = image[..., channel]
     if gray and image.ndim == 3:
         image = color.rgb2gray(image)
+    if square:
+        side = min(image.shape[:2])
+        image = image[:side, :side]
     if size is not None:
         if not 4 <= int(size) <= MAX_IMAGE_SIDE:
             raise SignalError(f"image size must be between 4 and {MAX_IMAGE_SIDE}, got {size}")
@@ -453,7 +483,7 @@ def load_signal(spec: str, length: int | None = None, image_size: int | None = N
     if spec in SYNTHETIC:
         return make_synthetic(spec, length, options)
     if spec in SKIMAGE_IMAGES:
-        return load_image(spec, size=image_size, gray=gray)
+        return load_image(spec, size=image_size, gray=gray, options=options)
     assets = builtin_audio()
     if spec in assets:
         return load_audio(assets[spec], length=length)
@@ -462,7 +492,7 @@ def load_signal(spec: str, length: int | None = None, image_size: int | None = N
     if suffix in AUDIO_EXTENSIONS:
         return load_audio(path, length=length)
     if suffix in IMAGE_EXTENSIONS:
-        return load_image(path, size=image_size, gray=gray)
+        return load_image(path, size=image_size, gray=gray, options=options)
     if suffix == ".npy":
         if not path.is_file():
             raise SignalError(f"file not found: {path}")

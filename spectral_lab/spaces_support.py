@@ -13,6 +13,7 @@ import math
 from typing import Callable, Iterator
 
 from .live import Update, train_stream
+from .tuning import MAX_EXTENSIONS, TUNE_FACTORS, TUNE_FRACTION
 
 MIN_SECONDS, MAX_SECONDS = 30, 300  # ZeroGPU's accepted range for one call
 
@@ -26,13 +27,14 @@ def zero_gpu_active() -> bool:
     return bool(getattr(spaces.config.Config, "zero_gpu", False))
 
 
-def estimate_seconds(config, methods: list[str], signal) -> int:
+def estimate_seconds(config, methods: list[str], signal, tune: bool = False) -> int:
     """GPU seconds to ask for: per step ~1.5 ms plus ~4 ns per sample·width² per layer (SIREN
     5×256 on 256² is ~3 ms/step on an H100; WINNER's 150k-sample 4×222 ~6 ms), diagnostics and
     start-up on top; clipped to ZeroGPU's range. Unmeasured on ZeroGPU itself (A100 slices)."""
     width, depth = config.width, config.depth
     per_step = 1.5e-3 + 4e-9 * signal.num_points * width * width * depth / 256
-    seconds = len(methods) * (config.steps * per_step * 1.3 + 5) + 10
+    steps = config.steps * (1 + (len(TUNE_FACTORS) + MAX_EXTENSIONS) * TUNE_FRACTION if tune else 1)
+    seconds = len(methods) * (steps * per_step * 1.3 + 5) + 10
     return int(min(MAX_SECONDS, max(MIN_SECONDS, math.ceil(seconds))))
 
 
@@ -44,12 +46,12 @@ def gpu_stream() -> Callable[..., Iterator[Update]]:
         return train_stream
     import spaces
 
-    @spaces.GPU(duration=lambda config, methods, signal: estimate_seconds(config, methods, signal))
-    def on_gpu(config, methods, signal):
-        yield from train_stream(config, methods, signal)
+    @spaces.GPU(duration=lambda config, methods, signal, tune: estimate_seconds(config, methods, signal, tune))
+    def on_gpu(config, methods, signal, tune):
+        yield from train_stream(config, methods, signal, tune=tune)
 
-    def stream(config, methods, signal, should_stop=lambda: False) -> Iterator[Update]:
-        remote = on_gpu(config, methods, signal)
+    def stream(config, methods, signal, should_stop=lambda: False, tune: bool = False) -> Iterator[Update]:
+        remote = on_gpu(config, methods, signal, tune)
         try:
             for update in remote:
                 yield update

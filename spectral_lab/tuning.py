@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Callable
 
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
@@ -33,11 +34,12 @@ def lr_candidates(config: RunConfig, signal: Signal, factors=TUNE_FACTORS) -> li
     return sorted({float(f"{min(max(centre * f, LR_LOW), LR_HIGH):.3g}") for f in factors})
 
 
-def tune_lr(config: RunConfig, signal: Signal, fraction: float = TUNE_FRACTION,
-            factors=TUNE_FACTORS) -> tuple[float, list[tuple[float, float]]]:
+def tune_lr(config: RunConfig, signal: Signal, fraction: float = TUNE_FRACTION, factors=TUNE_FACTORS,
+            should_stop: Callable[[], bool] = lambda: False) -> tuple[float, list[tuple[float, float]]]:
     """(best lr, [(lr, PSNR dB)] of every candidate): each candidate trains `fraction` of the
-    steps (at least 1, diagnostics off); a candidate that diverges or fails scores −inf."""
-    from .train import run_to_end
+    steps (at least 1, diagnostics off); a candidate that diverges or fails scores −inf. When
+    `should_stop()` turns true the current candidate stops and no further ones run."""
+    from .train import Run
 
     if not 0 < fraction <= 1:
         raise ConfigError(f"tuning fraction must be in (0, 1], got {fraction}")
@@ -45,14 +47,23 @@ def tune_lr(config: RunConfig, signal: Signal, fraction: float = TUNE_FRACTION,
                            errors_every=0, bands_every=0, preview_every=0)
     def score(lr: float) -> float:
         try:
-            final = run_to_end(short.replace(lr=lr), signal)[1]
+            run = Run(short.replace(lr=lr), signal)
+            for final in run:
+                if should_stop():
+                    run.stop()
         except (SpectralLabError, FloatingPointError, RuntimeError):
             return -math.inf
         psnr = final.metrics["psnr"] if final.status == "finished" else -math.inf
         return psnr if math.isfinite(psnr) else -math.inf
 
-    trials = [(lr, score(lr)) for lr in lr_candidates(config, signal, factors)]
+    trials = []
+    for lr in lr_candidates(config, signal, factors):
+        if should_stop():
+            break
+        trials.append((lr, score(lr)))
     for _ in range(MAX_EXTENSIONS):  # a best rate at the grid's edge: one more factor 2 that way
+        if should_stop() or not trials:
+            break
         best = max(trials, key=lambda trial: trial[1])[0]
         rates = [lr for lr, _ in trials]
         step = 2.0 if best == max(rates) else 0.5 if best == min(rates) else None
@@ -61,6 +72,8 @@ def tune_lr(config: RunConfig, signal: Signal, fraction: float = TUNE_FRACTION,
         extra = float(f"{best * step:.3g}")
         trials.append((extra, score(extra)))
     trials.sort()
+    if not trials:
+        return resolve(config, signal).lr, trials
     return max(trials, key=lambda trial: trial[1])[0], trials
 
 

@@ -26,10 +26,20 @@ class FakeRequest:
 
 def test_link_restores_every_control_and_names_no_preset():
     values = app.on_load(FakeRequest({"signal": "camera", "image_size": "48", "s0": "12", "methods": "siren,siren2"}))
-    settings = dict(zip(app.CONTROL_FIELDS + ["methods"], values[:-2]))
+    settings = dict(zip(app.CONTROL_FIELDS + ["methods"], values[:-3]))
     assert settings["signal"] == "camera" and settings["image_size"] == 48 and settings["s0"] == 12.0
-    assert settings["methods"] == ["siren", "siren2"] and "restored" in values[-2]
-    assert values[-1] == CUSTOM  # not the default preset's name over other settings
+    assert settings["methods"] == ["siren", "siren2"] and "restored" in values[-3]
+    assert values[-2] == CUSTOM  # not the default preset's name over other settings
+    assert values[-1] is False  # no tuning unless the link asks
+
+
+def test_a_tuned_comparison_keeps_tune_in_its_link():
+    values = app._preset_values(app.DEFAULT_PRESET)
+    config, methods = app._config_from(values)
+    link = app._share_link(FakeRequest(), config, methods, tune=True)
+    assert "tune=1" in link
+    restored = app.on_load(FakeRequest(dict(parse_qsl(link.split("?", 1)[1]))))
+    assert restored[:-3] == values and restored[-1] is True
 
 
 def test_a_link_below_a_sliders_minimum_is_raised_to_it_and_says_so():
@@ -37,15 +47,15 @@ def test_a_link_below_a_sliders_minimum_is_raised_to_it_and_says_so():
     values = app.on_load(FakeRequest({"signal": "sines", "ntk_points": "32", "width": "4", "methods": "siren"}))
     settings = dict(zip(app.CONTROL_FIELDS, values))
     assert settings["ntk_points"] == 64 and settings["width"] == 8
-    assert "ntk_points 32 → 64" in values[-2] and "width 4 → 8" in values[-2]
-    config, _ = app._config_from(values[:-2])
+    assert "ntk_points 32 → 64" in values[-3] and "width 4 → 8" in values[-3]
+    config, _ = app._config_from(values[:-3])
     assert config.ntk_points == 64
 
 
 def test_a_bad_link_falls_back_to_the_default_preset_with_a_message():
     values = app.on_load(FakeRequest({"steps": "-5", "methods": "siren"}))
-    assert "could not be used" in values[-2] and "steps" in values[-2]
-    assert dict(zip(app.CONTROL_FIELDS, values))["signal"] == "winner_high" and values[-1] == app.DEFAULT_PRESET
+    assert "could not be used" in values[-3] and "steps" in values[-3]
+    assert dict(zip(app.CONTROL_FIELDS, values))["signal"] == "winner_high" and values[-2] == app.DEFAULT_PRESET
 
 
 @pytest.mark.parametrize("title", sorted(PRESETS))
@@ -56,8 +66,8 @@ def test_preset_controls_link_controls_is_the_identity(title):
     link = app._share_link(FakeRequest(), config, methods)
     assert link.startswith("http://127.0.0.1:7860/?") and "old=1" not in link
     restored = app.on_load(FakeRequest(dict(parse_qsl(link.split("?", 1)[1]))))  # decoded, as Starlette does
-    assert restored[:-2] == values
-    assert restored[-1] == title  # the link of a preset shows that preset
+    assert restored[:-3] == values
+    assert restored[-2] == title and restored[-1] is False  # the link of a preset shows that preset
 
 
 def test_preview_reports_bad_signals_and_ignores_methods():
@@ -99,7 +109,7 @@ def test_train_shows_clear_errors_in_the_status(change, message):
         values[index] = value
     request = FakeRequest(session="errors")
     app.on_queue(request)
-    updates = list(app.on_train(request, None, [], "each", *values))
+    updates = list(app.on_train(request, None, [], "each", False, *values))
     assert len(updates) == 1 and message in updates[0][app.ui.status]
     assert app.SESSIONS.stop("errors") == "Nothing is training."  # the ticket was let go
 
@@ -110,7 +120,7 @@ def test_a_short_run_streams_every_panel_and_ends_finished():
     values[app.CONTROL_FIELDS.index("image_size")] = 16
     request = FakeRequest(session="short")
     app.on_queue(request)
-    updates = list(app.on_train(request, None, [], "each", *values))
+    updates = list(app.on_train(request, None, [], "each", False, *values))
     final = updates[-1]
     assert final[app.ui.status].startswith("**Finished**")
     assert len(final[app.ui.gallery]["value"]) == 4  # target + 3 methods
@@ -128,5 +138,5 @@ def test_stop_on_a_queued_run_cancels_it():
     request = FakeRequest(session="queued")
     app.on_queue(request)
     assert "Cancelled" in app.on_stop(request)
-    updates = list(app.on_train(request, None, [], "each", *values))
+    updates = list(app.on_train(request, None, [], "each", False, *values))
     assert len(updates) == 1 and "Cancelled" in updates[0][app.ui.status]

@@ -113,12 +113,13 @@ def test_audio_comparison_gives_every_method_a_player():
 @pytest.mark.parametrize("title", sorted(PRESETS))
 def test_band_history_has_twenty_columns_on_every_preset(title):
     # The issue: the image and sines presets drew 2 time columns. Every default preset's cadence
-    # asks for ≥ 20 band-error columns and the per-diagnostic budget share lets them through.
+    # asks for ≥ 20 band-error columns, and a run at that cadence records them all. (Without the
+    # time budget: whether the budget lets each one through depends on the machine's load.)
     config, methods = parse_share_query(PRESETS[title].query)
     config = with_app_cadence(config, "cpu")
     assert config.steps // config.bands_every + 1 >= 20
     short = config.replace(steps=min(config.steps, 60), bands_every=max(1, min(config.steps, 60) // 40),
-                           ntk_every=0, activations_every=0, errors_every=0)
+                           ntk_every=0, activations_every=0, errors_every=0, diagnostics_budget=0)
     run = Run(short.replace(method=methods[0]), load_ui_signal(short, None, AppLimits()))
     list(run)
     steps, _, heat = run.band_error_history()
@@ -132,6 +133,50 @@ def test_final_snapshot_of_every_method_carries_its_end_of_run_ntk():
     for update in train_stream(config, ["siren", "relu_pe"], signal):
         if update.snapshot is not None and update.snapshot.done:
             assert "ntk" in update.snapshot.diagnostics and update.snapshot.diagnostics["ntk"].residual_projections is not None
+
+
+def test_a_tuned_comparison_trains_each_method_at_its_best_rate_and_says_so():
+    config = with_app_cadence(RunConfig(signal="sines", length=256, width=16, depth=2, steps=40, ntk_points=32,
+                                        diagnostics_budget=0), "cpu")
+    signal = load_ui_signal(config, None, AppLimits())
+    live = LiveComparison(config, ["relu", "siren"], signal, curve_hz=1000, heavy_hz=1000, tune=True)
+    frames = list(live.frames())
+    assert any(f.status.startswith("Tuning **relu**") for f in frames)
+    final = frames[-1]
+    assert final.outcome == "finished" and "own best learning rate" in final.status
+    for row, default in zip(final.table, (1e-3, 1e-4)):
+        trials = row["tuned"]
+        assert trials.startswith("tuned: best lr of") and f"{row['lr']:.3g} (" in trials
+        assert default / 4 <= row["lr"] <= default * 16  # on the grid around the method's own default
+    plain = list(LiveComparison(config, ["relu"], signal, curve_hz=1000, heavy_hz=1000).frames())[-1]
+    assert "tuned" not in plain.table[0] and plain.table[0]["lr"] == 1e-3
+    assert "own best" not in plain.status
+
+
+def test_stop_during_tuning_ends_at_once():
+    config = RunConfig(signal="sines", length=1024, width=16, depth=2, steps=4000)
+    live = LiveComparison(config, ["siren", "relu"], load_ui_signal(config, None, AppLimits()), tune=True)
+    for frame in live.frames():
+        if frame.status.startswith("Tuning") and not frame.done:
+            live.stop()
+    assert frame.outcome == "stopped" and [row["status"] for row in frame.table] == ["not run", "not run"]
+
+
+def test_the_fr_detail_shows_the_preconditioner_spectrum():
+    config = with_app_cadence(RunConfig(signal="sines", length=256, width=32, depth=3, steps=10, ntk_points=32,
+                                        diagnostics_budget=0), "cpu")
+    live = LiveComparison(config, ["relu+fr"], load_ui_signal(config, None, AppLimits()))
+    list(live.frames())
+    _, kernel = live.details("relu+fr")
+    panel = kernel.panels[-1]
+    assert panel.title.startswith("FR preconditioner BᵀB") and "2 never updated" in panel.title
+    assert len(panel.traces[0].y) == 32
+    frame_live = LiveComparison(config.replace(fr_basis="frame"), ["relu+fr"], load_ui_signal(config, None, AppLimits()))
+    list(frame_live.frames())
+    assert "only an lr change" in frame_live.details("relu+fr")[1].panels[-1].title
+    plain = LiveComparison(config, ["relu"], load_ui_signal(config, None, AppLimits()))
+    list(plain.frames())
+    assert all("preconditioner" not in p.title for p in plain.details("relu")[1].panels)
 
 
 def test_stop_ends_the_comparison_and_says_so():

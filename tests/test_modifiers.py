@@ -9,7 +9,7 @@ from spectral_lab import METHODS, ConfigError, Run, RunConfig, build_model, load
 from spectral_lab.diagnostics import relative_error_at
 from spectral_lab.models import count_parameters
 from spectral_lab.modifiers import (check_full_rank, describe_modifiers, fold_fourier_layers, group_points,
-                                    split_method)
+                                    preconditioner_spectrum, reference_basis, sgd_update_beyond_lr, split_method)
 from spectral_lab.ntk import empirical_ntk, ntk_diagnostics
 from spectral_lab.signals import make_synthetic
 
@@ -82,22 +82,69 @@ def test_fr_folds_back_to_a_plain_linear_network_with_identical_outputs():
     np.testing.assert_allclose(run.predict(), before, atol=1e-5)
 
 
-def test_fr_starts_as_the_base_network():
-    # Λ = W₀B⁺ with a full-rank B: ΛB = W₀, so FR changes the training dynamics only.
+def test_fr_paper_basis_matches_the_reference_construction_element_wise():
+    # FR-INR's init_bases written out as loops: low frequencies (k+1)/low, then integer high ones,
+    # each with phases 2πp/P; points linspace(−T/2, T/2, in) with T = 2π/lowest frequency.
+    in_features, low, high, phases = 6, 3, 3, 2
+    period = 2 * math.pi / (1 / low)
+    points = np.linspace(-period / 2, period / 2, in_features)
+    rows = [[math.cos(freq * x + 2 * math.pi * p / phases) for x in points]
+            for freq in [(k + 1) / low for k in range(low)] + [k + 1 for k in range(high)] for p in range(phases)]
+    np.testing.assert_allclose(reference_basis(in_features, low, high, phases).numpy(), np.array(rows), atol=1e-12)
+    # at width 6 the layer uses low = high = 3 (the reference's 128/128 at width 256), scaled by α
+    model = build_model(RunConfig(method="relu+fr", width=6, depth=3, fr_phases=2, fr_alpha=0.05),
+                        make_synthetic("sines", length=64))
+    np.testing.assert_allclose(model.linears[1].basis.double().numpy(), 0.05 * np.array(rows), atol=1e-7)
+
+
+def test_fr_paper_init_draws_lambda_as_the_reference():
+    # Λ column i ~ U(±√(6/M)/‖B_i‖)/ω₀ gives W Kaiming's variance 2/in (ReLU) or SIREN's 2/(in·ω₀²); the
+    # bias starts at zero. The two end points of the grid coincide modulo every basis period, so B's first
+    # and last columns are equal: W = ΛB keeps them tied (the layer's rank deficiency, reported).
+    signal = make_synthetic("sines", length=64)
+    for method, variance in (("relu+fr", 2 / 128), ("siren+fr", 2 / (128 * 30.0**2))):
+        model = build_model(RunConfig(method=method, width=128, depth=3), signal)
+        layer = model.linears[1]
+        weight = layer.weight.detach().double()
+        assert 0.8 < float(weight.var()) / variance < 1.25, (method, float(weight.var()), variance)
+        assert float(layer.bias.detach().abs().max()) == 0.0
+        np.testing.assert_allclose(weight[:, 0], weight[:, -1], atol=1e-6)
+        assert layer.rank == 126 and layer.condition > 1e8
+
+
+@pytest.mark.parametrize("kind", ["paper", "frame"])
+def test_fr_with_sgd_is_more_than_a_learning_rate_change_only_for_the_papers_basis(kind):
+    # One SGD step moves an FR layer by ΔW = −η·G·BᵀB (G = ∂L/∂W). A tight frame has BᵀB = c·I: the
+    # step is plain SGD's at lr c·η, to round-off. The paper's basis is not: measured, 54% of ΔW is
+    # outside every rescaling of G (BᵀB has 249 of 256 eigenvalues at one level, the mean direction of
+    # the layer's input at twice it, the tied end points at 0). Notebook 04 asserts the same > 0.3.
+    config = RunConfig(method="relu_pe+fr", width=32, depth=3, fr_basis=kind)
+    unexplained = sgd_update_beyond_lr(config, make_synthetic("sines", length=256))
+    if kind == "frame":
+        assert unexplained < 1e-6  # B is stored in float32: BᵀB = c·I to ~1e-8
+    else:
+        assert unexplained > 0.3
+    with pytest.raises(ConfigError, match="no FR layers"):
+        sgd_update_beyond_lr(config.replace(method="relu_pe"), make_synthetic("sines", length=256))
+
+
+def test_fr_frame_starts_as_the_base_network():
+    # Λ = W₀B⁺ with a full-rank B: ΛB = W₀, so the frame changes the training dynamics only.
     signal = make_synthetic("sines", length=256)
     plain = build_model(RunConfig(method="relu", width=64, depth=3), signal)
-    reparameterised = build_model(RunConfig(method="relu+fr", width=64, depth=3), signal)
+    reparameterised = build_model(RunConfig(method="relu+fr", width=64, depth=3, fr_basis="frame"), signal)
     np.testing.assert_allclose(reparameterised.linears[1].weight.detach(), plain.linears[1].weight.detach(), atol=1e-5)
     coords = torch.from_numpy(signal.coords)
     np.testing.assert_allclose(reparameterised(coords).detach(), plain(coords).detach(), atol=1e-5)
     assert count_parameters(reparameterised) == count_parameters(plain)  # inference parameters
+    paper = build_model(RunConfig(method="relu+fr", width=64, depth=3), signal)
+    assert count_parameters(paper) == count_parameters(plain)
 
 
 @pytest.mark.parametrize("phases", [1, 2, 4, 32])
-def test_fr_basis_has_full_rank_for_every_phase_count(phases):
-    # The issue: the old basis had rank 74/128 at P = 4 and 6/128 at P = 32.
+def test_fr_frame_has_full_rank_for_every_phase_count(phases):
     for width in (16, 64, 128):
-        model = build_model(RunConfig(method="relu+fr", width=width, depth=3, fr_phases=phases),
+        model = build_model(RunConfig(method="relu+fr", width=width, depth=3, fr_phases=phases, fr_basis="frame"),
                             make_synthetic("sines", length=64))
         for layer in model.linears[1:]:
             basis = layer.basis.double()
@@ -106,22 +153,24 @@ def test_fr_basis_has_full_rank_for_every_phase_count(phases):
             assert layer.condition < 20  # well conditioned, not just rank-full in exact arithmetic
 
 
-def test_fr_rejects_a_rank_deficient_basis():
+def test_fr_preconditioner_spectrum_is_flat_only_for_the_frame():
+    paper = preconditioner_spectrum("paper", 256, 32, 1.0)
+    frame = preconditioner_spectrum("frame", 256, 32, 1.0)
+    np.testing.assert_allclose(frame, 32 * 256 / 2, rtol=1e-9)  # BᵀB = P·in/2·I
+    assert paper[0] > 1.9 * np.median(paper) and (paper < 1e-6 * paper[0]).sum() == 2
+
+
+def test_fr_rejects_a_rank_deficient_frame():
     with pytest.raises(ConfigError, match="not full rank"):
         check_full_rank(torch.ones(64, 16))
-    # the FR reference's own construction (both ends of the window, phase 0) is ill-conditioned
-    z = torch.linspace(-math.pi * 16, math.pi * 16, 32, dtype=torch.float64)
-    omegas = torch.cat([torch.arange(1, 17) / 16, torch.arange(1, 17)]).double()
-    with pytest.raises(ConfigError, match="not full rank"):
-        check_full_rank(torch.cos(omegas[:, None] * z[None, :]))
+    with pytest.raises(ConfigError, match="not full rank"):  # the reference's own basis
+        check_full_rank(reference_basis(32, 16, 16, 1))
 
 
 @pytest.mark.parametrize("method, signal_kind", [("relu_pe", "1d"), ("relu_pe", "image"), ("relu", "image")])
 def test_bn_makes_the_entk_spectrum_more_uniform(method, signal_kind):
     # Cai et al.: BN spreads the eNTK eigenvalues. Measured effective ranks (vanilla / +bn):
-    # relu_pe 1D 5.0 / 57.8, relu_pe 32² 7.2 / 86.6, relu 32² 2.7 / 18.5. FR with a full-rank
-    # basis starts as the plain network; its kernel (w.r.t. Λ) is not more uniform at init
-    # (3.6 vs 7.2): its gain is in training (test below).
+    # relu_pe 1D 5.0 / 57.8, relu_pe 32² 7.2 / 86.6, relu 32² 2.7 / 18.5.
     signal = make_synthetic("sines", length=1024) if signal_kind == "1d" else load_signal("camera", image_size=32)
     rank = {}
     for modifier in ("", "+bn"):
@@ -131,8 +180,8 @@ def test_bn_makes_the_entk_spectrum_more_uniform(method, signal_kind):
 
 
 def test_fr_and_bn_train_relu_pe_further_than_plain():
-    # IGA Table 1's direction for PE (plain < FR < BN). Camera 32², 3×128, 200 Adam steps at
-    # 2e-3 decaying to 2e-4. Measured: plain 34.85, +fr 37.59, +bn 42.23 dB.
+    # IGA Table 1's direction for PE (plain < FR, BN). Camera 32², 3×128, 200 Adam steps at
+    # 2e-3 decaying to 2e-4. Measured: plain 34.84, +fr 42.56 (paper basis, α = 0.05), +bn 42.23 dB.
     signal = load_signal("camera", image_size=32)
     base = RunConfig(signal="given", width=128, depth=3, steps=200, lr=2e-3, lr_schedule="exp", log_every=200,
                      preview_every=0)

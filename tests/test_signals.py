@@ -112,3 +112,22 @@ def test_bad_images_and_arrays_give_clear_errors(tmp_path):
         make_synthetic("sines", length=64, options="freqs=40")
     with pytest.raises(SignalError, match="no option"):
         make_synthetic("chirp", options="bogus=1")
+
+
+def test_image_options_crop_the_top_left_square_and_keep_one_channel():
+
+
+    rgb = np.zeros((40, 64, 3))
+    rgb[:, :, 2] = np.linspace(0, 1, 64)[None, :]
+    rgb[:20, :, 0] = 1.0
+    whole = load_image(rgb, options="")
+    assert whole.grid == (40, 64) and whole.channels == 3
+    blue = load_image(rgb, options="crop=square channel=2")
+    assert blue.grid == (40, 40) and blue.channels == 1
+    np.testing.assert_allclose(blue.to_original()[0], np.linspace(0, 1, 64)[:40], atol=1e-9)
+    red = load_image(rgb, options="channel=0 crop=square", size=20)
+    assert red.grid == (20, 20) and red.to_original()[:8].min() > 0.9 and red.to_original()[12:].max() < 0.1
+    with pytest.raises(SignalError, match="unknown image option"):
+        load_image(rgb, options="freqs=3")
+    with pytest.raises(SignalError, match="choose 0, 1 or 2"):
+        load_image(rgb, options="channel=3")

@@ -4,6 +4,7 @@ import csv
 import json
 import re
 
+import numpy as np
 import pytest
 
 from spectral_lab import RunConfig
@@ -191,3 +192,43 @@ def test_equal_parameters_chooses_widths_within_five_percent(tmp_path, capsys):
     assert widths["relu"] == 32 and widths["relu_rff"] < 32  # RFF's 256-wide encoding costs width
     assert all(abs(p / params["relu"] - 1) <= 0.05 for p in params.values()), params
     assert "| width |" in capsys.readouterr().out
+
+
+def test_winner_table2_quick_scales_the_first_layer_to_the_resize(tmp_path):
+    # The quick scale resizes camera (512²) to 48²: SIREN's first ω₀ and SIREN²'s s₀ shrink by 48/512,
+    # as the audio quick mode scales them to its crop.
+    from skimage import data, io
+
+    from spectral_lab.methods import resolve
+    from spectral_lab.reproduce import protocol_cells
+    from spectral_lab.signals import signal_for
+
+    io.imsave(tmp_path / "camera.png", data.camera())
+    protocol = PROTOCOLS["winner-table2"]
+    cells = {c.run_config().method: c.run_config() for c in protocol_cells(protocol, find_files(protocol, tmp_path, None),
+                                                                           "quick")}
+    factor = 48 / 512
+    assert cells["siren"].first_omega0 == pytest.approx(30.0 * factor, abs=1e-3)
+    unscaled = resolve(cells["siren2"].replace(s0=None), signal_for(cells["siren2"]))
+    assert cells["siren2"].s0 == pytest.approx(unscaled.s0 * factor, abs=1e-3) and cells["siren2"].first_omega0 == 30
+
+
+def test_spder_table1_prepares_images_as_its_reference(tmp_path):
+    # SPDER's reference: top-left square crop, first channel, 256² (quick: 48²); 6 sine layers.
+    from skimage import io
+
+    from spectral_lab.reproduce import protocol_cells
+    from spectral_lab.signals import signal_for
+
+    rgb = np.zeros((60, 90, 3), np.uint8)
+    rgb[:, :, 0] = np.arange(90)[None, :]  # red ramps left to right; green is constant 200
+    rgb[:, :, 1] = 200
+    io.imsave(tmp_path / "0001.png", rgb, check_contrast=False)
+    protocol = PROTOCOLS["spder-table1"]
+    cell = protocol_cells(protocol, find_files(protocol, tmp_path, 1), "quick")[0]
+    config = cell.run_config()
+    assert config.depth == 6 and PROTOCOLS["spder-table1"].settings["paper"]["depth"] == 6
+    signal = signal_for(config)
+    assert signal.grid == (48, 48) and signal.channels == 1
+    image = signal.to_original()  # (48, 48) in [0, 1]: the red ramp of the left 60 columns only
+    assert image[:, -1].mean() == pytest.approx(59 / 255, abs=0.03) and image[:, 0].mean() < 0.02
