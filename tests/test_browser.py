@@ -238,6 +238,22 @@ def test_modifier_checkboxes_compare_with_and_without(browser, app_url):
     assert len(rows) == 2 and rows[0].startswith("relu ") and rows[1].startswith("relu+iga"), rows
 
 
+def test_a_tuned_link_tunes_each_method_and_the_table_shows_its_rate(browser, app_url):
+    page = _open(browser, app_url + "?signal=sines&length=256&width=16&depth=2&steps=20&ntk_points=64"
+                                    "&methods=relu,relu%2Bfr&tune=1")
+    page.get_by_text("Training", exact=True).click()
+    assert page.locator("#tune input").is_checked()  # the link's tune=1 restored the box
+    page.click("#train-button")
+    _wait_done(page)
+    assert "own best learning rate" in _status(page)
+    rows = _table_rows(page)
+    assert len(rows) == 2 and all("e-0" in row or "0.0" in row for row in rows), rows  # an lr in each row
+    _scroll_to(page, "kernel-plot")
+    page.locator("#details-choice").get_by_text("relu+fr", exact=True).click()
+    _wait_until(page, "(document.querySelector('#kernel-plot')?.innerText || '').includes('preconditioner')", 30_000)
+    page.screenshot(path=str(ARTIFACTS / "tuned-fr-detail.png"))
+
+
 def test_bad_settings_show_a_message_in_the_status_not_a_traceback(browser, app_url):
     page = _open(browser, app_url + "?signal=camera&image_size=2000&steps=10&methods=siren", viewport=(1280, 720))
     page.click("#train-button")

@@ -4,7 +4,7 @@ own (CPU) settings and the note's claim is checked. A new preset without a check
 Measured here (seed 0, PSNR dB, zero-output PSNR in brackets): bottleneck SIREN 10.67 (10.67),
 SIREN² 41.3; audio SIREN 40.8, SIREN² 63.3 (7.5); image ReLU 20.9, SIREN 34.1, SPDER 102.9;
 encodings ReLU 22.0, PE 34.6, RFF 94.8, eNTK effective rank at init 2.7 / 6.5 / 14.1; S6 SIREN 18.69
-(18.69), FINER 27.2, SIREN² 52.3; modifiers plain 32.4, IGA 36.7, FR 35.6, BN 35.8; ω₀ 30 / 300 /
+(18.69), FINER 27.2, SIREN² 52.3; modifiers plain 32.4, IGA 36.6, FR 37.5, BN 35.8; ω₀ 30 / 300 /
 3000: S(k) centroid at init 0.6 / 5.7 / 62 cycles.
 """
 import numpy as np
