@@ -592,9 +592,9 @@ class LiveComparison:
             panel = plots.preconditioner_panel(spectrum, describe_preconditioner(spectrum))
             if kernel is None:
                 kernel = plots.FigureSpec(f"FR preconditioner of {method}", [panel], height=380)
-            else:
+            else:  # one panel per row: the kernel's colour bar stays beside its own heatmap
                 kernel.panels.append(panel)
-                kernel.cols = 2
+                kernel.height *= 2
         return activations, kernel
 
     def export(self, outdir: str | os.PathLike, figures: bool = True) -> list[str]:

@@ -159,10 +159,9 @@ def describe_preconditioner(spectrum: np.ndarray) -> str:
     null = int((spectrum < FR_RANK_TOLERANCE * spectrum[0]).sum())
     typical = int((np.abs(spectrum - median) <= 0.1 * median).sum())
     if typical == len(spectrum):
-        return f"all {len(spectrum)} input directions at one rate: with SGD only an lr change"
-    text = (f"{typical} of {len(spectrum)} input directions at the typical rate, the fastest "
-            f"×{spectrum[0] / median:.2f} it")
-    return text + (f", {null} never updated (B's null space)" if null else "")
+        return f"all {len(spectrum)} input directions at one rate (with SGD only an lr change)"
+    text = f"{typical} of {len(spectrum)} input directions at one rate, the fastest ×{spectrum[0] / median:.2f}"
+    return text + (f", {null} never updated" if null else "")
 
 
 def fr_preconditioner(config) -> np.ndarray | None:

@@ -220,10 +220,13 @@ def kernel_figure(result: NTKResult, title: str = "Normalised kernel Kᵢⱼ/√
 
 
 def preconditioner_panel(spectrum: np.ndarray, summary: str) -> Panel:
-    """FR's BᵀB eigenvalues, largest first (FR paper Theorem 2: SGD's step in W is −η·∂L/∂W·BᵀB)."""
+    """FR's BᵀB eigenvalues over their median, largest first (FR paper Theorem 2: SGD's step in W
+    is −η·∂L/∂W·BᵀB, so each input direction learns at its eigenvalue's relative rate)."""
     index = np.arange(1, len(spectrum) + 1)
-    return Panel(f"FR preconditioner BᵀB: {summary}", "eigen-direction (largest first)", "eigenvalue",
-                 [Trace("line", index, _positive(spectrum), name="BᵀB", color=PALETTE[2])], ylog=True)
+    relative = np.asarray(spectrum, dtype=np.float64) / max(float(np.median(spectrum)), 1e-300)
+    return Panel(f"FR's preconditioner BᵀB: {summary}", "input direction "
+                 "(eigenvector of BᵀB, fastest first)", "eigenvalue / median",
+                 [Trace("line", index, relative, name="BᵀB", color=PALETTE[2], markers=True)])
 
 
 def activations_figure(stats: list[LayerStats], title: str = "Activations per layer") -> FigureSpec:

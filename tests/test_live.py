@@ -169,8 +169,8 @@ def test_the_fr_detail_shows_the_preconditioner_spectrum():
     list(live.frames())
     _, kernel = live.details("relu+fr")
     panel = kernel.panels[-1]
-    assert panel.title.startswith("FR preconditioner BᵀB") and "2 never updated" in panel.title
-    assert len(panel.traces[0].y) == 32
+    assert panel.title.startswith("FR's preconditioner BᵀB") and "2 never updated" in panel.title
+    assert len(panel.traces[0].y) == 32 and np.median(panel.traces[0].y) == 1.0 and panel.traces[0].y[-1] < 1e-6
     frame_live = LiveComparison(config.replace(fr_basis="frame"), ["relu+fr"], load_ui_signal(config, None, AppLimits()))
     list(frame_live.frames())
     assert "only an lr change" in frame_live.details("relu+fr")[1].panels[-1].title
