@@ -232,9 +232,12 @@ class Update:
 
 def train_stream(config: RunConfig, methods: list[str], signal: Signal,
                  should_stop: Callable[[], bool] = lambda: False, tune: bool = False) -> Iterator[Update]:
-    """Train `methods` one after the other on `signal` with the same budget. A failing method
-    (a bad knob for it, out of memory) is reported and the next one runs. `tune`: each method
-    first searches its best learning rate (tuning.tune_lr) and trains at it."""
+    """Train `methods` on `signal` with the same budget, all progressing together: round-robin,
+    one log interval of each method in turn (its own model, optimiser and RNG state, built with its
+    own seed, so each ends exactly where it would alone). A failing method (a bad knob for it, out
+    of memory) is reported and the others go on. `tune`: each method first searches its best
+    learning rate (tuning.tune_lr), one after the other, then all train at their winners."""
+    runs: dict[int, tuple[Run, str]] = {}  # index -> (run, its tuning note)
     for index, method in enumerate(methods):
         if should_stop():
             return
@@ -247,24 +250,37 @@ def train_stream(config: RunConfig, methods: list[str], signal: Signal,
                 if should_stop():
                     return
                 method_config, tuned = method_config.replace(lr=best), describe_trials(trials)
-            run = Run(method_config, signal)
+            runs[index] = (Run(method_config, signal), tuned)
         except SpectralLabError as exc:
             yield Update(index, method, "failed", note=str(exc))
-            continue
-        yield Update(index, method, "start",
+    for index, (run, tuned) in runs.items():
+        yield Update(index, methods[index], "start",
                      note="; ".join(n for n in (tuned, run.modifier_note, run.step_note) if n))
-        try:
-            for snapshot in run:
-                if should_stop():
-                    run.stop()
-                row = None
-                if snapshot.done:
-                    row = {**run.summary_row(), "lr": run.config.lr, "steps/s": round(snapshot.steps_per_s, 1)}
-                    if tuned:
-                        row["tuned"] = tuned
-                yield Update(index, method, "snapshot", snapshot=snapshot, row=row)
-        except (SpectralLabError, FloatingPointError, RuntimeError, MemoryError) as exc:
-            yield Update(index, method, "failed", note=user_message(exc))
+    active = {index: iter(run) for index, (run, _) in runs.items()}
+    stopping = False
+    while active:
+        for index in list(active):
+            run, tuned = runs[index]
+            if should_stop() and not stopping:  # every run ends at its next step, with its own final result
+                stopping = True
+                for other, _ in runs.values():
+                    other.stop()
+            try:
+                snapshot = next(active[index])
+            except StopIteration:
+                del active[index]
+                continue
+            except (SpectralLabError, FloatingPointError, RuntimeError, MemoryError) as exc:
+                del active[index]
+                yield Update(index, methods[index], "failed", note=user_message(exc))
+                continue
+            row = None
+            if snapshot.done:
+                del active[index]
+                row = {**run.summary_row(), "lr": run.config.lr, "steps/s": round(snapshot.steps_per_s, 1)}
+                if tuned:
+                    row["tuned"] = tuned
+            yield Update(index, methods[index], "snapshot", snapshot=snapshot, row=row)
 
 
 def user_message(exc: BaseException) -> str:
@@ -474,13 +490,20 @@ class LiveComparison:
         if not running:
             done = [f"{v.method} {v.status} ({psnr_text(v.psnr, v.psnr_limit, 1)})" for v in self.views
                     if v.row and v.psnr is not None]
-            return ("; ".join(done) + " · starting the next method…") if done else "Starting…"
-        v = running[-1]
-        eta = (v.total_steps - v.step) / v.steps_per_s if v.steps_per_s else 0
-        best = f" (best {v.best_psnr:.2f})" if v.best_psnr is not None else ""
-        psnr = f" · PSNR {v.psnr:.2f} dB{best}" if v.psnr is not None else ""
-        return (f"Training **{v.method}** ({v.index + 1}/{len(self.views)}) · step {v.step}/{v.total_steps} · "
-                f"{v.steps_per_s:.0f} steps/s · ETA {eta:.0f} s{psnr}")
+            return ("; ".join(done) + " · starting…") if done else "Starting…"
+        # the methods train round-robin: the time left is every running method's steps at its own rate
+        eta = sum((v.total_steps - v.step) / v.steps_per_s for v in running if v.steps_per_s)
+        if len(running) == 1 and len(self.views) == 1:
+            v = running[0]
+            best = f" (best {v.best_psnr:.2f})" if v.best_psnr is not None else ""
+            psnr = f" · PSNR {v.psnr:.2f} dB{best}" if v.psnr is not None else ""
+            return (f"Training **{v.method}** · step {v.step}/{v.total_steps} · {v.steps_per_s:.0f} steps/s · "
+                    f"ETA {eta:.0f} s{psnr}")
+        parts = [f"{v.method} {v.step}/{v.total_steps}" + (f" ({v.psnr:.1f} dB)" if v.psnr is not None else "")
+                 if v.status == "running" else f"{v.method} {v.status}" for v in self.views]
+        known = all(v.steps_per_s for v in running)  # no rate yet before a method's first interval
+        return (f"Training {len(running)} of {len(self.views)} together · " + " · ".join(parts)
+                + (f" · ETA {eta:.0f} s" if known else ""))
 
     def outcome(self) -> str:
         """failed > stopped > diverged > finished, over the whole comparison."""

@@ -124,7 +124,9 @@ class Run:
             message, status, step = "", "finished", 0
             try:
                 if due_diagnostics(cfg, 0):  # the kernel / activations at initialisation
+                    paused = time.perf_counter()
                     yield self._initial_snapshot(start)
+                    start += time.perf_counter() - paused  # time spent by the consumer is not this run's
                 for step in range(1, cfg.steps + 1):
                     if self._stop:
                         step -= 1
@@ -165,12 +167,16 @@ class Run:
                             host_prediction = prediction.detach().cpu().numpy() if (on_preview or due) else None
                             diagnostics = self._diagnose(due, host_prediction, step)
                             elapsed = time.perf_counter() - start
+                            paused = time.perf_counter()
                             yield Snapshot(
                                 step=step, total_steps=cfg.steps, loss=current, psnr=psnr_from_mse(current),
                                 best_psnr=psnr_from_mse(self.best_loss), best_step=self.best_step,
                                 elapsed=elapsed, steps_per_s=step / max(elapsed, 1e-9), lr=stepper.lr,
                                 steps=steps_chunk, losses=chunk, prediction=host_prediction,
                                 diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
+                            # While suspended the consumer draws, or trains another method (an
+                            # interleaved compare): that time is not this run's, so `start` moves on.
+                            start += time.perf_counter() - paused
                             tail = None  # shown: the final Snapshot must not report these losses again
                     stepper.update(step)
                 self.final = self._finish(step, stepper.lr, start, message, status, tail=tail)

@@ -152,7 +152,7 @@ def test_image_preset_shows_every_method_side_by_side_and_ends_finished(browser,
     page = _open(browser, app_url + "?signal=camera&image_size=32&steps=50&methods=relu%2Csiren%2Cspder",
                  viewport=(1280, 720))
     page.click("#train-button")
-    _wait_until(page, "document.querySelector('#status').innerText.includes('step')", 60_000)
+    _wait_until(page, "document.querySelector('#status').innerText.includes('together')", 60_000)
     page.screenshot(path=str(ARTIFACTS / "image-preset-training.png"), full_page=True)
     _wait_done(page, timeout=180_000)
     status = _status(page)

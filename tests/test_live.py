@@ -6,7 +6,7 @@ import soundfile as sf
 from spectral_lab import ConfigError, RunConfig, SignalError
 import torch
 
-from spectral_lab import Run
+from spectral_lab import Run, run_to_end
 from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, Sessions, check_limits,
                                load_ui_signal, matching_preset, parse_share_query, share_query, to_audio, train_stream,
                                with_app_cadence)
@@ -135,6 +135,25 @@ def test_final_snapshot_of_every_method_carries_its_end_of_run_ntk():
             assert "ntk" in update.snapshot.diagnostics and update.snapshot.diagnostics["ntk"].residual_projections is not None
 
 
+def test_an_interleaved_compare_ends_each_method_where_its_solo_run_ends():
+    # Issue 19: the methods progress together (round-robin by log interval), each with its own
+    # model, optimiser and seed, so every final PSNR equals the solo run's with the same seed.
+    config = RunConfig(signal="sines", length=512, width=16, depth=2, steps=60, log_every=10, seed=3,
+                       ntk_every=30, ntk_points=32, bands_every=10, diagnostics_budget=0)
+    signal = load_ui_signal(config, None, AppLimits())
+    methods = ["relu", "siren", "siren2+iga"]
+    updates = list(train_stream(config, methods, signal))
+    first_snapshots = [u.index for u in updates if u.event == "snapshot"][:6]
+    assert first_snapshots == [0, 1, 2, 0, 1, 2]  # one interval of each in turn, not one method after another
+    rows = {u.method: u.row for u in updates if u.row is not None}
+    for method in methods:
+        solo = run_to_end(config.replace(method=method), signal)[1].metrics["psnr"]
+        assert abs(rows[method]["psnr_db"] - solo) <= 0.01, (method, rows[method]["psnr_db"], solo)
+    live = LiveComparison(config, methods, signal, curve_hz=1000, heavy_hz=1000)
+    statuses = [f.status for f in live.frames()]
+    assert any(s.startswith("Training 3 of 3 together · relu 10/60") for s in statuses), statuses[:5]
+
+
 def test_a_tuned_comparison_trains_each_method_at_its_best_rate_and_says_so():
     config = with_app_cadence(RunConfig(signal="sines", length=256, width=16, depth=2, steps=40, ntk_points=32,
                                         diagnostics_budget=0), "cpu")
@@ -190,8 +209,8 @@ def test_stop_ends_the_comparison_and_says_so():
             live.stop()
     final = frames[-1]
     assert final.outcome == "stopped" and final.status.startswith("**Stopped**")
-    assert [row["status"] for row in final.table] == ["stopped", "not run"]
-    assert live.views[0].step < 5000
+    assert [row["status"] for row in final.table] == ["stopped", "stopped"]  # both were training together
+    assert all(0 < view.step < 5000 for view in live.views)
 
 
 def test_a_run_that_ends_by_itself_is_finished_and_a_diverged_one_says_so(monkeypatch):
