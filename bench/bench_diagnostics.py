@@ -1,14 +1,17 @@
 """Cost of the diagnostics: eNTK for M = 256/1024/2048 (layer-wise identity and torch.func),
-activation statistics, error maps, and training throughput with diagnostics on vs off.
+the dense kernel against the matrix-free top-64 eigenpairs (Lanczos) for N up to 4k (CPU) /
+16k (GPU), activation statistics, error maps, and training throughput with diagnostics on vs off.
 
     python bench/bench_diagnostics.py          # CPU (and CUDA when present)
     python bench/bench_diagnostics.py --full   # also torch.func at M = 2048 (slow on CPU)
+    python bench/bench_diagnostics.py --only spectrum   # just dense vs matrix-free
 """
 from __future__ import annotations
 
 import argparse
 import time
 
+import numpy as np
 import torch
 
 from spectral_lab import Run, RunConfig, build_model, load_signal
@@ -27,6 +30,36 @@ def timed(fn, device, repeat=3) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / repeat * 1000
+
+
+def bench_spectrum(device, full: bool) -> None:
+    """Time and memory of the eNTK's top eigenpairs: dense (form K, eigh) vs matrix-free Lanczos.
+    Memory: the arrays each path holds, K (8·N² bytes) vs the layers' inputs and output gradients
+    (8·N·Σ(in + out)), and on CUDA the peak allocated."""
+    from spectral_lab.ntk import TOP_EIGENPAIRS, float64_copy, top_eigenpairs
+
+    signal = make_synthetic("chiptune", length=32768)
+    model = float64_copy(build_model(RunConfig(method="siren", width=256, depth=4), signal)).to(device)
+    per_point = sum(m.in_features + m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
+    sizes = (1024, 2048, 4096) + ((8192, 16384) if device.type == "cuda" or full else ())
+    print(f"\n[{device.type}] eNTK top-{TOP_EIGENPAIRS} eigenvalues of SIREN 4×256, float64: dense vs matrix-free")
+    print(f"{'N':>6} {'dense s':>9} {'dense MB':>9} {'Lanczos s':>10} {'Lanczos MB':>11} {'max rel. diff':>14}")
+    for n in sizes:
+        index, _ = subgrid(signal.grid, n, "window")
+        points = torch.from_numpy(signal.coords[index]).to(device).double()
+        dense, dense_values = "skipped", None
+        if n <= 4096 or device.type == "cuda":
+            started = time.perf_counter()
+            dense_values = np.sort(np.linalg.eigvalsh(empirical_ntk(model, points)))[::-1][:TOP_EIGENPAIRS]
+            dense = f"{time.perf_counter() - started:9.2f}"
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        started = time.perf_counter()
+        values = np.sort(top_eigenpairs(model, points)[0])[::-1]
+        lanczos = time.perf_counter() - started
+        held = (torch.cuda.max_memory_allocated() if device.type == "cuda" else 8 * n * per_point) / 1e6
+        diff = f"{np.max(np.abs(values - dense_values) / dense_values):.1e}" if dense_values is not None else "–"
+        print(f"{n:>6} {dense:>9} {8 * n * n / 1e6:9.0f} {lanczos:10.2f} {held:11.0f} {diff:>14}", flush=True)
 
 
 def bench_ntk(device, full: bool) -> None:
@@ -78,13 +111,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", choices=("ntk", "spectrum", "others", "overhead"), default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    parts = {"ntk": lambda d: bench_ntk(d, args.full), "spectrum": lambda d: bench_spectrum(d, args.full),
+             "others": bench_others, "overhead": bench_overhead}
     for device in devices:
-        bench_ntk(device, args.full)
-        bench_others(device)
-        bench_overhead(device)
+        for name, part in parts.items():
+            if args.only in (None, name):
+                part(device)
 
 
 if __name__ == "__main__":

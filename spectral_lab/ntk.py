@@ -296,6 +296,22 @@ def analyse_kernel(kernel: np.ndarray, grid: tuple[int, ...], target: np.ndarray
     """Eigen-decompose K (float64) and derive S(k), projections, conditioning."""
     kernel = 0.5 * (kernel + kernel.T)
     eigenvalues, eigenvectors = np.linalg.eigh(kernel)
+    return summarise_eigenpairs(eigenvalues, eigenvectors, grid, target, prediction, _preview(kernel),
+                                keep_eigenvectors, seconds)
+
+
+def _preview(kernel: np.ndarray) -> np.ndarray:
+    """Normalised K_ij / √(K_ii K_jj) on at most 128×128 of the points (every s-th)."""
+    diagonal = np.sqrt(np.clip(np.diag(kernel), 1e-300, None))
+    stride = max(1, math.ceil(kernel.shape[0] / 128))
+    return (kernel / diagonal[:, None] / diagonal[None, :])[::stride, ::stride]
+
+
+def summarise_eigenpairs(eigenvalues: np.ndarray, eigenvectors: np.ndarray, grid: tuple[int, ...],
+                         target: np.ndarray, prediction: np.ndarray | None, preview: np.ndarray,
+                         keep_eigenvectors: bool = False, seconds: float = 0.0) -> NTKResult:
+    """S(k), projections, conditioning from eigenpairs (all M of them, or the top k of a
+    matrix-free solve: then S(k) and the projections are those of the top k)."""
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues, eigenvectors = np.clip(eigenvalues[order], 0.0, None), eigenvectors[:, order]
     k, eigen_power = power_spectrum(eigenvectors, grid)
@@ -306,9 +322,6 @@ def analyse_kernel(kernel: np.ndarray, grid: tuple[int, ...], target: np.ndarray
     residual = None
     if prediction is not None:
         residual = np.sqrt(((eigenvectors.T @ (prediction.reshape(target.shape) - target)) ** 2).sum(axis=1))
-    diagonal = np.sqrt(np.clip(np.diag(kernel), 1e-300, None))
-    stride = max(1, math.ceil(kernel.shape[0] / 128))
-    preview = (kernel / diagonal[:, None] / diagonal[None, :])[::stride, ::stride]
     positive = eigenvalues[eigenvalues > eigenvalues[0] * 1e-13] if eigenvalues[0] > 0 else eigenvalues[:1]
     weights = eigenvalues / max(eigenvalues.sum(), 1e-300)
     weights = weights[weights > 0]
@@ -316,21 +329,95 @@ def analyse_kernel(kernel: np.ndarray, grid: tuple[int, ...], target: np.ndarray
         eigenvalues=eigenvalues, k=k, spectrum=spectrum, target_spectrum=target_power.sum(axis=1),
         target_projections=projections, residual_projections=residual, kernel_preview=preview,
         condition_number=float(positive[0] / positive[-1]) if positive[-1] > 0 else math.inf,
-        effective_rank=float(np.exp(-(weights * np.log(weights)).sum())), num_points=kernel.shape[0],
+        effective_rank=float(np.exp(-(weights * np.log(weights)).sum())), num_points=eigenvectors.shape[0],
         subgrid=tuple(grid), seconds=seconds, eigenvectors=eigenvectors if keep_eigenvectors else None)
+
+
+# ----------------------------------------------------------------------------------------------
+# Matrix-free: the top eigenpairs of K for many points, never forming K
+# ----------------------------------------------------------------------------------------------
+# Above these N, ntk_diagnostics solves for the top eigenpairs only. Measured on 2 CPU cores
+# (bench/bench_diagnostics.py --only spectrum, SIREN 4×256, float64): dense 0.15 / 0.82 / 4.2 s at
+# N = 1k / 2k / 4k, Lanczos 1.6 / 3.2 / 10.5 s, so dense up to the CPU limit; the dense K holds
+# 8·N² bytes (2.1 GB at 16k), so on CUDA the matrix-free path takes over earlier (unmeasured here).
+DENSE_MAX_POINTS = {"cpu": 4096, "cuda": 2048}
+TOP_EIGENPAIRS = 64
+
+
+class LayerwiseKernel:
+    """K·v for K = Σ_l [(Δ_lΔ_lᴴ) ⊙ conj(H_lH_lᴴ) + Δ_lΔ_lᴴ (bias)] (real part), from the layers'
+    inputs H_l (M, in) and output gradients Δ_l (M, out), captured once; K is never formed:
+
+    [(ΔΔᴴ ⊙ conj(HHᴴ)) v]_i = Σ_ab Δ_ia conj(H_ib) G_ab with G = Δᴴ diag(v) H (out, in),
+    i.e. rowsum(Δ ⊙ (conj(H) Gᵀ)): O(M·in·out) per layer, what one backward pass costs."""
+
+    def __init__(self, model: nn.Module, coords: torch.Tensor):
+        if not _linear_only(model) or _has_training_batch_norm(model):
+            raise ValueError("the matrix-free kernel needs a model whose parameters all sit in nn.Linear layers")
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m.weight.requires_grad]
+        inputs, outputs = {}, {}
+
+        def capture(module, args, output):
+            inputs[module] = args[0].detach()
+            outputs[module] = output
+
+        hooks = [layer.register_forward_hook(capture) for layer in linears]
+        try:
+            with torch.enable_grad():
+                deltas = torch.autograd.grad(model(coords).sum(), [outputs[layer] for layer in linears])
+        finally:
+            for hook in hooks:
+                hook.remove()
+        m = coords.shape[0]
+        self.size, self.device = m, coords.device
+        self.layers = [(inputs[layer].reshape(m, -1), delta.detach().reshape(m, -1),
+                        layer.bias is not None and layer.bias.requires_grad) for layer, delta in zip(linears, deltas)]
+
+    def matvec(self, vector: torch.Tensor) -> torch.Tensor:
+        """K v for v (M,) float64 on the kernel's device."""
+        out = torch.zeros(self.size, dtype=torch.float64, device=self.device)
+        for h, delta, bias in self.layers:
+            weighted = delta.conj() * vector.to(delta.dtype)[:, None]  # diag(v) Δ, conjugated: (M, out)
+            gram = weighted.T @ h  # G = Δᴴ diag(v) H: (out, in)
+            product = (delta * (h.conj() @ gram.T)).sum(dim=1)  # rowsum(Δ ⊙ conj(H) Gᵀ): (M,)
+            if bias:
+                product = product + delta @ weighted.sum(dim=0)  # Δ Δᴴ v
+            out += (product.real if product.is_complex() else product).double()
+        return out
+
+
+def top_eigenpairs(model: nn.Module, coords: torch.Tensor, count: int = TOP_EIGENPAIRS,
+                   tolerance: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """(λ (count,), V (M, count)) of K's largest eigenvalues by implicitly restarted Lanczos
+    (scipy's ARPACK eigsh) on the layer-wise product: memory O(M·width·depth), never M²."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    operator = LayerwiseKernel(model, coords)
+    m = operator.size
+    count = min(count, m - 1)
+
+    def matvec(vector: np.ndarray) -> np.ndarray:
+        v = torch.as_tensor(np.ascontiguousarray(vector).reshape(-1), dtype=torch.float64, device=operator.device)
+        return operator.matvec(v).cpu().numpy()
+
+    start = np.random.default_rng(0).standard_normal(m)  # a fixed start vector: the same answer every call
+    eigenvalues, eigenvectors = eigsh(LinearOperator((m, m), matvec=matvec, dtype=np.float64), k=count,
+                                      which="LA", tol=tolerance, v0=start, ncv=min(m, max(2 * count + 1, 20)))
+    return eigenvalues, eigenvectors
 
 
 def ntk_diagnostics(model: nn.Module, coords: np.ndarray | torch.Tensor, grid: tuple[int, ...],
                     target: np.ndarray, max_points: int = 256, prediction: np.ndarray | None = None,
                     chunk: int = 256, keep_eigenvectors: bool = False, layout: str = "auto",
-                    precision: str = "float64") -> NTKResult:
+                    precision: str = "float64", dense_max_points: int | None = None) -> NTKResult:
     """eNTK of `model` on a regular sub-grid of ≤ max_points of the signal, analysed.
 
     `coords` (N, d) and `target` / `prediction` (N, C) on the full grid; the sub-grid (see
     `subgrid` for the layouts) is taken here. Works on whatever device the model is on;
     returns host numpy data. precision "float64" (default) builds the kernel with a float64
     copy of the network (batch norm frozen at the full batch's statistics); "float32" uses the
-    model as it is.
+    model as it is. Above `dense_max_points` (None: DENSE_MAX_POINTS for the device) a model of
+    Linear layers gets its top TOP_EIGENPAIRS eigenpairs by matrix-free Lanczos instead.
     """
     if precision not in ("float64", "float32"):
         raise ValueError("precision must be 'float64' or 'float32'")
@@ -342,19 +429,36 @@ def ntk_diagnostics(model: nn.Module, coords: np.ndarray | torch.Tensor, grid: t
         model = diagnostic_copy(model, full if _has_batch_norm(model) else None)
         full = full.to(torch.float64)
     points = full[torch.as_tensor(index, device=device)]
-    kernel = empirical_ntk(model, points, chunk=chunk)
-    if not np.all(np.isfinite(kernel)):
-        raise FloatingPointError("the empirical NTK is not finite: the network's weights or gradients overflowed "
-                                 "(training diverged?)")
     target_sub = np.asarray(target)[index]
     prediction_sub = None if prediction is None else np.asarray(prediction)[index]
-    result = analyse_kernel(kernel, sub, target_sub, prediction_sub, keep_eigenvectors,
-                            seconds=time.perf_counter() - start)
+    dense_max = dense_max_points or DENSE_MAX_POINTS.get(device.type, DENSE_MAX_POINTS["cuda"])
+    matrix_free = len(index) > dense_max and _linear_only(model) and not _has_training_batch_norm(model)
+    if matrix_free:  # the top eigenpairs; the preview from the dense kernel of every s-th point
+        stride = max(1, math.ceil(len(index) / 128))
+        preview_kernel = empirical_ntk(model, points[::stride], chunk=chunk)
+        _check_finite(preview_kernel)
+        eigenvalues, eigenvectors = top_eigenpairs(model, points)
+        result = summarise_eigenpairs(eigenvalues, eigenvectors, sub, target_sub, prediction_sub,
+                                      _preview(preview_kernel), keep_eigenvectors, time.perf_counter() - start)
+        result.note = (f"top {len(eigenvalues)} of {len(index)} eigenpairs (matrix-free Lanczos): S(k), projections, "
+                       "effective rank and condition number (a lower bound) from those")
+    else:
+        kernel = empirical_ntk(model, points, chunk=chunk)
+        _check_finite(kernel)
+        result = analyse_kernel(kernel, sub, target_sub, prediction_sub, keep_eigenvectors,
+                                seconds=time.perf_counter() - start)
     result.layout = layout if layout != "auto" else ("window" if len(grid) == 1 else "strided")
     result.precision = precision
     if target_sub.ndim > 1 and target_sub.shape[1] > 1:
-        result.note = f"sum-of-outputs kernel over the {target_sub.shape[1]} channels (pseudo-NTK)"
+        channels = f"sum-of-outputs kernel over the {target_sub.shape[1]} channels (pseudo-NTK)"
+        result.note = "; ".join(n for n in (channels, result.note) if n)
     return result
+
+
+def _check_finite(kernel: np.ndarray) -> None:
+    if not np.all(np.isfinite(kernel)):
+        raise FloatingPointError("the empirical NTK is not finite: the network's weights or gradients overflowed "
+                                 "(training diverged?)")
 
 
 def _has_batch_norm(model: nn.Module) -> bool:

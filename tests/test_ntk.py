@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from spectral_lab import METHODS, Run, RunConfig, build_model, load_signal
-from spectral_lab.ntk import analyse_kernel, empirical_ntk, float64_copy, ntk_diagnostics, slow_ntk, subgrid
+from spectral_lab.ntk import (TOP_EIGENPAIRS, LayerwiseKernel, analyse_kernel, empirical_ntk, float64_copy,
+                              ntk_diagnostics, slow_ntk, subgrid, top_eigenpairs)
 from spectral_lab.signals import make_synthetic
 
 
@@ -227,3 +228,47 @@ def test_notebook_01s_linear_dynamics_check_fails_for_a_frozen_network_or_a_wron
     assert np.all(deviation(1e-8, lr) > 0.9)  # frozen network: nothing moved
     assert np.any(deviation(lr, 2 * lr) > 0.1)  # wrong rate in the prediction
     assert list(updates_before([0, 10, 20])) == [0, 9, 19]
+
+
+@pytest.mark.parametrize("method", ["siren", "relu_pe", "wire"])
+def test_matrix_free_top_eigenpairs_equal_the_dense_kernels(method):
+    # Issue 19: Lanczos on the layer-wise product K·v (K never formed) gives the dense kernel's top
+    # eigenvalues to 1e-6 relative in float64, eigenvectors up to sign; WIRE's complex layers too.
+    signal = make_synthetic("sines", length=600)
+    model = float64_copy(build_model(RunConfig(method=method, width=32, depth=3), signal))
+    points = torch.from_numpy(signal.coords).double()
+    dense_values, dense_vectors = np.linalg.eigh(empirical_ntk(model, points))
+    dense_values, dense_vectors = dense_values[::-1][:16], dense_vectors[:, ::-1][:, :16]
+    values, vectors = top_eigenpairs(model, points, count=16)
+    order = np.argsort(values)[::-1]
+    np.testing.assert_allclose(values[order], dense_values, rtol=1e-6)
+    overlap = np.abs(np.sum(vectors[:, order][:, :4] * dense_vectors[:, :4], axis=0))
+    np.testing.assert_allclose(overlap, 1.0, atol=1e-6)  # the well-separated leading directions
+
+
+def test_the_matrix_free_check_fails_without_the_bias_term(monkeypatch):
+    # The comparison above can fail: drop the bias term of the product and the eigenvalues move.
+    signal = make_synthetic("sines", length=300)
+    model = float64_copy(build_model(RunConfig(method="siren", width=32, depth=3), signal))
+    points = torch.from_numpy(signal.coords).double()
+    dense = np.linalg.eigvalsh(empirical_ntk(model, points))[::-1][:8]
+    original = LayerwiseKernel.__init__
+
+    def without_bias(self, model, coords):
+        original(self, model, coords)
+        self.layers = [(h, delta, False) for h, delta, _ in self.layers]
+
+    monkeypatch.setattr(LayerwiseKernel, "__init__", without_bias)
+    values = np.sort(top_eigenpairs(model, points, count=8)[0])[::-1]
+    assert np.max(np.abs(values - dense) / dense) > 1e-3
+
+
+def test_ntk_diagnostics_switch_to_the_top_eigenpairs_for_many_points():
+    signal = make_synthetic("chiptune", length=4096)
+    model = build_model(RunConfig(method="siren", width=32, depth=3), signal)
+    many = ntk_diagnostics(model, signal.coords, signal.grid, signal.values, max_points=2048, prediction=signal.values * 0,
+                           dense_max_points=1024)
+    assert many.num_points == 2048 and len(many.eigenvalues) == TOP_EIGENPAIRS and "matrix-free" in many.note
+    assert many.kernel_preview.shape == (128, 128) and many.spectrum.shape == many.target_spectrum.shape
+    dense = ntk_diagnostics(model, signal.coords, signal.grid, signal.values, max_points=1024)
+    assert len(dense.eigenvalues) == 1024 and "matrix-free" not in dense.note
