@@ -146,6 +146,13 @@ def on_load(request: gr.Request):
     return [*_preset_values(DEFAULT_PRESET), note or PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET, False]
 
 
+def on_blank_curves():
+    """Empty curve axes at page load. Besides showing where the curves will be, this loads the
+    plotting library with the page: drawn first after Train, it kept the page busy 1.1 s in one
+    task (bench/bench_browser.py, image preset)."""
+    return plots.render(plots.psnr_figure({}, "PSNR and loss, one line per method: press Train"))
+
+
 def _within_sliders(config: RunConfig) -> tuple[RunConfig, list[str]]:
     """The config with slider fields below their slider's minimum raised to it, and what was raised."""
     raised = []
@@ -507,6 +514,7 @@ def build_demo() -> gr.Blocks:
                          errors, bands, activations, kernel, details_choice, share, preset]
         private = dict(api_visibility="private")
 
+        demo.load(on_blank_curves, None, curves, **private)
         demo.load(on_load, None, controls + [preset_note, preset, tune], **private).then(
             on_preview, [upload_state] + controls, preview_outputs, **private)
         preset.input(on_preset, preset, controls + [preset_note, tune], **private).then(

@@ -269,7 +269,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
-BENCH_SCRIPTS = ("train", "app", "diagnostics", "gpu", "modifiers", "sweep", "nern_claims")
+BENCH_SCRIPTS = ("train", "app", "browser", "diagnostics", "gpu", "modifiers", "sweep", "nern_claims")
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:

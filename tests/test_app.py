@@ -121,9 +121,13 @@ def test_a_short_run_streams_every_panel_and_ends_finished():
     request = FakeRequest(session="short")
     app.on_queue(request)
     updates = list(app.on_train(request, None, [], "each", False, *values))
-    final = updates[-1]
-    assert final[app.ui.status].startswith("**Finished**")
+    final = {}
+    for update in updates:  # what the page shows at the end: each output's latest value
+        final.update(update)
+    assert updates[-1][app.ui.status].startswith("**Finished**")
     assert len(final[app.ui.gallery]["value"]) == 4  # target + 3 methods
+    for plot in (app.ui.ntk, app.ui.errors, app.ui.bands, app.ui.activations, app.ui.kernel):
+        assert final[plot]["visible"]
     assert {row for row in final[app.ui.results]["status"]} == {"finished"}
     assert [name.rsplit("/", 1)[-1] for name in final[app.ui.downloads]] == ["results.csv"]
     figures = [name.rsplit("/", 1)[-1] for name in app.on_export(request)]  # the PNGs when asked for

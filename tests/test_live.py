@@ -12,6 +12,16 @@ from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, PRESETS, AppLimits, LiveC
                                with_app_cadence)
 
 
+def latest(frames, panel):
+    """A panel as the page shows it at the end: its value in the last frame that carried it."""
+    return next((getattr(f, panel) for f in reversed(frames) if getattr(f, panel) is not None), None)
+
+
+def heavy_panels(frame) -> int:
+    return sum(getattr(frame, name) is not None for name in ("gallery", "reconstruction", "ntk", "errors", "bands",
+                                                             "details"))
+
+
 def test_share_link_round_trips_config_and_methods():
     config = RunConfig(signal="camera", image_size=48, method="siren2", s0=12.0, steps=250, damping="arctan")
     query = share_query(config, ["siren", "siren2", "spder"])
@@ -79,11 +89,13 @@ def test_live_comparison_streams_every_panel_for_every_method():
     assert final.done and final.outcome == "finished" and [row["method"] for row in final.table] == ["relu", "siren"]
     assert all(row["status"] == "finished" for row in final.table)
     assert "Finished" in final.status and "stopped" not in final.status.lower()
-    for panel in ("ntk", "errors", "bands", "reconstruction", "details"):
-        assert any(getattr(f, panel) is not None for f in frames), panel
-    # the last frame shows every method side by side: one panel per method in each small multiple
-    assert {p.title.split(":")[0] for p in final.ntk.panels[2:]} == {"S(k)"} and len(final.ntk.panels) == 4
-    assert len(final.errors.panels) == 2 and len(final.bands.panels) == 2 and len(final.reconstruction.panels) == 2
+    assert not any(f.done for f in frames[:-1]) and all(heavy_panels(f) <= 1 for f in frames)  # one per frame
+    shown = {panel: latest(frames, panel) for panel in ("ntk", "errors", "bands", "reconstruction", "details")}
+    assert all(value is not None for value in shown.values()), shown
+    # the end shows every method side by side: one panel per method in each small multiple
+    assert {p.title.split(":")[0] for p in shown["ntk"].panels[2:]} == {"S(k)"} and len(shown["ntk"].panels) == 4
+    assert len(shown["errors"].panels) == 2 and len(shown["bands"].panels) == 2
+    assert len(shown["reconstruction"].panels) == 2
     for view in live.views:  # every method keeps its initial and its end-of-run kernel
         assert set(view.ntk) == {"init", "now"} and view.curve()[0][-1] == 40
 
@@ -92,10 +104,10 @@ def test_image_comparison_shows_every_reconstruction_upscaled():
     config = with_app_cadence(RunConfig(signal="camera", image_size=24, width=16, depth=2, steps=20, ntk_points=64),
                               "cpu")
     live = LiveComparison(config, ["relu", "siren", "spder"], load_ui_signal(config, None, AppLimits()))
-    final = list(live.frames())[-1]
-    assert [caption.split(" ·")[0] for _, caption in final.gallery] == ["target", "relu", "siren", "spder"]
-    assert all(image.shape == (264, 264) and image.dtype == np.uint8 for image, _ in final.gallery)  # 24 × 11 ≥ 256
-    assert all(" dB" in caption for _, caption in final.gallery[1:])
+    gallery = latest(list(live.frames()), "gallery")
+    assert [caption.split(" ·")[0] for _, caption in gallery] == ["target", "relu", "siren", "spder"]
+    assert all(image.shape == (264, 264) and image.dtype == np.uint8 for image, _ in gallery)  # 24 × 11 ≥ 256
+    assert all(" dB" in caption for _, caption in gallery[1:])
 
 
 def test_audio_comparison_gives_every_method_a_player():
