@@ -23,11 +23,11 @@ import app_nern
 from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
-from spectral_lab.errors import SpectralLabError
+from spectral_lab.errors import SignalError, SpectralLabError
 from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, AppLimits,
                                LiveComparison, Sessions, check_limits, device_label, load_ui_signal, matching_preset,
-                               parse_share_query, preset_query, share_query, share_tune, to_audio, upscale, user_message,
-                               with_app_cadence)
+                               SIZE_FIELDS, parse_link, parse_share_query, preset_query, share_query, share_tune,
+                               sizes_for_signal, to_audio, upscale, user_message, with_app_cadence)
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
 from spectral_lab.spaces_support import gpu_stream
@@ -128,22 +128,20 @@ def _session(request: gr.Request | None) -> str:
 # Callbacks
 # ----------------------------------------------------------------------------------------------
 def on_load(request: gr.Request):
-    """Restore the state from the link's query string (preset name if it equals one), or the default."""
+    """Restore the state from the link's query string (preset name if it equals one), or the default.
+    A bad value is dropped alone, named in the note; the rest of the link is applied."""
     query = dict(request.query_params) if request is not None else {}
-    note = ""
-    if query:
-        try:
-            config, methods = parse_share_query(query)
-            check_limits(config, methods, LIMITS)
-            config, raised = _within_sliders(config)
-            name = matching_preset(config, methods, DEVICE)
-            explanation = PRESETS[name].explanation if name != CUSTOM else "Settings restored from the link."
-            if raised:
-                explanation += " Raised to the sliders' minimum: " + ", ".join(raised) + "."
-            return [*_values_from(config, methods), explanation, name, share_tune(query)]
-        except SpectralLabError as exc:
-            note = f"The link's settings could not be used ({exc}); showing the default preset."
-    return [*_preset_values(DEFAULT_PRESET), note or PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET, False]
+    if not query:
+        return [*_preset_values(DEFAULT_PRESET), PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET, False]
+    config, methods, dropped = parse_link(query, LIMITS)
+    config, raised = _within_sliders(config)
+    name = matching_preset(config, methods, DEVICE)
+    explanation = PRESETS[name].explanation if name != CUSTOM else "Settings restored from the link."
+    if dropped:
+        explanation += " Not applied from the link: " + "; ".join(dropped) + " (the rest is)."
+    if raised:
+        explanation += " Raised to the sliders' minimum: " + ", ".join(raised) + "."
+    return [*_values_from(config, methods), explanation, name, share_tune(query)]
 
 
 def on_blank_curves():
@@ -179,17 +177,66 @@ def on_methods(methods: list[str]):
     return "\n".join(lines)
 
 
+def _upload_path(upload):
+    """The uploaded file's path, None for a built-in signal; a failed upload (its message kept in
+    the state) refuses here, so Train never silently trains the dropdown's signal instead."""
+    if isinstance(upload, dict):
+        raise SignalError(f"the upload was not usable ({upload['error']}); upload another file or pick a "
+                          "built-in signal")
+    return upload
+
+
+def on_signal(*values):
+    """A built-in signal chosen: the upload is dropped, and a preset's sizes follow the signal's kind
+    (the user's own sizes stay); the note beside Upload says what changed."""
+    try:
+        config, _ = _config_from(values, check=False)
+    except SpectralLabError:
+        return [None, ""] + [gr.skip()] * len(SIZE_FIELDS)
+    resized, what = sizes_for_signal(config, DEVICE)
+    return [None, f"Set for this signal: {what}." if what else ""] + [getattr(resized, f) for f in SIZE_FIELDS]
+
+
 def on_preset(name: str):
+    """A preset's settings; it also drops an upload (the preset names its own signal)."""
     if name == CUSTOM or name not in PRESETS:
-        return [gr.skip()] * (len(CONTROL_FIELDS) + 3)
-    return [*_preset_values(name), PRESETS[name].explanation, False]
+        return [gr.skip()] * (len(CONTROL_FIELDS) + 5)
+    return [*_preset_values(name), PRESETS[name].explanation, False, None, ""]
+
+
+def on_edit(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune, *values):
+    """After any edit: the preset label says Custom unless the settings still equal a preset, and
+    the share link follows the settings (saying when an upload cannot travel in it)."""
+    try:
+        *field_values, methods = values
+        methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
+        config, methods = _config_from([*field_values, methods], check=False)
+    except SpectralLabError as exc:
+        return {ui.preset: CUSTOM, ui.share: gr.update(value="", info=f"No link: {exc}")}
+    name = matching_preset(config, methods, DEVICE)
+    note = PRESETS[name].explanation if name != CUSTOM else "Custom settings. Pick a preset to start from one again."
+    return {ui.preset: name, ui.preset_note: note, ui.share: _live_link(request, upload, config, methods, tune)}
+
+
+def on_link(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune, *values):
+    """The share link of the settings as they are (after a link or a preset loads)."""
+    *field_values, methods = values
+    methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
+    config, methods = _config_from([*field_values, methods], check=False)
+    return _live_link(request, upload, config, methods, tune)
+
+
+def _live_link(request, upload, config: RunConfig, methods: list[str], tune) -> dict:
+    info = (f"Your uploaded file cannot travel in a link: it opens with {config.signal}." if upload else
+            "Opens this setup as it is now.")
+    return gr.update(value=_share_link(request, config, methods, bool(tune)), info=info)
 
 
 def on_preview(upload, *values):
     """Show the chosen signal before training: the target image / waveform and audio player, ψ."""
     try:
         config, _ = _config_from(values, check=False)  # the preview does not depend on the methods
-        signal = load_ui_signal(config, upload, LIMITS)
+        signal = load_ui_signal(config, _upload_path(upload), LIMITS)
     except SpectralLabError as exc:
         return {ui.signal_info: f"⚠️ {exc}"}
     info = (f"**{signal.summary()}** · spectral centroid ψ = {spectral_centroid(signal):.3f} "
@@ -225,10 +272,11 @@ def on_upload(file, *values):
             signal = load_ui_signal(config.replace(length=None), path, LIMITS)
             updates[length_control] = None
     except SpectralLabError as exc:
-        return {ui.upload_state: None, ui.upload_message: f"⚠️ {exc}"}
-    cleared = " (the length setting was longer than the clip: cleared)" if updates else ""
+        return {ui.upload_state: {"error": str(exc)}, ui.upload_message: f"⚠️ {exc}"}
+    done = list(signal.changes) + (["the length setting was longer than the clip: cleared"] if updates else [])
+    what = f" — {'; '.join(done)}" if done else ""
     return {**updates, ui.upload_state: path,
-            ui.upload_message: f"Using your upload: **{signal.summary()}**{cleared}. Pick a built-in signal to go back."}
+            ui.upload_message: f"Using your upload: **{signal.summary()}**{what}. Pick a built-in signal to go back."}
 
 
 def on_queue(request: gr.Request):
@@ -243,7 +291,7 @@ def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune,
         *field_values, methods = values
         methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
         config, methods = _config_from([*field_values, methods])
-        signal = load_ui_signal(config, upload, LIMITS)
+        signal = load_ui_signal(config, _upload_path(upload), LIMITS)
         check_limits(config, methods, LIMITS, signal)
         device = pick_device(config.device)
     except SpectralLabError as exc:
@@ -515,18 +563,29 @@ def build_demo() -> gr.Blocks:
         private = dict(api_visibility="private")
 
         demo.load(on_blank_curves, None, curves, **private)
+        edit_inputs = [upload_state, modifiers, modifier_mode, tune] + controls
+        edit_outputs = [preset, preset_note, share]
         demo.load(on_load, None, controls + [preset_note, preset, tune], **private).then(
-            on_preview, [upload_state] + controls, preview_outputs, **private)
-        preset.input(on_preset, preset, controls + [preset_note, tune], **private).then(
-            on_preview, [upload_state] + controls, preview_outputs, **private)
-        signal.input(lambda: (None, ""), None, [upload_state, upload_message], queue=False, **private).then(
-            on_preview, [upload_state] + controls, preview_outputs, **private)
+            on_preview, [upload_state] + controls, preview_outputs, **private).then(
+            on_link, edit_inputs, share, **private)
+        preset.input(on_preset, preset, controls + [preset_note, tune, upload_state, upload_message],
+                     **private).then(
+            on_preview, [upload_state] + controls, preview_outputs, **private).then(
+            on_link, edit_inputs, share, **private)
+        size_controls = [ui_control for name, ui_control in zip(CONTROL_FIELDS, controls) if name in SIZE_FIELDS]
+        signal.input(on_signal, controls, [upload_state, upload_message] + size_controls, queue=False,
+                     **private).then(
+            on_preview, [upload_state] + controls, preview_outputs, **private).then(
+            on_edit, edit_inputs, edit_outputs, **private)
         upload.upload(on_upload, [upload] + controls, [upload_state, upload_message, length], queue=False,
                       **private).then(
-            on_preview, [upload_state] + controls, preview_outputs, **private)
+            on_preview, [upload_state] + controls, preview_outputs, **private).then(
+            on_edit, edit_inputs, edit_outputs, **private)
         for trigger in (length.submit, image_size.submit, gray.input, signal_options.submit):
             trigger(on_preview, [upload_state] + controls, preview_outputs, **private)
         methods.change(on_methods, methods, method_info, **private)
+        for control in [c for c in controls if c is not signal] + [modifiers, modifier_mode, tune]:
+            control.input(on_edit, edit_inputs, edit_outputs, queue=False, **private)  # user edits, not a preset's
         train.click(on_queue, None, status, queue=False, **private).then(
             on_train, [upload_state, modifiers, modifier_mode, tune] + controls, train_outputs,
             concurrency_limit=CONCURRENCY, concurrency_id="train", **private)

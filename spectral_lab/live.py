@@ -13,6 +13,7 @@ only the panels whose data changed.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import threading
@@ -111,6 +112,45 @@ def parse_share_query(query: str | dict) -> tuple[RunConfig, list[str]]:
     return config, methods or [config.method]
 
 
+def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[RunConfig, list[str], list[str]]:
+    """A share link's (config, methods, what was dropped): each bad value is dropped alone, in
+    words (an unknown signal, a setting that does not parse or is out of range or over this
+    server's limit, an unknown method), and the rest is applied. Share links name built-in
+    signals only: an upload cannot travel in a link."""
+    from .signals import list_signals
+
+    pairs = _query_pairs(query)
+    pairs.pop("tune", None)
+    dropped, accepted = [], {}
+    for name, value in pairs.items():
+        if name == "methods":
+            continue
+        try:
+            if name == "signal" and value not in {n for n, _ in list_signals()}:
+                raise ConfigError(f"signal {value!r} is not a built-in signal")
+            accepted[name] = RunConfig.from_dict({name: value}).to_dict()[name]  # parsed and range-checked alone
+        except ConfigError as exc:
+            dropped.append(str(exc))
+    methods = []
+    for method in (m for m in pairs.get("methods", "").split(",") if m):
+        try:
+            get_method(method)  # the architecture and its modifiers
+            methods.append(method)
+        except ConfigError:
+            dropped.append(f"method {method!r} is unknown")
+    if limits is not None:
+        caps = {"steps": limits.max_steps, "width": limits.max_width, "depth": limits.max_depth,
+                "ntk_points": limits.max_ntk_points}
+        for name, cap in caps.items():
+            if name in accepted and accepted[name] > cap:
+                dropped.append(f"{name} = {accepted.pop(name)} is above this server's limit of {cap}")
+        if len(methods) > limits.max_methods:
+            dropped.append(f"methods after the first {limits.max_methods} (this server's limit)")
+            methods = methods[:limits.max_methods]
+    config = RunConfig.from_dict(accepted)
+    return config, methods or [config.method], dropped
+
+
 @dataclass(frozen=True)
 class Preset:
     title: str
@@ -164,6 +204,43 @@ CUSTOM = "Custom"
 def preset_query(title: str, device_type: str = "cpu") -> str:
     preset = PRESETS[title]
     return preset.gpu_query if device_type == "cuda" and preset.gpu_query else preset.query
+
+
+SIZE_FIELDS = ("length", "image_size", "width", "depth")  # what a change of signal kind resets
+
+
+def signal_kind(name: str) -> str:
+    """'1d', 'audio' or 'image' for a built-in signal's name (files: from the extension)."""
+    from .signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio
+
+    if name in SKIMAGE_IMAGES or Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+        return "image"
+    if name in builtin_audio() or Path(name).suffix.lower() in AUDIO_EXTENSIONS:
+        return "audio"
+    if name in SYNTHETIC and "sample_rate" in inspect.signature(SYNTHETIC[name].generator).parameters:
+        return "audio"  # a generator with a sample rate makes audio (chiptune)
+    return "1d"
+
+
+def sizes_for_signal(config: RunConfig, device_type: str = "cpu") -> tuple[RunConfig, str]:
+    """After the signal changed: when the sizes (length, image size, width, depth) are a preset's,
+    not the user's own, take those of the first preset of the new signal's kind (length 4096 and
+    width 64 of the 1D preset would make an 8,513-parameter audio net); returns (config, what changed)."""
+    preset_sizes = {tuple(getattr(parse_share_query(preset_query(t, device_type))[0], f) for f in SIZE_FIELDS)
+                    for t in PRESETS}
+    if tuple(getattr(config, f) for f in SIZE_FIELDS) not in preset_sizes:
+        return config, ""  # the user's own sizes: kept
+    kind = signal_kind(config.signal)
+    for title in PRESETS:
+        preset_config = parse_share_query(preset_query(title, device_type))[0]
+        if signal_kind(preset_config.signal) == kind:
+            sizes = {f: getattr(preset_config, f) for f in SIZE_FIELDS}
+            changed = [f"{f.replace('_', ' ')} {sizes[f] if sizes[f] is not None else 'default'}"
+                       for f in SIZE_FIELDS if sizes[f] != getattr(config, f)]
+            if not changed:
+                return config, ""
+            return config.replace(**sizes), f"{kind} sizes from the preset “{title}”: {', '.join(changed)}"
+    return config, ""
 
 
 def matching_preset(config: RunConfig, methods: list[str], device_type: str = "cpu") -> str:
@@ -781,6 +858,7 @@ class Sessions:
 
 
 __all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "LiveComparison", "MethodView", "NOTHING_RUNNING",
-           "OUTCOMES", "PRESETS", "Preset", "Sessions", "Update", "check_limits", "device_label", "load_ui_signal",
-           "matching_preset", "parse_share_query", "preset_query", "rows_to_csv", "share_query", "share_tune",
-           "to_audio", "train_stream", "upscale", "user_message", "with_app_cadence"]
+           "OUTCOMES", "PRESETS", "Preset", "SIZE_FIELDS", "Sessions", "Update", "check_limits", "device_label",
+           "load_ui_signal", "matching_preset", "parse_link", "parse_share_query", "preset_query", "rows_to_csv",
+           "share_query", "share_tune", "signal_kind", "sizes_for_signal", "to_audio", "train_stream", "upscale",
+           "user_message", "with_app_cadence"]

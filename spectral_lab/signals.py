@@ -49,6 +49,7 @@ class Signal:
     scale: float = 1.0
     offset: float = 0.0
     description: str = ""
+    changes: tuple[str, ...] = ()  # what loading did to the file, in words ("mixed 2 channels to mono")
     coords: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -313,6 +314,7 @@ def load_audio(path: str | os.PathLike, length: int | None = None, offset: int =
     except Exception:
         data, rate = _load_audio_librosa(path)
     mono = data.mean(axis=1)
+    changes = [f"mixed {data.shape[1]} channels to mono"] if data.shape[1] > 1 else []
     if offset:
         mono = mono[int(offset):]
     if length is not None:
@@ -321,6 +323,9 @@ def load_audio(path: str | os.PathLike, length: int | None = None, offset: int =
         if length > mono.size:
             raise SignalError(f"{path.name} has {mono.size:,} samples{' after the offset' if offset else ''}; "
                               f"length {int(length):,} asks for more (leave length empty for the whole file)")
+        if int(length) < mono.size:
+            changes.append(f"cropped to the first {int(length):,} of {mono.size:,} samples "
+                           f"({int(length) / rate:.3g} of {mono.size / rate:.3g} s)")
         mono = mono[: int(length)]
     if mono.size < 8:
         raise SignalError(f"{path.name}: the audio has fewer than 8 samples")
@@ -328,7 +333,7 @@ def load_audio(path: str | os.PathLike, length: int | None = None, offset: int =
         raise SignalError(f"{path.name}: {mono.size} samples exceeds the cap of {MAX_SAMPLES}; crop it with length")
     values, peak = _normalise_peak(mono, path.name)
     return Signal(values, (values.size,), "audio", name, sample_rate=int(rate), scale=peak,
-                  description=f"audio file {path.name}")
+                  description=f"audio file {path.name}", changes=tuple(changes))
 
 
 def _existing_file(path: str | os.PathLike, what: str) -> Path:
@@ -418,13 +423,19 @@ def load_image(source: str | os.PathLike | np.ndarray, size: int | None = None, 
     if image.dtype.kind == "f" and (image.min() < 0 or image.max() > 1):
         low, high = float(image.min()), float(image.max())
         image = (image - low) / max(high - low, 1e-12)
+    changes = []
     if channel is not None and image.ndim == 3:
         image = image[..., channel]
+        changes.append(f"kept colour channel {channel}")
     if gray and image.ndim == 3:
         image = color.rgb2gray(image)
+        changes.append("converted to gray")
     if square:
         side = min(image.shape[:2])
+        if image.shape[0] != image.shape[1]:
+            changes.append(f"cropped to the top-left {side}×{side}")
         image = image[:side, :side]
+    before = image.shape[:2]
     if size is not None:
         if not 4 <= int(size) <= MAX_IMAGE_SIDE:
             raise SignalError(f"image size must be between 4 and {MAX_IMAGE_SIDE}, got {size}")
@@ -434,12 +445,16 @@ def load_image(source: str | os.PathLike | np.ndarray, size: int | None = None, 
         image = transform.resize(image, new_shape, anti_aliasing=factor < 1, preserve_range=True)
     h, w = image.shape[:2]
     if max(h, w) > MAX_IMAGE_SIDE:
-        raise SignalError(f"{name}: {h}x{w} exceeds the cap of {MAX_IMAGE_SIDE} px; pass a size to resize")
+        raise SignalError(f"{name}: {h}x{w} exceeds the cap of {MAX_IMAGE_SIDE} px; give an image size to resize it "
+                          "(the app: Image size under Signal options; the CLI: --image-size)")
     if float(image.max() - image.min()) < 1e-6:
         raise SignalError(f"{name}: the image is constant; there is nothing to fit")
+    if (h, w) != tuple(before):
+        changes.append(f"resized from {before[0]}×{before[1]} to {h}×{w}")
     channels = 1 if image.ndim == 2 else 3
     values = (image.reshape(h * w, channels) * 2.0 - 1.0)  # [0, 1] -> [-1, 1]
-    return Signal(values, (h, w), "image", name, scale=0.5, offset=0.5, description=f"image {name}")
+    return Signal(values, (h, w), "image", name, scale=0.5, offset=0.5, description=f"image {name}",
+                  changes=tuple(changes))
 
 
 def from_array(array: np.ndarray, kind: str = "1d", sample_rate: int | None = None,

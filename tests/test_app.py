@@ -9,7 +9,8 @@ import soundfile as sf
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gr = pytest.importorskip("gradio")
 import app  # noqa: E402
-from spectral_lab.live import CUSTOM, PRESETS  # noqa: E402
+from spectral_lab import RunConfig  # noqa: E402
+from spectral_lab.live import CUSTOM, PRESETS, SIZE_FIELDS  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -52,10 +53,18 @@ def test_a_link_below_a_sliders_minimum_is_raised_to_it_and_says_so():
     assert config.ntk_points == 64
 
 
-def test_a_bad_link_falls_back_to_the_default_preset_with_a_message():
-    values = app.on_load(FakeRequest({"steps": "-5", "methods": "siren"}))
-    assert "could not be used" in values[-3] and "steps" in values[-3]
-    assert dict(zip(app.CONTROL_FIELDS, values))["signal"] == "winner_high" and values[-2] == app.DEFAULT_PRESET
+def test_a_bad_value_in_a_link_is_dropped_alone_and_named():
+    # Issue 17: one bad value used to discard the whole link; an unknown signal blanked the Signal box.
+    values = app.on_load(FakeRequest({"signal": "doesnotexist", "width": "abc", "steps": "20", "methods": "siren"}))
+    settings = dict(zip(app.CONTROL_FIELDS + ["methods"], values[:-3]))
+    note = values[-3]
+    assert "Not applied from the link" in note and "doesnotexist" in note and "width expects an integer" in note
+    assert settings["steps"] == 20 and settings["methods"] == ["siren"]  # the rest applied
+    assert settings["signal"] == RunConfig().signal and settings["width"] == RunConfig().width  # defaults instead
+    config, methods = app._config_from(values[:-3])  # and it trains
+    assert config.steps == 20 and methods == ["siren"]
+    over = app.on_load(FakeRequest({"steps": "-5", "width": "1024", "methods": "siren,nope"}))
+    assert "steps=-5 is out of range" in over[-3] and "width = 1024 is above" in over[-3] and "'nope'" in over[-3]
 
 
 @pytest.mark.parametrize("title", sorted(PRESETS))
@@ -87,14 +96,49 @@ def test_an_upload_is_checked_at_once_and_the_message_sits_beside_it(tmp_path):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(4000), 8000)
     updates = app.on_upload(str(silent), *values)
-    assert updates[app.ui.upload_state] is None and "silent" in updates[app.ui.upload_message]
-    assert "Error" not in updates[app.ui.upload_message]  # no exception class names for visitors
+    assert updates[app.ui.upload_state] == {"error": "silent.wav: the signal is silent (all zeros)"}
+    assert "silent" in updates[app.ui.upload_message] and "Error" not in updates[app.ui.upload_message]
+    # Train after a failed upload refuses with the upload's message, not the dropdown's signal
+    request = FakeRequest(session="failed-upload")
+    app.on_queue(request)
+    train = list(app.on_train(request, updates[app.ui.upload_state], [], "each", False, *values))
+    assert len(train) == 1 and "upload was not usable" in train[0][app.ui.status] and "silent" in train[0][app.ui.status]
     good = tmp_path / "tone.wav"
     sf.write(good, np.sin(np.arange(4000) * 0.2), 8000)
     updates = app.on_upload(str(good), *values)  # the default preset crops 4096 samples: longer than the clip
     assert updates[app.ui.upload_state] == str(good) and "tone" in updates[app.ui.upload_message]
     assert "cleared" in updates[app.ui.upload_message]
     assert updates[app.ui.controls[app.CONTROL_FIELDS.index("length")]] is None
+
+
+def test_the_upload_message_says_what_was_done_to_the_file(tmp_path):
+    values = app._preset_values("Audio: chip melody, SIREN vs SIREN²")  # length 8000
+    stereo = tmp_path / "stereo.wav"
+    sf.write(stereo, np.random.default_rng(0).uniform(-1, 1, (96_000, 2)), 96_000)
+    message = app.on_upload(str(stereo), *values)[app.ui.upload_message]
+    assert "mixed 2 channels to mono" in message and "cropped to the first 8,000 of 96,000 samples" in message
+    image = tmp_path / "wide.png"
+    from skimage import io
+
+    io.imsave(image, (np.random.default_rng(0).uniform(0, 1, (60, 90, 3)) * 255).astype(np.uint8))
+    values = app._preset_values("Image: ReLU vs SIREN vs SPDER")  # image_size 64
+    assert "resized from 60×90 to 43×64" in app.on_upload(str(image), *values)[app.ui.upload_message]
+
+
+def test_a_preset_drops_the_upload_and_edits_make_the_label_custom(tmp_path):
+    # Issue 17: an upload silently replaced the signal a later-chosen preset names.
+    outputs = app.on_preset("Image: ReLU vs SIREN vs SPDER")
+    assert outputs[-2] is None and outputs[-1] == ""  # upload_state and its message cleared
+    values = outputs[:len(app.CONTROL_FIELDS) + 1]
+    request = FakeRequest(session="edits")
+    same = app.on_edit(request, None, [], "each", False, *values)
+    assert same[app.ui.preset] == "Image: ReLU vs SIREN vs SPDER" and "signal=camera" in same[app.ui.share]["value"]
+    values[app.CONTROL_FIELDS.index("steps")] = 123
+    edited = app.on_edit(request, None, [], "each", True, *values)
+    assert edited[app.ui.preset] == CUSTOM and "Custom settings" in edited[app.ui.preset_note]
+    assert "steps=123" in edited[app.ui.share]["value"] and "tune=1" in edited[app.ui.share]["value"]
+    uploaded = app.on_edit(request, str(tmp_path / "x.wav"), [], "each", False, *values)
+    assert "cannot travel in a link" in uploaded[app.ui.share]["info"]
 
 
 @pytest.mark.parametrize("change, message", [
@@ -144,3 +188,17 @@ def test_stop_on_a_queued_run_cancels_it():
     assert "Cancelled" in app.on_stop(request)
     updates = list(app.on_train(request, None, [], "each", False, *values))
     assert len(updates) == 1 and "Cancelled" in updates[0][app.ui.status]
+
+
+def test_switching_the_signal_kind_takes_that_kinds_sizes_unless_the_user_set_them():
+    # Issue 17: length 4096 / width 64 of the 1D preset carried over to audio (an 8,513-parameter net).
+    values = app._preset_values(app.DEFAULT_PRESET)  # 1D: length 4096, width 64
+    values[app.CONTROL_FIELDS.index("signal")] = "chip_melody"
+    upload, note, *sizes = app.on_signal(*values)
+    audio = dict(zip(SIZE_FIELDS, sizes))
+    assert upload is None and audio["length"] == 8000 and audio["width"] == RunConfig().width
+    assert "the preset “Audio: chip melody" in note and "length 8000" in note
+    values[app.CONTROL_FIELDS.index("width")] = 96  # the user's own width: kept, nothing reset
+    _, note, *sizes = app.on_signal(*values)
+    assert dict(zip(SIZE_FIELDS, sizes))["width"] == 96 and dict(zip(SIZE_FIELDS, sizes))["length"] == 4096
+    assert note == ""

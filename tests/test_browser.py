@@ -242,6 +242,42 @@ def test_an_invalid_upload_is_explained_beside_the_upload_at_once(browser, app_u
     assert not _status(page).startswith(DONE)  # nothing was trained or pressed
 
 
+def test_a_link_with_bad_values_applies_the_rest_and_trains(browser, app_url):
+    # Issue 17: one note naming both bad values, the rest applied, Train works, no traceback logged.
+    page = _open(browser, app_url + "?signal=doesnotexist&width=abc&steps=20&methods=siren", viewport=(1280, 720))
+    note = page.inner_text("#preset-note")
+    assert "doesnotexist" in note and "width" in note
+    assert page.locator(".toast-body").count() == 0  # no Gradio error toast
+    assert page.locator("#steps input[type=number]").input_value() == "20"
+    page.click("#train-button")
+    _wait_done(page)
+    assert _status(page).startswith("Finished"), _status(page)
+    assert "Traceback" not in (ARTIFACTS / "app.log").read_text()
+
+
+def test_an_upload_then_a_preset_trains_the_presets_signal(browser, app_url, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    tone = tmp_path / "tone.wav"
+    sf.write(tone, np.sin(np.arange(6000) * 0.3), 8000)
+    page = _open(browser, app_url + "?signal=sines&length=256&width=16&depth=2&steps=10&ntk_points=64&methods=relu",
+                 viewport=(1280, 720))
+    page.set_input_files("#upload-button input[type=file]" if page.locator("#upload-button input[type=file]").count()
+                         else "input[type=file]", str(tone))
+    _wait_until(page, "document.querySelector('#upload-message').innerText.includes('Using your upload')", 20_000)
+    _wait_until(page, "document.querySelector('#signal-info').innerText.includes('tone')", 20_000)
+    page.locator("#preset input").click()
+    page.get_by_role("option", name="Teach ω₀: one SIREN knob").click()
+    _wait_until(page, "!document.querySelector('#signal-info').innerText.includes('tone')", 20_000)
+    assert "Using your upload" not in page.inner_text("#upload-message")
+    assert "tone" not in page.locator("#share-link textarea").input_value()
+    page.click("#train-button")
+    _wait_done(page, timeout=180_000)
+    rows = _table_rows(page)
+    assert rows and "tone" not in page.inner_text("#signal-info"), rows
+
+
 def test_modifier_checkboxes_compare_with_and_without(browser, app_url):
     page = _open(browser, app_url + "?signal=sines&length=256&width=16&depth=2&steps=20&ntk_points=64&methods=relu")
     page.get_by_text("Training modifiers (IGA, FR, BN)").click()
