@@ -183,9 +183,12 @@ def test_image_preset_shows_every_method_side_by_side_and_ends_finished(browser,
     assert [r.split()[0] for r in rows] == ["relu", "siren", "spder"] and all("finished" in r for r in rows), rows
     for plot in ("ntk-plot", "error-plot", "bands-plot", "activations-plot"):
         assert _plot_data(page, plot), plot
-    ntk_traces = page.evaluate("""() => document.querySelector('#ntk-plot .js-plotly-plot').data
-        .filter(t => t.showlegend !== false).map(t => t.name)""")
-    assert sorted(ntk_traces) == ["relu", "siren", "spder"], ntk_traces  # one legend entry per method
+    # one legend entry per method, once the final figure is drawn (a busy page may still show the
+    # previous one, from before a method's first kernel, for a moment)
+    _scroll_to(page, "ntk-plot")
+    legend = """() => JSON.stringify((document.querySelector('#ntk-plot .js-plotly-plot')?.data || [])
+        .filter(t => t.showlegend !== false).map(t => t.name).sort())"""
+    _wait_until(page, f"({legend})() === JSON.stringify(['relu', 'siren', 'spder'])", 60_000)
     _scroll_to(page, "export-button")
     page.click("#export-button")
     _wait_until(page, "document.querySelector('#downloads').innerText.replace(/\\s/g, '').includes('ntk.png')", 60_000)
