@@ -385,7 +385,8 @@ def on_reset(request: gr.Request):
     FINISHED.pop(_session(request), None)
     values = _preset_values(DEFAULT_PRESET)
     return {**_clear_outputs(), **dict(zip(ui.controls, values)), ui.preset_note: PRESETS[DEFAULT_PRESET].explanation,
-            ui.preset: DEFAULT_PRESET, ui.tune: False, ui.status: "Reset. Press **Train**.", ui.upload_state: None, ui.upload_message: "",
+            ui.preset: DEFAULT_PRESET, ui.tune: False, ui.status: "Reset. Press **Train**.", ui.upload_state: None,
+            ui.upload_message: "",
             ui.share: "", ui.details_choice: gr.update(choices=[], value=None, visible=False)}
 
 
@@ -461,7 +462,7 @@ def build_demo() -> gr.Blocks:
                                 image_size = gr.Number(label="Image size (px)", placeholder="keep", precision=0)
                             gray = gr.Checkbox(label="Grayscale")
                             signal_options = gr.Textbox(label="Generator knobs / image options",
-                                                        placeholder="e.g. freqs=5,80 amps=1,0.5 · crop=square channel=0")
+                                                        placeholder="freqs=5,80 amps=1,0.5 · crop=square channel=0")
                         with gr.Accordion("Training modifiers (IGA, FR, BN)", open=False):
                             modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name)
                                                           for m in MODIFIERS.values()], label="Modifiers")

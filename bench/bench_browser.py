@@ -98,7 +98,8 @@ def measure_run(browser, url: str) -> dict:
     busy = sum(duration for _, duration in tasks) / max(ended_at - started_at, 1e-9)
     top = sorted(tasks, key=lambda task: -task[1])[:4]
     result = {"top": [(round((start - started_at) / 1000, 1), round(duration)) for start, duration in top],
-              "run_s": round((ended_at - started_at) / 1000, 1), "seconds": seconds, "busy": busy, "longest_ms": max((d for _, d in tasks), default=0.0),
+              "run_s": round((ended_at - started_at) / 1000, 1), "seconds": seconds, "busy": busy,
+              "longest_ms": max((d for _, d in tasks), default=0.0),
               "tasks": len(tasks), "kb_per_s": (received[0] - start_bytes) / 1024 / seconds, "first_s": first}
     page.context.close()
     return result
