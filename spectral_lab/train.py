@@ -124,8 +124,9 @@ class Run:
             message, status, step = "", "finished", 0
             try:
                 if due_diagnostics(cfg, 0):  # the kernel / activations at initialisation
+                    initial = self._initial_snapshot(start)  # its diagnostics are this run's time
                     paused = time.perf_counter()
-                    yield self._initial_snapshot(start)
+                    yield initial
                     start += time.perf_counter() - paused  # time spent by the consumer is not this run's
                 for step in range(1, cfg.steps + 1):
                     if self._stop:
@@ -167,13 +168,14 @@ class Run:
                             host_prediction = prediction.detach().cpu().numpy() if (on_preview or due) else None
                             diagnostics = self._diagnose(due, host_prediction, step)
                             elapsed = time.perf_counter() - start
-                            paused = time.perf_counter()
-                            yield Snapshot(
+                            snapshot = Snapshot(
                                 step=step, total_steps=cfg.steps, loss=current, psnr=psnr_from_mse(current),
                                 best_psnr=psnr_from_mse(self.best_loss), best_step=self.best_step,
                                 elapsed=elapsed, steps_per_s=step / max(elapsed, 1e-9), lr=stepper.lr,
                                 steps=steps_chunk, losses=chunk, prediction=host_prediction,
                                 diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
+                            paused = time.perf_counter()
+                            yield snapshot
                             # While suspended the consumer draws, or trains another method (an
                             # interleaved compare): that time is not this run's, so `start` moves on.
                             start += time.perf_counter() - paused

@@ -192,3 +192,19 @@ def test_a_fit_at_float32_round_off_reads_as_the_float32_limit():
     ordinary, final = run_to_end(config.replace(steps=30, lr=None), make_synthetic("sines", length=1024))
     assert "float32" not in psnr_text(final.metrics["psnr"], final.metrics["float32_limit_psnr"])
     assert "float32" not in ordinary.summary_row()["note"]
+
+
+def test_a_runs_time_leaves_out_its_consumers_time_but_counts_its_diagnostics():
+    # Interleaved compares suspend a run while the others train: its seconds and steps/s must be
+    # its own. The initial snapshot's eNTK is the run's own work and stays counted.
+    import time
+
+    config = RunConfig(signal="sines", length=256, method="siren", width=16, depth=2, steps=20, log_every=5,
+                       ntk_every=20, ntk_points=64, diagnostics_budget=0)
+    run = Run(config)
+    started = time.perf_counter()
+    for _ in run:
+        time.sleep(0.25)  # a slow consumer: 5 snapshots (step 0, 5, 10, 15, final)
+    wall = time.perf_counter() - started
+    assert wall > 1.2 and run.final.elapsed < wall - 0.9
+    assert 0 < run.final.diagnostics_seconds < run.final.elapsed
