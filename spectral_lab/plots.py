@@ -557,7 +557,8 @@ def _colorscale(name: str) -> list:
 def _axis(title: str, log: bool, domain: list[float], anchor: str) -> dict:
     return dict(title=dict(text=title, font=dict(size=FONT_SIZE), standoff=4), type="log" if log else "linear",
                 domain=domain, anchor=anchor, gridcolor="#e5e5e5", zerolinecolor="#cccccc", linecolor="#999999",
-                showline=True, tickfont=dict(size=FONT_SIZE - 1), automargin=True)
+                showline=True, tickfont=dict(size=FONT_SIZE - 1), automargin=True,
+                exponentformat="e")  # 1e-06, not SI prefixes (1µ, 10B) on ratios and counts
 
 
 def _list(values):

@@ -62,6 +62,7 @@ def test_plotly_figures_are_readable_at_1280_px(finished_runs):
         for name, axis in axes.items():  # every panel has a valid domain inside the figure
             assert axis.get("domain") and 0 <= axis["domain"][0] < axis["domain"][1] <= 1, (spec.title, name)
             assert axis["tickfont"]["size"] >= 11 and axis["title"]["font"]["size"] >= 11
+            assert axis["exponentformat"] == "e"  # issue 17: "1µ, 10B" read as units on ratios
         assert layout["font"]["size"] >= 11 and all(a["font"]["size"] >= 11 for a in layout["annotations"])
         right_edge = max(axis["domain"][1] for name, axis in axes.items() if name.startswith("xaxis"))
         for name, value in layout.items():  # shared colour bars sit right of every panel
