@@ -202,7 +202,7 @@ def ntk_figure(kernels, title: str = "Empirical NTK") -> FigureSpec:
                                           name="target", color=TARGET_COLOUR, dash=True, width=1.2, legend=False))
                 target_drawn = True
         spectra.append(panel)
-    rows = [2] + _grid(len(spectra))
+    rows = [3] if len(spectra) == 1 else [2] + _grid(len(spectra))  # one method: all three in a row
     notes = {r.note for k in kernels.values() for r in k.values() if r is not None and r.note}
     precisions = {r.precision for k in kernels.values() for r in k.values() if r is not None}
     caption = " · ".join([NTK_CAPTION, f"{'/'.join(sorted(precisions))} kernels"] + sorted(notes))
@@ -477,7 +477,10 @@ def _to_plotly(spec: FigureSpec):
     height = (1 - gap_y * (rows - 1)) / rows
     data, layout, annotations, legend_names = [], {}, [], set()
     for index, (panel, (row, col, size)) in enumerate(zip(spec.panels, _layout_cells(spec))):
-        width = (right - gap_x * (size - 1)) / size
+        # a short row after a fuller one (the last row of a small multiple) keeps that row's panel
+        # width: 4 methods give 3 + 1 panels of one size, not a last panel stretched across the figure
+        columns = max(size, sizes[row - 1]) if row > 0 else size
+        width = (right - gap_x * (columns - 1)) / columns
         suffix = "" if index == 0 else str(index + 1)
         x0 = col * (width + gap_x)
         y1 = 1 - row * (height + gap_y)

@@ -73,6 +73,16 @@ def test_plotly_figures_are_readable_at_1280_px(finished_runs):
         assert len(legend) == len(set(legend)) <= 4, (spec.title, legend)
 
 
+def test_a_short_last_row_keeps_the_panel_width_of_the_row_above():
+    # Issue 17: with 4 methods the last panel of a small multiple was drawn across the whole figure.
+    panels = [plots.Panel(f"method {i}", "x", "y", [plots.Trace("line", np.arange(3), np.arange(3))])
+              for i in range(4)]
+    layout = plots.render(plots.FigureSpec("four", panels, rows=plots._grid(4))).layout.to_plotly_json()
+    widths = [layout[f"xaxis{s}"]["domain"][1] - layout[f"xaxis{s}"]["domain"][0] for s in ("", "2", "3", "4")]
+    assert max(widths) < 1.5 * min(widths), widths
+    assert layout["xaxis4"]["domain"][0] == layout["xaxis"]["domain"][0]  # under the first column
+
+
 def test_ntk_figure_has_one_legend_entry_per_method_and_s_k_per_method(finished_runs):
     spec = _figures(finished_runs)[1]
     figure = plots.render(spec)
