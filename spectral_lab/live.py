@@ -226,13 +226,11 @@ def sizes_for_signal(config: RunConfig, device_type: str = "cpu") -> tuple[RunCo
     """After the signal changed: when the sizes (length, image size, width, depth) are a preset's,
     not the user's own, take those of the first preset of the new signal's kind (length 4096 and
     width 64 of the 1D preset would make an 8,513-parameter audio net); returns (config, what changed)."""
-    preset_sizes = {tuple(getattr(parse_share_query(preset_query(t, device_type))[0], f) for f in SIZE_FIELDS)
-                    for t in PRESETS}
-    if tuple(getattr(config, f) for f in SIZE_FIELDS) not in preset_sizes:
+    presets = {title: parse_share_query(preset_query(title, device_type))[0] for title in PRESETS}
+    if not any(all(getattr(p, f) == getattr(config, f) for f in SIZE_FIELDS) for p in presets.values()):
         return config, ""  # the user's own sizes: kept
     kind = signal_kind(config.signal)
-    for title in PRESETS:
-        preset_config = parse_share_query(preset_query(title, device_type))[0]
+    for title, preset_config in presets.items():
         if signal_kind(preset_config.signal) == kind:
             sizes = {f: getattr(preset_config, f) for f in SIZE_FIELDS}
             changed = [f"{f.replace('_', ' ')} {sizes[f] if sizes[f] is not None else 'default'}"

@@ -171,7 +171,10 @@ def _linear_only(model: nn.Module) -> bool:
     return all(id(p) in owned for p in trainable)
 
 
-def _layerwise_ntk(model: nn.Module, coords: torch.Tensor) -> torch.Tensor:
+def _layer_factors(model: nn.Module, coords: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
+    """Per trainable nn.Linear: (its inputs H (M, in), the gradients Δ = ∂Σf/∂z of its outputs
+    (M, out), whether it has a trained bias), from one forward and one backward pass. The
+    layer-wise kernel is built from these factors, densely or matrix-free."""
     linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m.weight.requires_grad]
     inputs, outputs = {}, {}
 
@@ -182,22 +185,25 @@ def _layerwise_ntk(model: nn.Module, coords: torch.Tensor) -> torch.Tensor:
     hooks = [layer.register_forward_hook(capture) for layer in linears]
     try:
         with torch.enable_grad():
-            total = model(coords).sum()
-            deltas = torch.autograd.grad(total, [outputs[layer] for layer in linears])
+            deltas = torch.autograd.grad(model(coords).sum(), [outputs[layer] for layer in linears])
     finally:
         for hook in hooks:
             hook.remove()
     m = coords.shape[0]
+    return [(inputs[layer].reshape(m, -1), delta.detach().reshape(m, -1),
+             layer.bias is not None and layer.bias.requires_grad) for layer, delta in zip(linears, deltas)]
+
+
+def _layerwise_ntk(model: nn.Module, coords: torch.Tensor) -> torch.Tensor:
+    m = coords.shape[0]
     kernel = torch.zeros(m, m, dtype=torch.float64, device=coords.device)
-    for layer, delta in zip(linears, deltas):
-        h = inputs[layer].reshape(m, -1)
-        delta = delta.reshape(m, -1)
+    for h, delta, bias in _layer_factors(model, coords):
         # Complex weights (WIRE): grad_W = δ hᴴ, and K_W = Re(Σ grad_n ⊙ conj(grad_m))
         # = Re((Δ Δᴴ) ⊙ conj(H Hᴴ)); for real tensors this is (Δ Δᵀ) ⊙ (H Hᵀ).
         delta_gram = delta @ delta.conj().T
         input_gram = (h @ h.conj().T).conj()
         layer_kernel = delta_gram * input_gram
-        if layer.bias is not None and layer.bias.requires_grad:
+        if bias:
             layer_kernel = layer_kernel + delta_gram
         kernel += (layer_kernel.real if layer_kernel.is_complex() else layer_kernel).double()
     return kernel
@@ -354,24 +360,8 @@ class LayerwiseKernel:
     def __init__(self, model: nn.Module, coords: torch.Tensor):
         if not _linear_only(model) or _has_training_batch_norm(model):
             raise ValueError("the matrix-free kernel needs a model whose parameters all sit in nn.Linear layers")
-        linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m.weight.requires_grad]
-        inputs, outputs = {}, {}
-
-        def capture(module, args, output):
-            inputs[module] = args[0].detach()
-            outputs[module] = output
-
-        hooks = [layer.register_forward_hook(capture) for layer in linears]
-        try:
-            with torch.enable_grad():
-                deltas = torch.autograd.grad(model(coords).sum(), [outputs[layer] for layer in linears])
-        finally:
-            for hook in hooks:
-                hook.remove()
-        m = coords.shape[0]
-        self.size, self.device = m, coords.device
-        self.layers = [(inputs[layer].reshape(m, -1), delta.detach().reshape(m, -1),
-                        layer.bias is not None and layer.bias.requires_grad) for layer, delta in zip(linears, deltas)]
+        self.size, self.device = coords.shape[0], coords.device
+        self.layers = _layer_factors(model, coords)
 
     def matvec(self, vector: torch.Tensor) -> torch.Tensor:
         """K v for v (M,) float64 on the kernel's device."""
