@@ -495,17 +495,14 @@ class LiveComparison:
         finally:
             self.stop()
             stream.close()
-        # The end: every panel once more, one per frame (a frame with all of them kept the browser busy
-        # > 1 s in one task, bench/bench_browser.py); the last frame says Finished/Stopped/Failed.
+        # The end: one frame with every panel. Not one panel per frame: Gradio 6's client applies
+        # each streamed frame's diff to the previous frame's objects in place, so a panel sent in
+        # one frame and skipped in the next is erased before a busy page has drawn it (seen in CI:
+        # a final eNTK or a method's detail never shown). Nothing follows this frame.
         self._dirty.update(HEAVY_PANELS)
-        step = self._current_step()
-        frame = Frame(status="Finishing: drawing the final panels…", curves=self.curves_figure(), table=self.table(),
-                      step=step)
-        while self._fill_heavy(frame, limit=HEAVY_PANELS_PER_FRAME) and self._dirty:
-            yield frame
-            frame = Frame(status="Finishing: drawing the final panels…", step=step)
-        frame.status, frame.done, frame.outcome = self.status_line(final=True), True, self.outcome()
-        frame.table = self.table()
+        frame = Frame(status=self.status_line(final=True), curves=self.curves_figure(), table=self.table(),
+                      step=self._current_step(), done=True, outcome=self.outcome())
+        self._fill_heavy(frame)
         if self.signal.kind == "audio":
             frame.audio = self._audio_updates(force=True)
         yield frame
