@@ -101,10 +101,10 @@ class RunConfig(FlatConfig):
                                 "(see `python -m spectral_lab list`)")
     width: int = knob(128, "hidden features per layer", 1, 4096)
     depth: int = knob(3, "number of hidden (activation) layers", 1, 16)
-    omega0: float | None = knob(None, "ω₀ of hidden sine layers (SIREN/SIREN²/SPDER/FINER)", 0.0, 1e4)
+    omega0: float | None = knob(None, "ω₀ of hidden sine layers (SIREN/SIREN²/SPDER/FINER)", 1e-3, 1e4)
     first_omega0: float | None = knob(None, "first-layer frequency: ω₀ of a sine layer, WIRE's Gabor ω, Gauss's s "
                                             "(None: per method and kind; audio SIREN 3000 = 100×30, which scales the "
-                                            "first layer's weights and bias, not the inputs alone)", 0.0, 1e6)
+                                            "first layer's weights and bias, not the inputs alone)", 1e-3, 1e6)
     s0: float | None = knob(None, "WINNER first-layer noise scale s₀ (None: auto from the spectral centroid)", 0.0, 1e5)
     s1: float | None = knob(None, "WINNER second-layer noise scale s₁ (None: auto from the spectral centroid)", 0.0, 1e3)
     damping: str | None = knob(None, "SPDER damping δ (None: arctan for audio, sqrt otherwise, as SPDER found)",
@@ -116,6 +116,17 @@ class RunConfig(FlatConfig):
     wire_omega: float | None = knob(None, "WIRE hidden-layer Gabor frequency ω (None: 20 images, 10 audio/1D)", 0.0, 1e4)
     wire_sigma: float | None = knob(None, "WIRE Gabor width σ (None: 10); hidden layers need ω/σ ≤ 6", 1e-3, 1e4)
     gauss_scale: float | None = knob(None, "Gauss hidden-layer scale s in exp(−(sz)²) (None: 10)", 0.0, 1e4)
+    hosc_beta: float | None = knob(None, "HOSC sharpness β in tanh(β·sin(ω₀z)) (None: 8 images, 4 audio/1D)", 0.01, 100.0)
+    hosc_learnable: bool = knob(False, "HOSC: train β (adaptive HOSC)")
+    staf_terms: int = knob(5, "STAF: sinusoids τ per layer (the reference's 5)", 1, 32)
+    finer_base: str | None = knob(None, "FINER++: base activation at the variable-period argument (|z|+1)z "
+                                        "(None: Gabor for audio, Gauss otherwise)", choices=("sine", "gauss", "gabor"))
+    mfn_scale: float | None = knob(None, "MFN: filter frequency scale (radians per unit; None: by signal size)", 0.1, 1e5)
+    grid_levels: int = knob(8, "grids: resolution levels L (Instant-NGP: 16)", 1, 24)
+    grid_features: int = knob(2, "grids: features per entry F (Instant-NGP: 2)", 1, 16)
+    grid_table_log2: int = knob(12, "hash grid: log2 of the entries per level T (Instant-NGP: 14–24)", 4, 22)
+    grid_min_resolution: int = knob(8, "grids: coarsest level's cells per axis N_min (Instant-NGP: 16)", 1, 4096)
+    kan_terms: int | None = knob(None, "FKAN: Fourier terms K of the learned first layer (None: by signal size)", 1, 1024)
     # --- training ---
     steps: int = knob(500, "training steps (full-batch Adam)", 1, 1_000_000)
     lr: float | None = knob(None, "initial learning rate (None: method default)", 1e-8, 1.0)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .layers import FinerActivation, Sine, SpderActivation
+from .layers import FinerActivation, HoscActivation, SincActivation, Sine, SpderActivation
 from .ntk import power_spectrum, subgrid
 from .signals import Signal
 
@@ -72,7 +72,7 @@ def sine_layer_std(linear: torch.nn.Linear, omega0: float) -> float:
 
 def _argument_scale(activation: torch.nn.Module) -> float:
     """Factor turning z = Wx + b into the nonlinearity's argument (ω₀ for sine-family layers)."""
-    if isinstance(activation, (Sine, SpderActivation, FinerActivation)):
+    if isinstance(activation, (Sine, SpderActivation, FinerActivation, SincActivation, HoscActivation)):
         return activation.omega0
     return 1.0
 
@@ -85,6 +85,8 @@ def activation_stats(model, signal: Signal, max_points: int = 4096, bins: int = 
     sub-grid points are seen by the network that is being trained."""
     from .ntk import diagnostic_copy
 
+    if not hasattr(model, "layer_activations"):  # no pointwise activation (multiplicative filters)
+        return []
     index, sub = subgrid(signal.grid, max_points, layout="auto")
     device = next(model.parameters()).device
     full = torch.from_numpy(signal.coords).to(device)

@@ -179,3 +179,103 @@ def winner_perturb(linear: nn.Linear, scale: float, omega0: float, generator: to
 def uniform_bias(linear: nn.Linear, bound: float) -> None:
     """FINER / FINER++: first-layer bias b ~ U(−k, k) widens the frequency support."""
     linear.bias.uniform_(-bound, bound)
+
+
+# ----------------------------------------------------------------------------------------------
+# The zoo's pointwise activations (issue 18). ω inside the nonlinearity, as above.
+# ----------------------------------------------------------------------------------------------
+class SincActivation(nn.Module):
+    """sinc: φ(z) = sin(ωz)/(ωz), 1 at z = 0 (Saratchandran et al., A sampling theory perspective on
+    activations for implicit neural representations, ECCV 2024, Sec. 4: the unnormalised sinc of
+    the scaled pre-activation). torch.sinc is the normalised sin(πx)/(πx), hence ωz/π."""
+
+    def __init__(self, omega: float = 30.0):
+        super().__init__()
+        self.omega0 = float(omega)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sinc(self.omega0 * z / math.pi)
+
+    def extra_repr(self) -> str:
+        return f"omega0={self.omega0}"
+
+
+class HoscActivation(nn.Module):
+    """HOSC (Serrano et al., arXiv 2401.10967, Eq. 3): φ(z) = tanh(β·sin(ω₀z)); β sharpens the sine
+    towards a square wave (β → 0: a scaled sine). β optionally trained (the paper's adaptive HOSC)."""
+
+    def __init__(self, omega0: float = 30.0, beta: float = 8.0, learnable: bool = False):
+        super().__init__()
+        self.omega0 = float(omega0)
+        beta_tensor = torch.tensor(float(beta))
+        if learnable:
+            self.beta = nn.Parameter(beta_tensor)
+        else:
+            self.register_buffer("beta", beta_tensor)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.beta * torch.sin(self.omega0 * z))
+
+    def extra_repr(self) -> str:
+        return f"omega0={self.omega0}, beta={float(self.beta):g}, learnable={isinstance(self.beta, nn.Parameter)}"
+
+
+class StafActivation(nn.Module):
+    """STAF (Morsali et al., arXiv 2502.00869, Eq. 5): a trained sum of τ sinusoids per layer,
+    φ(z) = Σᵢ Cᵢ sin(Ωᵢ z + Φᵢ). Init as the reference code (AlirezaMorsali/STAF, StafLayer):
+    Ωᵢ = ω₀·U(0, 1), Φᵢ ~ U(−π, π), Cᵢ = sign(L)·√|L| with L ~ Laplace(0, 1/(2τ)) (Sec. 3.2)."""
+
+    def __init__(self, omega0: float = 30.0, terms: int = 5):
+        super().__init__()
+        self.omega0, self.terms = float(omega0), int(terms)
+        self.frequencies = nn.Parameter(self.omega0 * torch.rand(self.terms))
+        self.phases = nn.Parameter(math.pi * (2 * torch.rand(self.terms) - 1))
+        laplace = torch.distributions.Laplace(0.0, 1.0 / (2 * self.terms)).sample((self.terms,))
+        self.amplitudes = nn.Parameter(torch.sign(laplace) * laplace.abs().sqrt())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        # (..., n) -> (..., n, τ) -> (..., n)
+        return (self.amplitudes * torch.sin(self.frequencies * z.unsqueeze(-1) + self.phases)).sum(-1)
+
+    def extra_repr(self) -> str:
+        return f"omega0={self.omega0}, terms={self.terms}"
+
+
+FINER_BASES = ("sine", "gauss", "gabor")
+
+
+class FinerPPActivation(nn.Module):
+    """FINER++ (Zhu et al., arXiv 2407.19434, Eq. 6–8): a base activation evaluated at the
+    variable-period argument α(z)·z with α(z) = |z| + 1 (detached, as FINER): sine sin(ω αz),
+    Gauss exp(−(s αz)²), or a real Gabor wavelet cos(ω αz)·exp(−(s αz)²)."""
+
+    def __init__(self, base: str = "gauss", omega: float = 30.0, scale: float = 10.0):
+        super().__init__()
+        if base not in FINER_BASES:
+            raise ValueError(f"base must be one of {FINER_BASES}")
+        self.base, self.omega0, self.scale = base, float(omega), float(scale)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        stretched = (z.detach().abs() + 1.0) * z
+        if self.base == "sine":
+            return torch.sin(self.omega0 * stretched)
+        envelope = torch.exp(-(self.scale * stretched).square())
+        return envelope if self.base == "gauss" else torch.cos(self.omega0 * stretched) * envelope
+
+    def extra_repr(self) -> str:
+        return f"base={self.base}, omega0={self.omega0}, scale={self.scale}"
+
+
+class HyperbolicSine(nn.Module):
+    """H-SIREN's first layer (Gao & Jaiman, arXiv 2410.04716, Eq. 6): φ(z) = sin(ω₀·sinh(2z)); the
+    sinh stretches the coordinate's ends, so the layer starts with higher frequencies there."""
+
+    def __init__(self, omega0: float = 30.0):
+        super().__init__()
+        self.omega0 = float(omega0)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.omega0 * torch.sinh(2.0 * z))
+
+    def extra_repr(self) -> str:
+        return f"omega0={self.omega0}"

@@ -165,6 +165,10 @@ def _batch_ntk(model: nn.Module, coords: torch.Tensor) -> torch.Tensor:
 
 
 def _linear_only(model: nn.Module) -> bool:
+    """Every trainable parameter in an nn.Linear applied to each sample on its own (a model whose
+    Linears see something else, e.g. INCODE's harmonizer, says `layerwise_ntk = False`)."""
+    if not getattr(model, "layerwise_ntk", True):
+        return False
     owned = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
     owned |= {id(m.bias) for m in model.modules() if isinstance(m, nn.Linear) and m.bias is not None}
     trainable = [p for p in model.parameters() if p.requires_grad]

@@ -216,6 +216,10 @@ def test_every_modifier_with_every_architecture(method, modifier):
         with pytest.raises(ConfigError, match="WIRE"):
             Run(config, signal)
         return
+    if method.startswith("mfn_"):  # no MLP layers to modify: refused, with the reason
+        with pytest.raises(ConfigError, match="has none to modify"):
+            Run(config, signal)
+        return
     run, final = run_to_end(config, signal)
     assert np.isfinite(final.metrics["psnr"]) and final.prediction.shape == (256, 1)
     assert run.curve()[0].tolist() == [1, 2, 3, 4]

@@ -1,0 +1,83 @@
+"""Multiresolution feature grids (Instant-NGP) in plain PyTorch: no CUDA extension, so they run on
+a CPU and on a Space. A grid is an input encoding: coordinates in [-1, 1]^d -> (N, levels·features).
+
+Müller et al., Instant Neural Graphics Primitives with a Multiresolution Hash Encoding, SIGGRAPH
+2022: level l has resolution N_l = ⌊N_min·b^l⌋ with b = exp((ln N_max − ln N_min)/(L − 1)) (Eq. 2–3);
+a level whose (N_l + 1)^d vertices fit in T entries is indexed densely, the others through the
+spatial hash h(x) = (⊕ᵢ xᵢπᵢ) mod T with π = (1, 2654435761, 805459861) (Eq. 4); the features of
+the 2^d cell corners are interpolated (bi)linearly; entries start U(±1e-4) (Sec. 4). `hashed=False`
+gives the dense-grid baseline: every level indexed densely, whatever its size.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+
+HASH_PRIMES = (1, 2654435761, 805459861)  # Instant-NGP Eq. 4
+
+
+def level_resolutions(levels: int, min_resolution: int, max_resolution: int) -> list[int]:
+    """N_l = ⌊N_min·b^l⌋, b from the finest resolution (Instant-NGP Eq. 2–3)."""
+    if levels == 1:
+        return [max_resolution]
+    growth = math.exp((math.log(max_resolution) - math.log(min_resolution)) / (levels - 1))
+    return [int(math.floor(min_resolution * growth**level)) for level in range(levels)]
+
+
+class GridEncoding(nn.Module):
+    """Trainable feature grids at `levels` resolutions from `min_resolution` to `max_resolution`
+    cells per axis; `features` per entry; with `hashed`, at most 2^table_log2 entries a level."""
+
+    def __init__(self, in_dim: int, levels: int = 8, features: int = 2, table_log2: int = 14,
+                 min_resolution: int = 8, max_resolution: int = 256, hashed: bool = True):
+        super().__init__()
+        if in_dim > len(HASH_PRIMES):
+            raise ValueError(f"grids support up to {len(HASH_PRIMES)} input dimensions")
+        self.in_dim, self.features, self.hashed = in_dim, int(features), hashed
+        self.resolutions = level_resolutions(levels, min(min_resolution, max_resolution), max_resolution)
+        self.table_size = 2 ** int(table_log2)
+        sizes = [(n + 1) ** in_dim for n in self.resolutions]
+        self.dense = [not hashed or size <= self.table_size for size in sizes]
+        self.tables = nn.ParameterList(
+            nn.Parameter(torch.empty(size if dense else self.table_size, self.features).uniform_(-1e-4, 1e-4))
+            for size, dense in zip(sizes, self.dense))
+        # the 2^d corners of a cell, as 0/1 offsets per axis: (2^d, d)
+        self.register_buffer("corners", torch.tensor(list(itertools.product((0, 1), repeat=in_dim))),
+                             persistent=False)
+
+    @property
+    def out_dim(self) -> int:
+        return len(self.resolutions) * self.features
+
+    def corner_weights_and_indices(self, coords: torch.Tensor, level: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Interpolation weights (N, 2^d) and table rows (N, 2^d) of the cell around each point."""
+        resolution = self.resolutions[level]
+        position = (coords.clamp(-1.0, 1.0) + 1.0) * 0.5 * resolution  # [-1, 1] -> [0, N_l]
+        cell = position.detach().floor().clamp(max=resolution - 1)
+        fraction = position - cell  # (N, d)
+        vertex = cell.long()[:, None, :] + self.corners  # (N, 2^d, d)
+        weights = torch.where(self.corners.bool(), fraction[:, None, :], 1.0 - fraction[:, None, :]).prod(-1)
+        if self.dense[level]:
+            strides = (resolution + 1) ** torch.arange(self.in_dim, device=coords.device)
+            index = (vertex * strides).sum(-1)
+        else:
+            index = torch.zeros_like(vertex[..., 0])
+            for axis in range(self.in_dim):
+                index = torch.bitwise_xor(index, vertex[..., axis] * HASH_PRIMES[axis])
+            index = index % self.table_size
+        return weights, index
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        encoded = []
+        for level, table in enumerate(self.tables):
+            weights, index = self.corner_weights_and_indices(coords, level)
+            # (N, 2^d, F) weighted over the corners -> (N, F)
+            encoded.append((table[index] * weights[..., None].to(table.dtype)).sum(1))
+        return torch.cat(encoded, dim=-1)
+
+    def extra_repr(self) -> str:
+        kind = "hashed" if self.hashed else "dense"
+        return f"{kind}, resolutions={self.resolutions}, features={self.features}, table={self.table_size}"

@@ -1,0 +1,76 @@
+"""Multiplicative filter networks (Fathony et al., Multiplicative Filter Networks, ICLR 2021).
+
+No activation between layers: each layer multiplies a linear map of the previous features by a
+filter of the *input*, z₁ = g₁(x), z_{l+1} = (W_l z_l + b_l) ⊙ g_{l+1}(x), f(x) = W_out z_L + b_out
+(Eq. 1–2). Products of sinusoids are sinusoids at summed frequencies, so the network is a linear
+combination of sinusoids (FourierNet) or of Gabor atoms (GaborNet) whose frequencies the filters
+set. Init as the paper's reference code (boschresearch/multiplicative-filter-networks): filter
+weights scaled by input_scale/√(L+1), filter bias U(±π), linear weights U(±√(1/width)); Gabor
+centres μ ~ U(−1, 1), scales γ ~ Gamma(α/(L+1), 1) with α = 6, frequencies ×√γ.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class FourierFilter(nn.Module):
+    """g(x) = sin(Ωx + φ): `width` sinusoids of the input (MFN Eq. 3)."""
+
+    def __init__(self, in_dim: int, width: int, scale: float):
+        super().__init__()
+        self.linear = nn.Linear(in_dim, width)
+        with torch.no_grad():
+            self.linear.weight.mul_(scale)
+            self.linear.bias.uniform_(-math.pi, math.pi)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.linear(x))
+
+
+class GaborFilter(nn.Module):
+    """g(x) = exp(−γ/2·‖x − μ‖²)·sin(Ωx + φ): `width` Gabor atoms of the input (MFN Eq. 5)."""
+
+    def __init__(self, in_dim: int, width: int, scale: float, alpha: float):
+        super().__init__()
+        self.linear = nn.Linear(in_dim, width)
+        self.centres = nn.Parameter(2 * torch.rand(width, in_dim) - 1)
+        self.gamma = nn.Parameter(torch.distributions.Gamma(alpha, 1.0).sample((width,)))
+        with torch.no_grad():
+            self.linear.weight.mul_(scale * self.gamma.sqrt()[:, None])
+            self.linear.bias.uniform_(-math.pi, math.pi)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # ‖x − μ‖² for every point and atom: (N, 1, d) − (1, W, d) -> (N, W)
+        distance = (x[:, None, :] - self.centres[None]).square().sum(-1)
+        return torch.exp(-0.5 * self.gamma * distance) * torch.sin(self.linear(x))
+
+
+class MultiplicativeFilterNetwork(nn.Module):
+    """`depth` multiplicative layers of `width` features; filter "fourier" or "gabor"."""
+
+    def __init__(self, in_dim: int, out_dim: int, width: int, depth: int, filter_kind: str = "fourier",
+                 input_scale: float = 128.0, alpha: float = 6.0):
+        super().__init__()
+        per_filter = input_scale / math.sqrt(depth + 1)  # the filters' frequencies add up over the layers
+        if filter_kind == "fourier":
+            self.filters = nn.ModuleList(FourierFilter(in_dim, width, per_filter) for _ in range(depth + 1))
+        elif filter_kind == "gabor":
+            self.filters = nn.ModuleList(GaborFilter(in_dim, width, per_filter, alpha / (depth + 1))
+                                         for _ in range(depth + 1))
+        else:
+            raise ValueError("filter_kind must be 'fourier' or 'gabor'")
+        self.linears = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+        self.head = nn.Linear(width, out_dim)
+        bound = math.sqrt(1.0 / width)
+        with torch.no_grad():
+            for linear in list(self.linears) + [self.head]:
+                linear.weight.uniform_(-bound, bound)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        features = self.filters[0](coords)
+        for linear, filter_ in zip(self.linears, self.filters[1:]):
+            features = linear(features) * filter_(coords)
+        return self.head(features)

@@ -1,0 +1,200 @@
+"""The method zoo (issue 18): each new construction against its paper's formula, every method's eNTK
+against per-sample autograd, finite at init at every knob's range ends, and defaults that learn."""
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from spectral_lab.config import RunConfig
+from spectral_lab.errors import ConfigError
+from spectral_lab.grids import GridEncoding, level_resolutions
+from spectral_lab.kan import FourierKANLayer
+from spectral_lab.layers import (FinerPPActivation, HoscActivation, HyperbolicSine, SincActivation, Sine,
+                                 StafActivation)
+from spectral_lab.method_zoo import FAMILIES
+from spectral_lab.methods import METHODS, build_model, list_methods, resolve
+from spectral_lab.mfn import MultiplicativeFilterNetwork
+from spectral_lab.ntk import diagnostic_copy, empirical_ntk, slow_ntk
+from spectral_lab.signals import from_array
+from spectral_lab.train import run_to_end
+
+
+def test_list_has_at_least_18_architectures_each_with_a_citation_and_a_family():
+    architectures = [row for row in list_methods() if not row[0].startswith("+")]
+    assert len(architectures) >= 18
+    assert all(citation and len(citation) > 10 for _, _, citation in architectures)
+    assert {name for members in FAMILIES.values() for name in members} == set(METHODS)
+
+
+@pytest.mark.parametrize("activation, z, expected", [
+    (SincActivation(2.0), 0.5, 0.8414709848078965),  # sin(1)/1
+    (SincActivation(2.0), 0.0, 1.0),  # sinc's removable singularity
+    (HoscActivation(1.0, beta=2.0), math.pi / 6, 0.7615941559557649),  # tanh(2·sin(π/6)) = tanh(1)
+    (FinerPPActivation("gauss", omega=3.0, scale=1.0), 0.5, 0.569782824730923),  # exp(−(1·(1.5·0.5))²)
+    (FinerPPActivation("gabor", omega=2.0, scale=1.0), 0.5, 0.04030484257978472),  # cos(2·0.75)·exp(−0.75²)
+    (FinerPPActivation("sine", omega=3.0), 0.5, 0.7780731968879212),  # sin(3·0.75)
+    (HyperbolicSine(1.0), 0.5, 0.9227673888116062),  # sin(sinh(1))
+])
+def test_each_new_activation_matches_its_papers_formula(activation, z, expected):
+    assert float(activation(torch.tensor([z], dtype=torch.float64))) == pytest.approx(expected, abs=1e-12)
+
+
+def test_staf_is_a_trained_sum_of_sinusoids_with_the_reference_init():
+    torch.manual_seed(0)
+    staf = StafActivation(omega0=30.0, terms=2)
+    with torch.no_grad():
+        staf.amplitudes.copy_(torch.tensor([0.5, -0.25]))
+        staf.frequencies.copy_(torch.tensor([2.0, 1.0]))
+        staf.phases.copy_(torch.tensor([0.1, -0.2]))
+    # 0.5·sin(2·0.3 + 0.1) − 0.25·sin(0.3 − 0.2)
+    assert float(staf(torch.tensor([0.3])).detach()) == pytest.approx(0.29715048945713846, abs=1e-6)
+    assert sum(p.numel() for p in staf.parameters()) == 6  # C, Ω, Φ trained
+    big = StafActivation(omega0=30.0, terms=4000)
+    assert 0 <= float(big.frequencies.min()) and float(big.frequencies.max()) <= 30.0
+    assert float(big.phases.abs().max()) <= math.pi
+    # C = sign(L)√|L|, L ~ Laplace(0, 1/2τ): E[C²] = E|L| = 1/(2τ)
+    assert float(big.amplitudes.square().mean()) == pytest.approx(1 / 8000, rel=0.1)
+
+
+def test_hosc_beta_can_be_trained():
+    assert not list(HoscActivation(30.0, 8.0).parameters())
+    assert [p.numel() for p in HoscActivation(30.0, 8.0, learnable=True).parameters()] == [1]
+
+
+def test_a_grid_interpolates_its_table_linearly_and_hashes_levels_that_do_not_fit():
+    grid = GridEncoding(1, levels=1, features=1, table_log2=4, min_resolution=2, max_resolution=2, hashed=False)
+    with torch.no_grad():
+        grid.tables[0].copy_(torch.tensor([[0.0], [1.0], [3.0]]))  # vertices at x = −1, 0, 1
+    x = torch.tensor([[-1.0], [-0.5], [0.25], [1.0]])
+    assert grid(x)[:, 0].tolist() == pytest.approx([0.0, 0.5, 1.5, 3.0])
+    # Instant-NGP Eq. 2–3: geometric resolutions from N_min to N_max
+    assert level_resolutions(4, 8, 64) == [8, 16, 32, 64]
+    hashed = GridEncoding(2, levels=4, features=2, table_log2=8, min_resolution=8, max_resolution=64)
+    assert hashed.dense == [True, False, False, False]  # 9² = 81 ≤ 256 entries < 17²
+    assert [t.shape[0] for t in hashed.tables] == [81, 256, 256, 256]
+    dense = GridEncoding(2, levels=4, features=2, table_log2=8, min_resolution=8, max_resolution=64, hashed=False)
+    assert [t.shape[0] for t in dense.tables] == [81, 289, 1089, 4225]
+
+
+def test_fkan_first_layer_is_a_fourier_series_per_input():
+    layer = FourierKANLayer(1, 1, terms=2)
+    with torch.no_grad():
+        layer.cos_coefficients.copy_(torch.tensor([[[1.0, 0.0]]]))
+        layer.sin_coefficients.copy_(torch.tensor([[[0.0, 2.0]]]))
+        layer.bias.fill_(0.5)
+    x = 0.3
+    expected = math.cos(math.pi * x) + 2 * math.sin(2 * math.pi * x) + 0.5
+    assert float(layer(torch.tensor([[x]]))) == pytest.approx(expected, abs=1e-6)
+
+
+def test_mfn_multiplies_linear_maps_by_filters_of_the_input():
+    torch.manual_seed(0)
+    net = MultiplicativeFilterNetwork(1, 1, width=3, depth=1, filter_kind="fourier", input_scale=4.0).double()
+    x = torch.tensor([[0.2]], dtype=torch.float64)
+    g0, g1 = (torch.sin(f.linear(x)) for f in net.filters)
+    expected = net.head(net.linears[0](g0) * g1)  # MFN Eq. 1–2: z₂ = (W z₁ + b) ⊙ g₂(x)
+    assert torch.allclose(net(x), expected)
+
+
+def test_incode_starts_as_the_siren_it_modulates():
+    signal = from_array(np.sin(np.linspace(0, 20, 64)), kind="1d")
+    config = RunConfig(width=16, depth=2, seed=3)
+    incode = build_model(config.replace(method="incode"), signal)
+    siren = build_model(config.replace(method="siren"), signal)
+    siren.load_state_dict({k: v for k, v in incode.state_dict().items() if not k.startswith(("harmonizer", "features"))})
+    coords = torch.from_numpy(signal.coords)
+    assert torch.allclose(incode(coords), siren(coords), atol=1e-6)
+    assert incode.modulation().tolist() == [1.0, 1.0, 0.0, 0.0]
+    # the harmonizer is trained: its gradient is not zero
+    incode(coords).square().sum().backward()
+    assert float(incode.harmonizer[-1].weight.grad.abs().sum()) > 0
+
+
+def _small_signal(kind: str):
+    if kind == "image":
+        rng = np.random.default_rng(0)
+        return from_array(rng.random((6, 6)), kind="image")
+    return from_array(np.sin(np.linspace(0, 9, 24)), kind="1d")
+
+
+@pytest.mark.parametrize("kind", ["1d", "image"])
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_methods_entk_matches_per_sample_autograd(method, kind):
+    signal = _small_signal(kind)
+    model = build_model(RunConfig(method=method, width=8, depth=2, grid_levels=3, grid_table_log2=4,
+                                  grid_min_resolution=2, kan_terms=4), signal)
+    twin = diagnostic_copy(model)
+    coords = torch.from_numpy(signal.coords[::3]).double()
+    fast = empirical_ntk(twin, coords)
+    reference = slow_ntk(twin, coords)
+    assert np.allclose(fast, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
+
+
+def _knob_range_ends(name):
+    from dataclasses import fields
+
+    field = next(f for f in fields(RunConfig) if f.name == name)
+    choices = field.metadata.get("choices")
+    if choices:
+        return list(choices)
+    if field.type in ("bool", bool) or "bool" in str(field.type):
+        return [False, True]
+    return [field.metadata["low"], field.metadata["high"]]
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_no_method_is_nan_at_init_for_any_knob_inside_its_range(method):
+    signal = _small_signal("1d")
+    coords = torch.from_numpy(signal.coords)
+    for knob in METHODS[method].knobs:
+        for value in _knob_range_ends(knob):
+            config = RunConfig(method=method, width=8, depth=2, **{knob: value})
+            try:
+                model = build_model(resolve(config, signal), signal)
+            except ConfigError:
+                continue  # refused up front with a message (WIRE's ω/σ bound) is fine; NaN is not
+            with torch.no_grad():
+                out = model(coords)
+            assert torch.isfinite(out).all(), (method, knob, value)
+
+
+def test_modifiers_on_a_network_without_mlp_layers_are_refused_clearly():
+    with pytest.raises(ConfigError, match="mfn_fourier has none"):
+        build_model(RunConfig(method="mfn_fourier+fr", width=8, depth=2), _small_signal("1d"))
+
+
+# Defaults that learn (issue 18, item 3): every method at its *default* width and depth, 200 steps,
+# on a 1D synthetic signal, chip_melody (8000 samples) and camera 64². 60 runs take ~10 minutes on
+# 2 CPU cores, past the suite's budget: run them with SPECTRAL_LAB_ZOO_DEFAULTS=1. Measured
+# results and the two methods that cannot fit chip_melody at width 128 are in bench/bench_zoo.py.
+CANNOT_FIT_AUDIO_AT_WIDTH_128 = {"gauss", "sinc"}
+DEFAULT_SIGNALS = {"1d": {"signal": "sines"}, "audio": {"signal": "chip_melody", "length": 8000},
+                   "image": {"signal": "camera", "image_size": 64}}
+
+
+@pytest.mark.skipif(os.environ.get("SPECTRAL_LAB_ZOO_DEFAULTS") != "1",
+                    reason="~10 min: set SPECTRAL_LAB_ZOO_DEFAULTS=1")
+@pytest.mark.parametrize("kind", list(DEFAULT_SIGNALS))
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_methods_defaults_learn_every_kind_in_200_steps(method, kind):
+    if kind == "audio" and method in CANNOT_FIT_AUDIO_AT_WIDTH_128:
+        pytest.xfail(f"{method}: localised units cannot draw chip_melody's ~880 cycles at width 128")
+    run, final = run_to_end(RunConfig.from_dict({**DEFAULT_SIGNALS[kind], "method": method, "steps": 200}))
+    assert final.psnr >= final.metrics["zero_output_psnr"] + 6.0, (final.psnr, final.metrics["zero_output_psnr"])
+
+
+def test_the_entk_check_fails_when_a_harmonized_network_is_taken_layer_by_layer():
+    # the guard that sends INCODE to torch.func matters: its harmonizer's Linears see the target's
+    # features, not the samples, and the layer-wise identity then gives another kernel
+    signal = _small_signal("1d")
+    twin = diagnostic_copy(build_model(RunConfig(method="incode", width=8, depth=2), signal))
+    with torch.no_grad():  # a harmonizer away from its zero start, as after training
+        for parameter in twin.harmonizer.parameters():
+            parameter.normal_(0.0, 0.3)
+    coords = torch.from_numpy(signal.coords[::3]).double()
+    reference = slow_ntk(twin, coords)
+    twin.layerwise_ntk = True
+    with pytest.raises(Exception):
+        assert np.allclose(empirical_ntk(twin, coords), reference, rtol=1e-6)
