@@ -28,6 +28,7 @@ from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS,
                                LiveComparison, Sessions, check_limits, device_label, load_ui_signal, matching_preset,
                                SIZE_FIELDS, parse_link, parse_share_query, preset_query, share_query, share_tune,
                                sizes_for_signal, to_audio, upscale, user_message, with_app_cadence)
+from spectral_lab.method_zoo import FAMILIES, families_markdown
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
 from spectral_lab.spaces_support import gpu_stream
@@ -43,7 +44,9 @@ UI_NAMES = ("signal_info", "recon_note", "target_audio", "gallery", "recon_plot"
 SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
 FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
 SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAGES)
-METHOD_CHOICES = list(method_registry.METHODS)  # short names; the chosen ones are explained below the picker
+# (label, value): the registry's methods grouped by family, "siren · periodic activations"; the chosen
+# ones are explained below the picker
+METHOD_CHOICES = [(f"{name} · {family}", name) for family, members in FAMILIES.items() for name in members]
 AUDIO_SLOTS = LIMITS.max_methods
 
 # The RunConfig fields the controls edit, in the order of the `controls` list below.
@@ -518,6 +521,8 @@ def build_demo() -> gr.Blocks:
                         share = gr.Textbox(label="Share link (the whole setup)", buttons=["copy"], interactive=False,
                                            elem_id="share-link")
                         method_info = gr.Markdown(elem_id="method-info")
+                        with gr.Accordion("All methods, by family", open=False, elem_id="method-families"):
+                            gr.Markdown(families_markdown())
                     with gr.Column(scale=3, elem_id="results-column"):
                         signal_info = gr.Markdown(elem_id="signal-info")
                         gr.Markdown("#### Reconstructions")

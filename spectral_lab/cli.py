@@ -20,6 +20,7 @@ from .cli_common import (EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, add_config_options
                          given_options, markdown_table, prepare_out)
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
+from .method_zoo import family_of
 from .methods import list_methods
 from .metrics import PSNR_CONVENTION, psnr_from_mse, psnr_text, zero_output_note
 from .modifiers import expand_methods
@@ -124,7 +125,8 @@ def load_config_file(path: str) -> tuple[dict, Path]:
 def cmd_list(args: argparse.Namespace) -> int:
     print("Methods (add training modifiers with +, e.g. relu_pe+iga, siren+fr+iga):")
     for name, description, citation in list_methods():
-        print(f"  {name:<10} {description}\n  {'':<10} [{citation}]")
+        family = f" ({family_of(name)})" if not name.startswith("+") else ""
+        print(f"  {name:<11} {description}{family}\n  {'':<11} [{citation}]")
     print("\nSignals (or pass any audio/image/.npy file path):")
     for name, description in list_signals():
         print(f"  {name:<16} {description}")
@@ -268,8 +270,25 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from .sweep import parse_values
+    from .zoo_table import run_zoo
+
+    scale = "quick" if args.quick else "full"
+    seeds = tuple(int(s) for s in parse_values(args.seeds)) if args.seeds else None
+    methods = parse_values(args.methods) if args.methods else None
+    if args.steps is not None and args.steps < 1:
+        raise ConfigError("--steps must be at least 1")
+    out = prepare_out(args.out or Path("runs") / ("zoo-quick" if args.quick else "zoo"))
+    run_zoo(out, scale=scale, tune=args.tune, seeds=seeds, steps=args.steps, methods=methods,
+            progress=not args.quiet)
+    print((out / "zoo.md").read_text())
+    print(f"saved: {out / 'zoo.md'}, {out / 'zoo.csv'}, {out / 'zoo.png'}, every run in {out / 'results.csv'}")
+    return 0
+
+
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
-BENCH_SCRIPTS = ("train", "app", "browser", "diagnostics", "gpu", "modifiers", "sweep", "nern_claims")
+BENCH_SCRIPTS = ("train", "app", "browser", "diagnostics", "gpu", "modifiers", "sweep", "nern_claims", "zoo")
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
@@ -354,6 +373,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(rep, skip=("signal", "method"), title="override the protocol's settings")
     rep.add_argument("--out", help="output folder; resumable [runs/reproduce-PROTOCOL-SCALE]")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    zoo = sub.add_parser("zoo", help="every method on six signals at an equal parameter budget: the README's zoo "
+                                     "table (Markdown, CSV and a figure)")
+    zoo.add_argument("--quick", action="store_true", help="two small signals, 20 steps, one seed (a CPU minute)")
+    zoo.add_argument("--tune", action="store_true", help="each method at its own best learning rate (a short "
+                                                         "search at 5 rates first)")
+    zoo.add_argument("--seeds", help="comma-separated seeds [0,1,2; quick: 0]")
+    zoo.add_argument("--steps", type=int, help="training steps per run [500; quick: 20]")
+    zoo.add_argument("--methods", help="comma-separated methods [all; ReLU first sets the budget]")
+    zoo.add_argument("--out", help="output folder; resumable [runs/zoo or runs/zoo-quick]")
+    zoo.add_argument("--quiet", action="store_true", help="no progress bar")
     # add_help=False: `bench gpu --help` is the script's own help (every option goes to the script)
     bench = sub.add_parser("bench", add_help=False,
                            help=f"run bench/bench_SCRIPT.py, SCRIPT one of {', '.join(BENCH_SCRIPTS)} [train: our fit "
@@ -375,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     from .nern.cli import cmd_nern
 
     commands = {"list": cmd_list, "fit": cmd_fit, "predict": cmd_predict, "compare": cmd_compare,
-                "sweep": cmd_sweep, "reproduce": cmd_reproduce, "nern": cmd_nern,
+                "sweep": cmd_sweep, "reproduce": cmd_reproduce, "nern": cmd_nern, "zoo": cmd_zoo,
                 "bench": lambda parsed: cmd_bench(parsed, rest)}
     try:
         return commands[args.command](args)

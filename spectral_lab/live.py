@@ -193,6 +193,13 @@ PRESETS: dict[str, Preset] = {p.title: p for p in (
            "with the rate. IGA rebuilds its gradient adjustment from the eNTK every step, as in the paper.",
            "signal=camera&image_size=48&steps=300&lr=0.002&lr_schedule=exp"
            "&methods=relu_pe,relu_pe%2Biga,relu_pe%2Bfr,relu_pe%2Bbn"),
+    Preset("Zoo: one of each family",
+           "One method from each family on the camera man at 64²: an encoding (ReLU+PE), a periodic "
+           "activation (SIREN), a wavelet (WIRE), a learned first layer (FKAN), multiplicative filters "
+           "(FourierNet) and a hash grid, each at its defaults. Watch how differently their eNTK "
+           "eigenvalues fall off and which bands each leaves for last. For a ranking at equal parameters "
+           "see the README's zoo table (`python -m spectral_lab zoo`).",
+           "signal=camera&image_size=64&steps=200&methods=relu_pe,siren,wire,fkan,mfn_fourier,hashgrid"),
     Preset("Teach ω₀: one SIREN knob",
            "Move first-layer ω₀ (try 30, 300, 3000) and watch S(k) reach higher frequencies.",
            "signal=sines&length=2048&signal_options=freqs%3D5%2C80%2C300&first_omega0=300&steps=300&methods=siren"),

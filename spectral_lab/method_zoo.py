@@ -35,6 +35,14 @@ def family_of(name: str) -> str:
     return next((family for family, members in FAMILIES.items() if name in members), "other")
 
 
+def families_markdown() -> str:
+    """Every registered method under its family, with its one-line description (app, README)."""
+    from .methods import METHODS
+
+    return "\n".join(f"**{family}**\n" + "\n".join(f"- `{name}`: {METHODS[name].description}" for name in members
+                                                    if name in METHODS) + "\n" for family, members in FAMILIES.items())
+
+
 def _sine_defaults(signal: Signal, lr: float = 1e-4) -> dict:
     return {"lr": lr, "omega0": 30.0, "first_omega0": _first_omega_sine(signal)}
 
@@ -95,8 +103,10 @@ def build_fkan(cfg: RunConfig, signal: Signal) -> nn.Module:
 
 
 def build_incode(cfg: RunConfig, signal: Signal) -> nn.Module:
+    # the harmonizer grows with the composer (a quarter of its width), so equal-parameter tables
+    # can include INCODE at small widths too
     model = IncodeNetwork(signal.in_dim, signal.channels, cfg.width, cfg.depth, cfg.omega0, cfg.first_omega0,
-                          harmonizer_features(signal))
+                          harmonizer_features(signal), harmonizer_width=max(4, cfg.width // 4))
     for i, linear in enumerate(model.linears):
         siren_init(linear, cfg.first_omega0 if i == 0 else cfg.omega0, first=(i == 0))
     siren_init(model.head, cfg.omega0, first=False)

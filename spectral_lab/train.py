@@ -75,11 +75,6 @@ class Run:
         self.signal = signal
         self.config = resolve(config, signal)
         self.device = pick_device(self.config.device)
-        if self.device.type == "cpu":
-            # Gaussian-type activations (gauss, wire, finer_pp) underflow into subnormal floats, which
-            # x86 CPUs compute ~10× slower: flushed to zero, 200 steps of gauss on sines take 3.3 s
-            # instead of 18.3 s, wire 8.3 s instead of 48.8 s, at the same PSNR (bench/bench_zoo.py).
-            torch.set_flush_denormal(True)
         self.model = build_model(self.config, signal).to(self.device)
         self.num_parameters = count_parameters(self.model)
         self.modifiers = split_method(self.config.method)[1]

@@ -93,6 +93,15 @@ def check_omega(title):
     assert centroids[0] < centroids[1] < centroids[2], centroids
 
 
+def check_zoo(title, methods=None):
+    # "watch how differently their eNTK eigenvalues fall off": at init the six effective ranks span
+    # more than ×10 (measured: hashgrid 1.0, ReLU+PE 6.5, FKAN 20.9, FourierNet 56.1, SIREN 81.4, WIRE 149.1)
+    config, preset_methods = parse_share_query(PRESETS[title].query)
+    signal = signal_for(config)
+    ranks = [ntk_at_init(config.replace(method=m), signal).effective_rank for m in methods or preset_methods]
+    assert max(ranks) > 10 * min(ranks), ranks
+
+
 CHECKS = {
     "Spectral bottleneck (1D): SIREN vs SIREN²": check_bottleneck,
     "Audio: chip melody, SIREN vs SIREN²": check_audio,
@@ -101,6 +110,7 @@ CHECKS = {
     "Broadband S6: SIREN, FINER, SIREN²": check_s6,
     "Training modifiers: PE with IGA, FR, BN": check_modifiers,
     "Teach ω₀: one SIREN knob": check_omega,
+    "Zoo: one of each family": check_zoo,
 }
 
 
@@ -123,3 +133,8 @@ def test_a_frozen_network_fails_a_preset_check(monkeypatch):
     monkeypatch.setitem(live.PRESETS, title, frozen)
     with pytest.raises(AssertionError):
         check_bottleneck(title)
+
+
+def test_the_zoo_check_fails_when_every_family_is_the_same_network():
+    with pytest.raises(AssertionError):
+        check_zoo("Zoo: one of each family", methods=["siren", "siren"])

@@ -1,0 +1,145 @@
+"""The zoo table (issue 18, item 4): every registered method on a fixed set of signals at an equal
+parameter budget and equal steps, optionally each at its own best learning rate, with seeds.
+
+    python -m spectral_lab zoo            # the full table (README), CPU: ~1 h
+    python -m spectral_lab zoo --quick    # a CPU-minute version (CI)
+
+Each method's width is chosen so its parameter count matches ReLU's at the reference width within
+5% (per signal). Grids keep their tables at 2^10 entries a level here, so that a ReLU head can
+meet the budget. Writes results.csv / results.md (every cell), zoo.md (method × signal, mean ±
+std over seeds), zoo.csv and zoo.png (PSNR per signal, a dot per method; PSNR vs wall time).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .cli_common import markdown_table, write_csv
+from .config import RunConfig
+from .method_zoo import FAMILIES, family_of
+from .methods import METHODS
+
+
+@dataclass(frozen=True)
+class ZooScale:
+    signals: tuple[tuple[str, dict], ...]  # (signal, its size settings)
+    width: int  # the reference (ReLU) width that sets the parameter budget
+    depth: int
+    steps: int
+    seeds: tuple[int, ...]
+    settings: tuple[tuple[str, object], ...] = ()  # what a small budget needs (fixed-size encodings)
+
+
+SCALES = {
+    "full": ZooScale((("sines", {"length": 2048}), ("winner_high", {"length": 4096}),
+                      ("chip_melody", {"length": 8000}), ("camera", {"image_size": 64}),
+                      ("astronaut", {"image_size": 64}), ("brick", {"image_size": 64})),
+                     width=128, depth=3, steps=500, seeds=(0, 1, 2)),
+    # a small budget: RFF's and the grids' fixed-size encodings shrink so a width can match ReLU's
+    "quick": ZooScale((("sines", {"length": 256}), ("camera", {"image_size": 16})),
+                      width=32, depth=2, steps=20, seeds=(0,),
+                      settings=(("rff_features", 8), ("grid_levels", 2), ("kan_terms", 4))),
+}
+ZOO_SETTINGS = {"grid_table_log2": 10, "lr_schedule": "step", "preview_every": 0}
+
+
+def zoo_methods() -> list[str]:
+    """ReLU first (the budget's reference), then the registry's order."""
+    return ["relu"] + [name for name in METHODS if name != "relu"]
+
+
+def run_zoo(out: str | os.PathLike, scale: str = "full", tune: bool = False, seeds: tuple[int, ...] | None = None,
+            steps: int | None = None, methods: list[str] | None = None, progress: bool = True) -> list[dict]:
+    """Run the table; returns the per-(method, signal) summary rows (also written to `out`)."""
+    from .sweep import grid_cells, run_sweep
+
+    plan = SCALES[scale]
+    methods = methods or zoo_methods()
+    out = Path(out)
+    rows = []
+    for signal, sizes in plan.signals:
+        base = RunConfig(signal=signal, method=methods[0], width=plan.width, depth=plan.depth,
+                         steps=steps or plan.steps, **sizes, **ZOO_SETTINGS, **dict(plan.settings))
+        cells = grid_cells(base, [signal], methods, list(seeds or plan.seeds), tune=tune, equal_params=True)
+        rows += run_sweep(cells, out / signal, progress=progress)
+    write_csv(rows, out / "results.csv")
+    (out / "results.md").write_text(markdown_table(rows) + "\n")
+    summary = summarise_zoo(rows, [s for s, _ in plan.signals], methods)
+    write_csv(summary, out / "zoo.csv")
+    (out / "zoo.md").write_text(zoo_markdown(summary, [s for s, _ in plan.signals], plan, tune, steps or plan.steps))
+    zoo_figure(summary, [s for s, _ in plan.signals], out / "zoo.png")
+    return summary
+
+
+def summarise_zoo(rows: list[dict], signals: list[str], methods: list[str]) -> list[dict]:
+    """One row per method: family, parameters, PSNR mean ± std per signal, mean seconds."""
+    table = []
+    for method in methods:
+        entry = {"method": method, "family": family_of(method)}
+        seconds, params = [], []
+        for signal in signals:
+            mine = [r for r in rows if r["method"] == method and r["signal"] == signal and r.get("psnr_db") is not None]
+            values = [float(r["psnr_db"]) for r in mine]
+            entry[f"{signal}"] = float(np.mean(values)) if values else None
+            entry[f"{signal}_std"] = float(np.std(values)) if len(values) > 1 else 0.0
+            seconds += [float(r["seconds"]) for r in mine if r.get("seconds") is not None]
+            params += [int(r["params"]) for r in mine if r.get("params") is not None]
+        entry["params"] = int(np.median(params)) if params else None
+        entry["seconds"] = float(np.mean(seconds)) if seconds else None
+        table.append(entry)
+    return table
+
+
+def zoo_markdown(summary: list[dict], signals: list[str], plan: ZooScale, tune: bool, steps: int) -> str:
+    header = ["method", "family"] + signals + ["params", "s/run"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for entry in summary:
+        cells = [entry["method"], entry["family"]]
+        for signal in signals:
+            value = entry[signal]
+            cells.append("—" if value is None else f"{value:.2f} ± {entry[f'{signal}_std']:.2f}"
+                         if len(plan.seeds) > 1 else f"{value:.2f}")
+        cells += [str(entry["params"]), f"{entry['seconds']:.2f}" if entry["seconds"] is not None else "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lr = "each method at its own best learning rate (5-rate search)" if tune else "each method's default learning rate"
+    notes = (f"\nPSNR (dB, R = 2 on [-1, 1] targets) after {steps} full-batch Adam steps, {lr}, seeds "
+             f"{', '.join(map(str, plan.seeds))}; parameters matched to ReLU {plan.depth}×{plan.width} within 5% "
+             f"per signal (grids: 2^10 table entries a level).\n")
+    return "\n".join(lines) + "\n" + notes
+
+
+def zoo_figure(summary: list[dict], signals: list[str], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {family: plt.get_cmap("tab10")(i) for i, family in enumerate(FAMILIES)}
+    fig, (per_signal, versus_time) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    for offset, entry in enumerate(summary):
+        shift = (offset / max(len(summary) - 1, 1) - 0.5) * 0.6  # spread the dots of one signal
+        values = [entry[s] for s in signals]
+        xs = [i + shift for i, v in enumerate(values) if v is not None]
+        per_signal.scatter(xs, [v for v in values if v is not None], s=18, color=colours.get(entry["family"], "grey"))
+        known = [v for v in values if v is not None]
+        if known and entry["seconds"] is not None:
+            versus_time.scatter(entry["seconds"], np.mean(known), color=colours.get(entry["family"], "grey"))
+            versus_time.annotate(entry["method"], (entry["seconds"], np.mean(known)), fontsize=7,
+                                 xytext=(3, 2), textcoords="offset points")
+    per_signal.set_xticks(range(len(signals)), signals)
+    per_signal.set_ylabel("PSNR (dB)")
+    per_signal.set_title("PSNR per signal, a dot per method (colour: family)")
+    for family, colour in colours.items():
+        per_signal.scatter([], [], color=colour, label=family)
+    per_signal.legend(fontsize=7, loc="best")
+    versus_time.set_xscale("log")
+    versus_time.set_xlabel("wall time per run (s)")
+    versus_time.set_ylabel("mean PSNR over the signals (dB)")
+    versus_time.set_title("PSNR vs wall time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
