@@ -5,8 +5,6 @@ construction and defaults follow, and where we differ.
 """
 from __future__ import annotations
 
-import math
-
 from torch import nn
 
 from .config import RunConfig
@@ -15,7 +13,7 @@ from .incode import IncodeNetwork, harmonizer_features
 from .kan import FourierKANLayer
 from .layers import (FinerPPActivation, HoscActivation, HyperbolicSine, SincActivation, Sine, StafActivation,
                      siren_init, uniform_bias)
-from .methods import SINE_PARAM, MethodSpec, _first_omega_sine, _mlp, _sine_family, register
+from .methods import SINE_PARAM, MethodSpec, _first_omega_sine, _kan_terms, _mfn_scale, _mlp, _sine_family, register
 from .mfn import MultiplicativeFilterNetwork
 from .models import CoordinateMLP
 from .signals import Signal
@@ -45,10 +43,6 @@ def families_markdown() -> str:
 
 def _sine_defaults(signal: Signal, lr: float = 1e-4) -> dict:
     return {"lr": lr, "omega0": 30.0, "first_omega0": _first_omega_sine(signal)}
-
-
-def _axis_samples(signal: Signal) -> int:
-    return min(signal.grid)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -155,10 +149,7 @@ register(MethodSpec(
 
 
 def _mfn_defaults(signal: Signal) -> dict:
-    # The reference scales image filters by 256 on a [-1, 1] grid of ≥ 256 pixels (a quarter of the
-    # Nyquist band per filter for 4 filters); here the same share of each signal's own Nyquist band:
-    # π·samples/4 rad per unit.
-    return {"lr": 1e-3 if signal.kind == "image" else 3e-4, "mfn_scale": math.pi * _axis_samples(signal) / 4}
+    return {"lr": 1e-3 if signal.kind == "image" else 3e-4, "mfn_scale": _mfn_scale(signal)}
 
 
 register(MethodSpec(
@@ -193,8 +184,7 @@ register(MethodSpec(
 
 
 def _fkan_defaults(signal: Signal) -> dict:
-    # K terms reach K cycles across the signal: a quarter of its Nyquist rate, at most 256 terms
-    return {"lr": 1e-3, "kan_terms": int(max(4, min(256, _axis_samples(signal) // 8)))}
+    return {"lr": 1e-3, "kan_terms": _kan_terms(signal)}
 
 
 register(MethodSpec(

@@ -99,6 +99,17 @@ def _rff_sigma(signal: Signal) -> float:
     return 5.0 if signal.kind == "image" else signal.num_points / 40.0
 
 
+def _mfn_scale(signal: Signal) -> float:
+    # MFN's reference scales image filters by 256 on a [-1, 1] grid of ≥ 256 pixels (a quarter of the
+    # Nyquist band per filter for 4 filters); here the same share of each signal's own Nyquist band.
+    return math.pi * min(signal.grid) / 4
+
+
+def _kan_terms(signal: Signal) -> int:
+    # FKAN: K terms reach K cycles across the signal; a quarter of its Nyquist rate, 4 to 256 terms
+    return int(max(4, min(256, min(signal.grid) // 8)))
+
+
 # ----------------------------------------------------------------------------------------------
 # Builders
 # ----------------------------------------------------------------------------------------------
@@ -228,7 +239,7 @@ def resolve(config: RunConfig, signal: Signal) -> RunConfig:
     generic = {"omega0": 30.0, "first_omega0": 30.0, "bias_scale": 0.0, "lr": 1e-4,
                "pe_levels": nyquist_pe_levels(signal.grid), "rff_sigma": _rff_sigma(signal), "damping": "sqrt",
                "wire_omega": 20.0, "wire_sigma": 10.0, "gauss_scale": 10.0, "hosc_beta": 8.0, "finer_base": "gauss",
-               "mfn_scale": math.pi * min(signal.grid) / 4, "kan_terms": max(4, min(256, min(signal.grid) // 8))}
+               "mfn_scale": _mfn_scale(signal), "kan_terms": _kan_terms(signal)}
     for key, value in generic.items():
         if getattr(config, key) is None and key not in filled:
             filled[key] = value

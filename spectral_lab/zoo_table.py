@@ -43,7 +43,7 @@ SCALES = {
                       width=32, depth=2, steps=20, seeds=(0,),
                       settings=(("rff_features", 8), ("grid_levels", 2), ("kan_terms", 4))),
 }
-ZOO_SETTINGS = {"grid_table_log2": 10, "lr_schedule": "step", "preview_every": 0}
+ZOO_SETTINGS = {"grid_table_log2": 10, "preview_every": 0}
 
 
 def zoo_methods() -> list[str]:
