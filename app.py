@@ -44,9 +44,11 @@ UI_NAMES = ("signal_info", "recon_note", "target_audio", "gallery", "recon_plot"
 SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
 FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
 SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAGES)
-# (label, value): the registry's methods grouped by family, "siren · periodic activations"; the chosen
-# ones are explained below the picker
-METHOD_CHOICES = [(f"{name} · {family}", name) for family, members in FAMILIES.items() for name in members]
+# The registry's methods in family order (encodings, periodic, wavelets, learned, filters, grids), by
+# short name: a chip with its family ("siren · periodic") takes a line of its own, and six of them
+# push Train below a 720-px screen. Families and one-liners: the "All methods, by family" list; the
+# chosen ones are explained below the picker.
+METHOD_CHOICES = [name for members in FAMILIES.values() for name in members]
 AUDIO_SLOTS = LIMITS.max_methods
 
 # The RunConfig fields the controls edit, in the order of the `controls` list below.
