@@ -1,6 +1,6 @@
 """Spectral Lab in the browser: pick a signal and methods, press Train, watch spectral bias live.
 
-Wiring and words only; every number comes from spectral_lab (see spectral_lab/live.py).
+Wiring and words only; every number comes from spectral_lab (see spectral_lab/lab/).
 Run: python app.py  (honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; never needs the internet)
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SignalError, SpectralLabError
-from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, AppLimits,
+from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, AppLimits,
                                LiveComparison, Sessions, check_limits, device_label, load_ui_signal, matching_preset,
                                SIZE_FIELDS, parse_link, parse_share_query, preset_query, share_query, share_tune,
                                sizes_for_signal, to_audio, upscale, user_message, with_app_cadence)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.live import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, user_message
+from spectral_lab.lab import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, user_message
 from spectral_lab.nern import SETTINGS, NernConfig, NernRun, compression_ratio, layer_spectra
 from spectral_lab.nern.orderings import ORDERING_DOCS, ORDERINGS
 

@@ -5,7 +5,7 @@
 Three ways to train the same preset's methods, median steps/s of the first method over repeats:
   headless          Run(config) with no diagnostics (what the CLI does)
   app cadence       Run with the app's diagnostic cadences and budget, no UI
-  app stream        spectral_lab.live.LiveComparison (training thread + UI thread) with every Frame
+  app stream        spectral_lab.lab.LiveComparison (training thread + UI thread) with every Frame
                     turned into what app.py sends: plotly JSON for every figure, PNG for gallery images,
                     WAV bytes for players — i.e. the app short of the websocket.
 The goal (issue 9): app stream ≥ 0.85 × headless.
@@ -20,7 +20,7 @@ import time
 import torch
 
 from spectral_lab import plots, run_to_end
-from spectral_lab.live import PRESETS, AppLimits, LiveComparison, load_ui_signal, parse_share_query, with_app_cadence
+from spectral_lab.lab import PRESETS, AppLimits, LiveComparison, load_ui_signal, parse_share_query, with_app_cadence
 
 
 def send(frame) -> None:

@@ -34,6 +34,19 @@ class ModulatedSine(nn.Module):
         return a * torch.sin(b * self.omega0 * z + c) + d
 
 
+def _fft_size(num_samples: int) -> int:
+    return int(min(2048, 2 ** np.floor(np.log2(num_samples))))
+
+
+def harmonizer_feature_count(shape) -> int:
+    """How many values `harmonizer_features` gives for a signal of this shape: a saved model is
+    rebuilt from its shape alone (no samples), then its stored features are loaded."""
+    if shape.kind == "image":
+        side = min(8, *shape.grid[:2])
+        return side * side + 2 * shape.channels + 1  # thumbnail + per-channel mean, std + centroid
+    return 12 + min(16, _fft_size(shape.num_points) // 2 + 1)  # 6 descriptors' mean, std + band energies
+
+
 def harmonizer_features(signal: Signal) -> np.ndarray:
     """A fixed descriptor of the target, standardised (float32, ~24–70 values)."""
     if signal.kind == "image":
@@ -51,7 +64,7 @@ def harmonizer_features(signal: Signal) -> np.ndarray:
 
         wave = signal.values[:, 0].astype(np.float32)
         rate = float(signal.sample_rate or 2 * len(wave))
-        n_fft = int(min(2048, 2 ** np.floor(np.log2(len(wave)))))
+        n_fft = _fft_size(len(wave))
         spectrum = np.abs(librosa.stft(wave, n_fft=n_fft, hop_length=n_fft // 4)) ** 2
         descriptors = [librosa.feature.spectral_centroid(S=spectrum, sr=rate) / (rate / 2),
                        librosa.feature.spectral_bandwidth(S=spectrum, sr=rate) / (rate / 2),

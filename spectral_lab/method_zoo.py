@@ -5,11 +5,12 @@ construction and defaults follow, and where we differ.
 """
 from __future__ import annotations
 
+import numpy as np
 from torch import nn
 
 from .config import RunConfig
 from .grids import GridEncoding
-from .incode import IncodeNetwork, harmonizer_features
+from .incode import IncodeNetwork, harmonizer_feature_count, harmonizer_features
 from .kan import FourierKANLayer
 from .layers import (FinerPPActivation, HoscActivation, HyperbolicSine, SincActivation, Sine, StafActivation,
                      siren_init, uniform_bias)
@@ -99,8 +100,11 @@ def build_fkan(cfg: RunConfig, signal: Signal) -> nn.Module:
 def build_incode(cfg: RunConfig, signal: Signal) -> nn.Module:
     # the harmonizer grows with the composer (a quarter of its width), so equal-parameter tables
     # can include INCODE at small widths too
+    # a saved model is rebuilt from the signal's shape only: placeholder features, then its stored ones load
+    features = (harmonizer_features(signal) if hasattr(signal, "values")
+                else np.zeros(harmonizer_feature_count(signal), dtype=np.float32))
     model = IncodeNetwork(signal.in_dim, signal.channels, cfg.width, cfg.depth, cfg.omega0, cfg.first_omega0,
-                          harmonizer_features(signal), harmonizer_width=max(4, cfg.width // 4))
+                          features, harmonizer_width=max(4, cfg.width // 4))
     for i, linear in enumerate(model.linears):
         siren_init(linear, cfg.first_omega0 if i == 0 else cfg.omega0, first=(i == 0))
     siren_init(model.head, cfg.omega0, first=False)

@@ -1,7 +1,7 @@
 """Hugging Face Spaces: train on a ZeroGPU slice when the app runs on one; elsewhere, unchanged.
 
 On ZeroGPU a GPU exists only inside functions decorated with `spaces.GPU`, which run in a
-separate process: the training stream is wrapped whole (it yields host data only, `live.Update`
+separate process: the training stream is wrapped whole (it yields host data only, `lab.stream.Update`
 with numpy arrays, so nothing on the GPU crosses the boundary) and asks for a duration
 estimated from the configured steps. ZeroGPU does not support `torch.compile`; the fast path
 (stepper.py) uses plain CUDA graphs, so it runs there too. On a CPU Space, a dedicated GPU
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Iterator
 
-from .live import Update, train_stream
+from .lab.stream import Update, train_stream
 from .tuning import MAX_EXTENSIONS, TUNE_FACTORS, TUNE_FRACTION
 
 MIN_SECONDS, MAX_SECONDS = 30, 300  # ZeroGPU's accepted range for one call

@@ -10,7 +10,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gr = pytest.importorskip("gradio")
 import app  # noqa: E402
 from spectral_lab import RunConfig  # noqa: E402
-from spectral_lab.live import CUSTOM, PRESETS, SIZE_FIELDS  # noqa: E402
+from spectral_lab.lab import CUSTOM, PRESETS, SIZE_FIELDS  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)

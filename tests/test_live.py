@@ -7,7 +7,7 @@ from spectral_lab import ConfigError, RunConfig, SignalError
 import torch
 
 from spectral_lab import Run, run_to_end
-from spectral_lab.live import (CUSTOM, DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, Sessions, check_limits,
+from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, PRESETS, AppLimits, LiveComparison, Sessions, check_limits,
                                load_ui_signal, matching_preset, parse_share_query, share_query, to_audio, train_stream,
                                with_app_cadence)
 

@@ -12,7 +12,7 @@ import pytest
 
 from spectral_lab import Run, run_to_end
 from spectral_lab.diagnostics import band_relative_error, diagnose
-from spectral_lab.live import PRESETS, parse_share_query
+from spectral_lab.lab import PRESETS, parse_share_query
 from spectral_lab.signals import signal_for
 
 
@@ -126,7 +126,7 @@ def test_the_preset_note_holds_at_its_own_settings(title):
 def test_a_frozen_network_fails_a_preset_check(monkeypatch):
     # The checks can fail: with a learning rate that freezes the networks, SIREN² never leaves the
     # zero-output PSNR and the bottleneck note's claim is refused.
-    import spectral_lab.live as live
+    import spectral_lab.lab.presets as live
 
     title = "Spectral bottleneck (1D): SIREN vs SIREN²"
     frozen = live.Preset(title, PRESETS[title].explanation, PRESETS[title].query + "&lr=1e-8&lr_schedule=constant")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spectral_lab import RunConfig
-from spectral_lab.live import AppLimits, LiveComparison, load_ui_signal, train_stream
+from spectral_lab.lab import AppLimits, LiveComparison, load_ui_signal, train_stream
 from spectral_lab.spaces_support import estimate_seconds, gpu_stream, zero_gpu_active
 
 

@@ -216,3 +216,37 @@ def test_zoo_quick_writes_an_equal_parameter_table_and_figure(tmp_path, capsys):
         counts = {r["method"]: int(r["params"]) for r in rows if r["signal"] == signal}
         assert all(abs(count - counts["relu"]) <= 0.05 * counts["relu"] for count in counts.values()), counts
     assert (tmp_path / "zoo.png").stat().st_size > 10_000 and (tmp_path / "zoo.csv").exists()
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_draws_every_figure_and_renders_again_from_its_saved_file(method, tmp_path):
+    # the notebooks' and the app's figures, and notebook 03's super-resolution, for every model
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from spectral_lab import Run, plots
+    from spectral_lab.predict import from_run, load_model, save_model
+
+    config = RunConfig(signal="camera", method=method, image_size=12, width=16, depth=2, steps=2, log_every=2,
+                       ntk_every=2, ntk_points=24, activations_every=2, errors_every=2, bands_every=2,
+                       diagnostics_budget=0)
+    run = Run(config)
+    first, *_ = list(run)
+    final = run.final.diagnostics
+    figures = [plots.psnr_figure({method: run.curve()}),
+               plots.ntk_figure({method: {"init": first.diagnostics["ntk"], "now": final["ntk"]}}),
+               plots.kernel_figure(final["ntk"]), plots.error_figure({method: final["error_map"]}),
+               plots.band_error_figure({method: run.band_error_history()}),
+               plots.reconstruction_figure(run.signal, {method: run.final.prediction})]
+    if final["activations"]:  # none where no layer is pointwise (MFN)
+        figures.append(plots.activations_figure(final["activations"]))
+    for spec in figures:
+        plots.render(spec, "matplotlib")
+        plots.render(spec).to_json()
+    pyplot.close("all")
+    twice = from_run(run).render(2)
+    assert twice.shape == (24, 24) and np.isfinite(twice).all()
+    loaded = load_model(save_model(run, tmp_path / "model.pt"))  # rebuilt from the signal's shape alone
+    assert np.array_equal(loaded.render(2), twice)

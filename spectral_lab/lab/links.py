@@ -1,0 +1,74 @@
+"""Share links: the whole state of a comparison as a query string, and back (a bad value
+dropped alone, in words)."""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..methods import get_method
+from .limits import AppLimits
+
+
+def share_query(config: RunConfig, methods: list[str], tune: bool = False) -> str:
+    """Non-default config fields plus the list of methods (`methods=a,b`) and `tune=1` when each
+    method is tuned to its best learning rate."""
+    query = config.to_query()
+    extra = urlencode({"methods": ",".join(methods), **({"tune": "1"} if tune else {})})
+    return f"{query}&{extra}" if query else extra
+
+
+def _query_pairs(query: str | dict) -> dict:
+    return dict(parse_qsl(query.lstrip("?"), keep_blank_values=True)) if isinstance(query, str) else dict(query)
+
+
+def share_tune(query: str | dict) -> bool:
+    """Whether a share link asks for each method at its best learning rate."""
+    return _query_pairs(query).get("tune", "").lower() in ("1", "true", "yes")
+
+
+def parse_share_query(query: str | dict) -> tuple[RunConfig, list[str]]:
+    pairs = _query_pairs(query)
+    pairs.pop("tune", None)  # the comparison's option, read by share_tune
+    methods = [m for m in pairs.pop("methods", "").split(",") if m]
+    config = RunConfig.from_query(urlencode(pairs))
+    return config, methods or [config.method]
+
+
+def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[RunConfig, list[str], list[str]]:
+    """A share link's (config, methods, what was dropped): each bad value is dropped alone, in
+    words (an unknown signal, a setting that does not parse or is out of range or over this
+    server's limit, an unknown method), and the rest is applied. Share links name built-in
+    signals only: an upload cannot travel in a link."""
+    from ..signals import list_signals
+
+    pairs = _query_pairs(query)
+    pairs.pop("tune", None)
+    dropped, accepted = [], {}
+    for name, value in pairs.items():
+        if name == "methods":
+            continue
+        try:
+            if name == "signal" and value not in {n for n, _ in list_signals()}:
+                raise ConfigError(f"signal {value!r} is not a built-in signal")
+            accepted[name] = RunConfig.from_dict({name: value}).to_dict()[name]  # parsed and range-checked alone
+        except ConfigError as exc:
+            dropped.append(str(exc))
+    methods = []
+    for method in (m for m in pairs.get("methods", "").split(",") if m):
+        try:
+            get_method(method)  # the architecture and its modifiers
+            methods.append(method)
+        except ConfigError:
+            dropped.append(f"method {method!r} is unknown")
+    if limits is not None:
+        caps = {"steps": limits.max_steps, "width": limits.max_width, "depth": limits.max_depth,
+                "ntk_points": limits.max_ntk_points}
+        for name, cap in caps.items():
+            if name in accepted and accepted[name] > cap:
+                dropped.append(f"{name} = {accepted.pop(name)} is above this server's limit of {cap}")
+        if len(methods) > limits.max_methods:
+            dropped.append(f"methods after the first {limits.max_methods} (this server's limit)")
+            methods = methods[:limits.max_methods]
+    config = RunConfig.from_dict(accepted)
+    return config, methods or [config.method], dropped
