@@ -11,6 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import tempfile
 import threading
+from urllib.parse import parse_qsl
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,15 +20,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import app_lessons
 import app_nern
 from spectral_lab import RunConfig, methods as method_registry, plots
 from spectral_lab.config import coerce
 from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SignalError, SpectralLabError
-from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, AppLimits,
-                               LiveComparison, Sessions, check_limits, device_label, load_ui_signal, matching_preset,
-                               SIZE_FIELDS, parse_link, parse_share_query, preset_query, share_query, share_tune,
-                               sizes_for_signal, to_audio, upscale, user_message, with_app_cadence)
+from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, SIZE_FIELDS,
+                              AppLimits, LiveComparison, Sessions, check_limits, device_label, has_settings,
+                              load_ui_signal, matching_preset, parse_link, parse_share_query, preset_query, share_query,
+                              share_tune, sizes_for_signal, to_audio, upscale, user_message, with_app_cadence)
+from spectral_lab.lab.lessons import followup_link
 from spectral_lab.method_zoo import FAMILIES, families_markdown
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
@@ -40,7 +43,8 @@ CONCURRENCY = int(os.environ.get("SPECTRAL_LAB_CONCURRENCY", "1" if DEVICE == "c
 ui = SimpleNamespace()  # the components, for the callbacks' dict updates (set by build_demo)
 UI_NAMES = ("signal_info", "recon_note", "target_audio", "gallery", "recon_plot", "upload_state", "upload_message",
             "status", "share", "preset_note", "preset", "details_choice", "curves", "results", "downloads",
-            "audio_slots", "ntk", "errors", "bands", "activations", "kernel", "controls", "tune")
+            "audio_slots", "ntk", "errors", "bands", "activations", "kernel", "controls", "tune", "upload", "methods",
+            "method_info", "steps", "accordions", "families", "signals_tab", "nern_tab", "lessons_tab")
 SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
 FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
 SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAGES)
@@ -132,21 +136,58 @@ def _session(request: gr.Request | None) -> str:
 # ----------------------------------------------------------------------------------------------
 # Callbacks
 # ----------------------------------------------------------------------------------------------
+def _link_query(request: gr.Request | None) -> tuple[dict, str]:
+    """The link's query, with a lesson's follow-up (`?followup=1.2`) expanded to its settings, and
+    the note that names the follow-up ('' otherwise)."""
+    query = dict(request.query_params) if request is not None else {}
+    expanded = followup_link(query["followup"]) if "followup" in query else None
+    if expanded is None:
+        return query, ""
+    settings, note = expanded
+    return {**dict(parse_qsl(settings)), "run": "1"}, note
+
+
 def on_load(request: gr.Request):
     """Restore the state from the link's query string (preset name if it equals one), or the default.
     A bad value is dropped alone, named in the note; the rest of the link is applied."""
-    query = dict(request.query_params) if request is not None else {}
-    if not query:
+    query, followup_note = _link_query(request)
+    if not has_settings(query):  # the bare address or a lesson's link: the lab keeps its default preset
         return [*_preset_values(DEFAULT_PRESET), PRESETS[DEFAULT_PRESET].explanation, DEFAULT_PRESET, False]
     config, methods, dropped = parse_link(query, LIMITS)
     config, raised = _within_sliders(config)
     name = matching_preset(config, methods, DEVICE)
-    explanation = PRESETS[name].explanation if name != CUSTOM else "Settings restored from the link."
+    explanation = followup_note or (PRESETS[name].explanation if name != CUSTOM else "Settings restored from the link.")
     if dropped:
         explanation += " Not applied from the link: " + "; ".join(dropped) + " (the rest is)."
     if raised:
         explanation += " Raised to the sliders' minimum: " + ", ".join(raised) + "."
     return [*_values_from(config, methods), explanation, name, share_tune(query)]
+
+
+def on_autorun(request: gr.Request, *inputs):
+    """A follow-up link (or `run=1`) trains at once, as if Train were pressed after the page loaded."""
+    query, _ = _link_query(request)
+    if query.get("run") != "1" or not has_settings(query):
+        yield {ui.status: gr.skip()}  # (an empty dict reads as one missing value)
+        return
+    yield {ui.status: on_queue(request)}
+    yield from on_train(request, *inputs)
+
+
+# `?hide=` (a teacher's link, as TF Playground's *_hide): what each name hides
+HIDEABLE = {"presets": ("preset", "preset_note"), "upload": ("upload",), "methods": ("methods", "method_info"),
+            "steps": ("steps",), "controls": ("accordions",), "share": ("share",), "families": ("families",),
+            "lab": ("signals_tab",), "cnn": ("nern_tab",), "lessons": ("lessons_tab",)}
+
+
+def on_hide(request: gr.Request):
+    names = {part.strip() for part in dict(request.query_params).get("hide", "").split(",")} if request else set()
+    updates = {ui.preset: gr.skip()}  # (an empty dict reads as one missing value)
+    for name in names & set(HIDEABLE):
+        for attribute in HIDEABLE[name]:
+            for component in (getattr(ui, attribute) if attribute == "accordions" else [getattr(ui, attribute)]):
+                updates[component] = gr.update(visible=False)
+    return updates
 
 
 def on_blank_curves():
@@ -440,8 +481,10 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Spectral Lab") as demo:
         gr.Markdown(f"### Spectral Lab · see *spectral bias* in coordinate MLPs · running on **{device_label()}**",
                     elem_id="title")
-        with gr.Tabs():
-            with gr.Tab("Signals: audio, images, 1D", id="signals"):
+        with gr.Tabs(selected="lessons", elem_id="tabs") as tabs:
+            with gr.Tab("Lessons", id="lessons", elem_id="lessons-tab") as lessons_tab:
+                lesson_ui = app_lessons.build_tab(SESSIONS, LIMITS, DEVICE, CONCURRENCY)
+            with gr.Tab("Lab: audio, images, 1D", id="signals", elem_id="signals-tab") as signals_tab:
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1, min_width=340, elem_id="controls"):
                         preset = gr.Dropdown(list(PRESETS) + [CUSTOM], value=DEFAULT_PRESET, label="Preset",
@@ -461,14 +504,14 @@ def build_demo() -> gr.Blocks:
                             reset = gr.Button("Reset", elem_id="reset-button", min_width=80)
                         status = gr.Markdown("Press **Train**.", elem_id="status")
                         preset_note = gr.Markdown(PRESETS[DEFAULT_PRESET].explanation, elem_id="preset-note")
-                        with gr.Accordion("Signal options", open=False):
+                        with gr.Accordion("Signal options", open=False) as signal_accordion:
                             with gr.Row():
                                 length = gr.Number(label="Length (samples)", placeholder="default", precision=0)
                                 image_size = gr.Number(label="Image size (px)", placeholder="keep", precision=0)
                             gray = gr.Checkbox(label="Grayscale")
                             signal_options = gr.Textbox(label="Generator knobs / image options",
                                                         placeholder="freqs=5,80 amps=1,0.5 · crop=square channel=0")
-                        with gr.Accordion("Training modifiers (IGA, FR, BN)", open=False):
+                        with gr.Accordion("Training modifiers (IGA, FR, BN)", open=False) as modifier_accordion:
                             modifiers = gr.CheckboxGroup([(f"{m.name}: {m.description}", m.name)
                                                           for m in MODIFIERS.values()], label="Modifiers")
                             modifier_mode = gr.Radio([("compare with and without each", "each"),
@@ -485,7 +528,8 @@ def build_demo() -> gr.Blocks:
                                                         ("tight frame (only an lr change with SGD)", "frame")],
                                                        label="FR basis")
                                 fr_alpha = gr.Number(label="FR α", placeholder="per architecture")
-                        with gr.Accordion("Network and method knobs (blank = the method's default)", open=False):
+                        with gr.Accordion("Network and method knobs (blank = the method's default)",
+                                          open=False) as knob_accordion:
                             with gr.Row():
                                 width = _slider("width", label="Width")
                                 depth = _slider("depth", label="Hidden layers")
@@ -505,7 +549,7 @@ def build_demo() -> gr.Blocks:
                                 wire_omega = gr.Number(label="WIRE ω", placeholder="auto")
                                 wire_sigma = gr.Number(label="WIRE σ", placeholder="auto")
                                 gauss_scale = gr.Number(label="Gauss s", placeholder="auto")
-                        with gr.Accordion("Training", open=False):
+                        with gr.Accordion("Training", open=False) as training_accordion:
                             with gr.Row():
                                 lr = gr.Number(label="Learning rate", placeholder="method default")
                                 seed = gr.Number(label="Seed", precision=0)
@@ -523,7 +567,7 @@ def build_demo() -> gr.Blocks:
                         share = gr.Textbox(label="Share link (the whole setup)", buttons=["copy"], interactive=False,
                                            elem_id="share-link")
                         method_info = gr.Markdown(elem_id="method-info")
-                        with gr.Accordion("All methods, by family", open=False, elem_id="method-families"):
+                        with gr.Accordion("All methods, by family", open=False, elem_id="method-families") as families:
                             gr.Markdown(families_markdown())
                     with gr.Column(scale=3, elem_id="results-column"):
                         signal_info = gr.Markdown(elem_id="signal-info")
@@ -556,7 +600,7 @@ def build_demo() -> gr.Blocks:
                         activations = gr.Plot(elem_id="activations-plot", show_label=False, visible=False)
                         kernel = gr.Plot(elem_id="kernel-plot", show_label=False, visible=False)
 
-            with gr.Tab("CNN weights (NeRN / SBS)", id="nern", elem_id="nern-tab"):
+            with gr.Tab("CNN weights (NeRN / SBS)", id="nern", elem_id="nern-tab") as nern_tab:
                 app_nern.build_tab(CONCURRENCY)
 
         upload_state = gr.State(None)
@@ -570,12 +614,20 @@ def build_demo() -> gr.Blocks:
                          errors, bands, activations, kernel, details_choice, share, preset]
         private = dict(api_visibility="private")
 
+        accordions = [signal_accordion, modifier_accordion, knob_accordion, training_accordion]
+        lesson_ui.tabs = tabs
         demo.load(on_blank_curves, None, curves, **private)
+        demo.load(app_lessons.on_load, None, [lesson_ui.text, lesson_ui.followups, lesson_ui.question, lesson_ui.run,
+                                              lesson_ui.status, lesson_ui.takeaway, lesson_ui.evidence_note,
+                                              lesson_ui.evidence, lesson_ui.curves, lesson_ui.gallery, lesson_ui.recon,
+                                              lesson_ui.picker, lesson_ui.seed, tabs], **private)
         edit_inputs = [upload_state, modifiers, modifier_mode, tune] + controls
         edit_outputs = [preset, preset_note, share]
         demo.load(on_load, None, controls + [preset_note, preset, tune], **private).then(
             on_preview, [upload_state] + controls, preview_outputs, **private).then(
-            on_link, edit_inputs, share, **private)
+            on_link, edit_inputs, share, **private).then(
+            on_autorun, [upload_state, modifiers, modifier_mode, tune] + controls, train_outputs,
+            concurrency_limit=CONCURRENCY, concurrency_id="train", **private)
         preset.input(on_preset, preset, controls + [preset_note, tune, upload_state, upload_message],
                      **private).then(
             on_preview, [upload_state] + controls, preview_outputs, **private).then(
@@ -602,6 +654,9 @@ def build_demo() -> gr.Blocks:
         details_choice.input(on_details, details_choice, [activations, kernel], queue=False, **private)
         reset.click(on_reset, None, train_outputs + controls + [preset_note, upload_state, upload_message, tune],
                     queue=False, **private).then(on_preview, [upload_state] + controls, preview_outputs, **private)
+        hideable = [preset, preset_note, upload, methods, method_info, steps, share, families, signals_tab, nern_tab,
+                    lessons_tab, *accordions]
+        demo.load(on_hide, None, hideable, **private)
         demo.unload(on_unload)
         for name in UI_NAMES:
             setattr(ui, name, locals()[name])

@@ -202,3 +202,39 @@ def test_switching_the_signal_kind_takes_that_kinds_sizes_unless_the_user_set_th
     _, note, *sizes = app.on_signal(*values)
     assert dict(zip(SIZE_FIELDS, sizes))["width"] == 96 and dict(zip(SIZE_FIELDS, sizes))["length"] == 4096
     assert note == ""
+
+
+def test_the_bare_address_lands_on_lesson_1_and_a_link_with_settings_on_the_lab():
+    import app_lessons
+
+    landing = app_lessons.on_load(FakeRequest())
+    assert landing[app_lessons.ui.tabs].selected == "lessons"
+    assert landing[app_lessons.ui.picker]["value"] == "spectral-bias"
+    assert "Lesson 1" in landing[app_lessons.ui.text] and landing[app_lessons.ui.seed] is None
+    assert landing[app_lessons.ui.gallery]["visible"]  # the lesson's target, before the run
+    teacher = app_lessons.on_load(FakeRequest({"lesson": "3", "seed": "4", "hide": "picker,followups"}))
+    assert "Lesson 3" in teacher[app_lessons.ui.text] and teacher[app_lessons.ui.seed] == 4
+    assert teacher[app_lessons.ui.picker]["visible"] is False and teacher[app_lessons.ui.followups]["visible"] is False
+    assert app_lessons.on_load(FakeRequest({"signal": "sines"}))[app_lessons.ui.tabs].selected == "signals"
+    # the lab keeps its default preset for a lesson's link (no run settings in it)
+    assert app.on_load(FakeRequest({"lesson": "2"}))[-2] == app.DEFAULT_PRESET
+
+
+def test_a_lessons_follow_up_link_opens_its_settings_names_it_and_trains():
+    from spectral_lab.lab.lessons import LESSONS
+
+    values = app.on_load(FakeRequest({"followup": "1.2"}))
+    followup = LESSONS["spectral-bias"].followups[1]
+    fields = dict(zip(app.CONTROL_FIELDS, values))
+    assert fields["signal"] == "sines" and values[len(app.CONTROL_FIELDS)] == ["relu", "relu_pe", "siren"]
+    assert followup.label in values[-3] and "?lesson=1" in values[-3]
+    assert app._link_query(FakeRequest({"followup": "1.2"}))[0]["run"] == "1"
+    assert app.on_load(FakeRequest({"followup": "9.9"}))[-2] == app.DEFAULT_PRESET  # unknown: the default
+
+
+def test_a_teachers_link_hides_what_it_names():
+    updates = app.on_hide(FakeRequest({"hide": "presets,controls,cnn,nonsense"}))
+    hidden = {component for component, update in updates.items() if isinstance(update, dict)
+              and update.get("visible") is False}
+    assert {app.ui.preset, app.ui.preset_note, app.ui.nern_tab, *app.ui.accordions} <= hidden
+    assert app.ui.methods not in hidden

@@ -153,7 +153,7 @@ def _table_rows(page):
 
 
 def test_first_screen_holds_the_controls_train_stop_and_status(browser, app_url):
-    page = _open(browser, app_url, viewport=(1280, 720))
+    page = _open(browser, app_url + "?tab=signals", viewport=(1280, 720))
     for element_id in ("train-button", "stop-button", "status", "methods", "signal", "upload-button"):
         box = page.locator(f"#{element_id}").bounding_box()
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720, (element_id, box)
@@ -233,7 +233,7 @@ def test_an_invalid_upload_is_explained_beside_the_upload_at_once(browser, app_u
 
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(4000), 8000)
-    page = _open(browser, app_url, viewport=(1280, 720))
+    page = _open(browser, app_url + "?tab=signals", viewport=(1280, 720))
     page.set_input_files("#upload-button input[type=file]" if page.locator("#upload-button input[type=file]").count()
                          else "input[type=file]", str(silent))
     _wait_until(page, "document.querySelector('#upload-message').innerText.includes('silent')", 20_000)
@@ -319,7 +319,7 @@ def test_bad_settings_show_a_message_in_the_status_not_a_traceback(browser, app_
 
 
 def test_nern_tab_trains_a_predictor_and_reports_accuracy_and_cr(browser, app_url):
-    page = _open(browser, app_url)
+    page = _open(browser, app_url + "?tab=signals")
     page.get_by_role("tab", name="CNN weights (NeRN / SBS)").click()
     page.wait_for_selector("#nern-train", state="visible", timeout=10_000)
     ratio_default = page.inner_text("#nern-ratio")
@@ -348,3 +348,19 @@ def test_nern_tab_trains_a_predictor_and_reports_accuracy_and_cr(browser, app_ur
     assert len(rows) == 1 and "uos" in rows[0], rows
     assert "Traceback" not in page.inner_text("body")
     page.screenshot(path=str(ARTIFACTS / "nern.png"), full_page=True)
+
+
+def test_a_first_visit_lands_on_lesson_1_and_its_button_runs_to_a_takeaway_with_numbers(browser, app_url):
+    page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    page.goto(app_url)  # the bare address: a first visit
+    page.wait_for_selector("#lesson-question", timeout=30_000)
+    assert "Lesson 1" in page.inner_text("#lesson-text")
+    _wait_until(page, "document.querySelector('#lesson-run')?.disabled === true", 30_000)  # predict first
+    page.get_by_label("the highest bands (fine detail)").check()
+    _wait_until(page, "!document.querySelector('#lesson-run').disabled", 30_000)
+    _press(page, "lesson-run")
+    _wait_until(page, "/\\d+ %.*\\d+\\.\\d dB/.test(document.querySelector('#lesson-takeaway')?.innerText || '')",
+                300_000)
+    takeaway = page.inner_text("#lesson-takeaway")
+    assert "the run agrees" in takeaway and "spectral bias" in takeaway, takeaway
+    page.screenshot(path=str(ARTIFACTS / "lesson-1-takeaway.png"), full_page=True)

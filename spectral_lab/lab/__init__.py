@@ -14,7 +14,7 @@ One job per module:
 from .comparison import (HEAVY_PANELS, Frame, LiveComparison, MethodView, device_label, rows_to_csv, to_audio,
                          upscale)
 from .limits import AppLimits, check_limits
-from .links import parse_link, parse_share_query, share_query, share_tune
+from .links import PAGE_KEYS, has_settings, parse_link, parse_share_query, share_query, share_tune
 from .presets import (CUSTOM, DEFAULT_PRESET, PRESETS, SIZE_FIELDS, Preset, matching_preset, preset_query,
                       signal_kind, sizes_for_signal, with_app_cadence)
 from .sessions import NOTHING_RUNNING, RUNNING_STOPPED, Sessions
@@ -22,7 +22,7 @@ from .stream import OUTCOMES, Update, train_stream, user_message
 from .uploads import load_ui_signal
 
 __all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "HEAVY_PANELS", "LiveComparison", "MethodView",
-           "NOTHING_RUNNING", "OUTCOMES", "PRESETS", "Preset", "RUNNING_STOPPED", "SIZE_FIELDS", "Sessions", "Update",
-           "check_limits", "device_label", "load_ui_signal", "matching_preset", "parse_link", "parse_share_query",
+           "NOTHING_RUNNING", "OUTCOMES", "PAGE_KEYS", "PRESETS", "Preset", "RUNNING_STOPPED", "SIZE_FIELDS", "Sessions", "Update",
+           "check_limits", "device_label", "has_settings", "load_ui_signal", "matching_preset", "parse_link", "parse_share_query",
            "preset_query", "rows_to_csv", "share_query", "share_tune", "signal_kind", "sizes_for_signal", "to_audio",
            "train_stream", "upscale", "user_message", "with_app_cadence"]

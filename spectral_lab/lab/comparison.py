@@ -52,6 +52,7 @@ class MethodView:
     band_columns: list = field(default_factory=list)
     band_edges: np.ndarray | None = None
     row: dict | None = None
+    metrics: dict = field(default_factory=dict)  # the final snapshot's (zero-output PSNR, float32 limit, ...)
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         if not self.curve_steps:
@@ -95,7 +96,8 @@ class LiveComparison:
     """Train `methods` on `signal` with the same budget and stream Frames for the UI."""
 
     def __init__(self, config: RunConfig, methods: list[str], signal: Signal, curve_hz: float = 1.0,
-                 heavy_hz: float = 1.0, stream: Callable[..., Iterator[Update]] = train_stream, tune: bool = False):
+                 heavy_hz: float = 1.0, stream: Callable[..., Iterator[Update]] = train_stream, tune: bool = False,
+                 panels: tuple[str, ...] = HEAVY_PANELS):
         self.config, self.methods, self.signal = config, list(methods), signal
         self.tune = tune  # each method at its best learning rate (a short search first)
         # Measured in a browser (bench/bench_browser.py): curves at 1 Hz and one heavy panel a second
@@ -108,7 +110,8 @@ class LiveComparison:
         self.started = time.perf_counter()
         self._stop = threading.Event()
         self._dirty: set[str] = set()
-        self._heavy_order = list(HEAVY_PANELS)  # least recently sent first
+        self.panels = tuple(p for p in HEAVY_PANELS if p in panels)  # the heavy panels this view draws
+        self._heavy_order = list(self.panels)  # least recently sent first
         self._audio_dirty: set[int] = set()
         self._audio_sent: dict[int, float] = {}
 
@@ -119,6 +122,11 @@ class LiveComparison:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    def _mark(self, panel: str) -> None:
+        """A heavy panel's data changed: due for the next frame (if this view draws it)."""
+        if panel in self.panels:
+            self._dirty.add(panel)
 
     def view(self, method: str) -> MethodView:
         return next(v for v in self.views if v.method == method)
@@ -159,7 +167,7 @@ class LiveComparison:
         # each streamed frame's diff to the previous frame's objects in place, so a panel sent in
         # one frame and skipped in the next is erased before a busy page has drawn it (seen in CI:
         # a final eNTK or a method's detail never shown). Nothing follows this frame.
-        self._dirty.update(HEAVY_PANELS)
+        self._dirty.update(self.panels)
         frame = Frame(status=self.status_line(final=True), curves=self.curves_figure(), table=self.table(),
                       step=self._current_step(), done=True, outcome=self.outcome())
         self._fill_heavy(frame)
@@ -177,7 +185,7 @@ class LiveComparison:
             view.status, view.note, view.total_steps = "running", update.note, self.config.steps
             if self.selected is None or self.view(self.selected).status in ("waiting",):
                 self.selected = view.method
-            self._dirty.add("details")
+            self._mark("details")
             return True
         if update.event == "failed":
             view.status, view.message = "failed", update.note
@@ -191,29 +199,30 @@ class LiveComparison:
             view.curve_losses.append(snapshot.losses)
         if snapshot.prediction is not None:
             view.prediction = snapshot.prediction
-            self._dirty.add("reconstruction")
+            self._mark("reconstruction")
             self._audio_dirty.add(view.index)
         diagnostics = snapshot.diagnostics
         if "ntk" in diagnostics:
             view.ntk["init" if snapshot.step == 0 else "now"] = diagnostics["ntk"]
-            self._dirty.add("ntk")
-            self._dirty.add("details")
+            self._mark("ntk")
+            self._mark("details")
         if "activations" in diagnostics:
             view.activations = diagnostics["activations"]
-            self._dirty.add("details")
+            self._mark("details")
         if "error_map" in diagnostics:
             view.error_map = diagnostics["error_map"]
-            self._dirty.add("errors")
+            self._mark("errors")
         if "band_error" in diagnostics:
             view.band_edges = diagnostics["band_error"][0]
             view.band_steps.append(snapshot.step)
             view.band_columns.append(diagnostics["band_error"][1])
-            self._dirty.add("bands")
+            self._mark("bands")
         if snapshot.done:
             view.status, view.message, view.row = snapshot.status, snapshot.message, update.row
             view.psnr = snapshot.metrics.get("psnr", view.psnr)
             view.psnr_limit = snapshot.metrics.get("float32_limit_psnr")
-            self._dirty.update(HEAVY_PANELS)
+            view.metrics = dict(snapshot.metrics)
+            self._dirty.update(self.panels)
             return True
         return False
 

@@ -10,6 +10,11 @@ from ..methods import get_method
 from .limits import AppLimits
 
 
+# Keys of a link that address the page, not the run: the tab, a lesson (and a follow-up of it),
+# parts to hide (a teacher's link), and whether to train at once.
+PAGE_KEYS = ("tab", "lesson", "followup", "hide", "run")
+
+
 def share_query(config: RunConfig, methods: list[str], tune: bool = False) -> str:
     """Non-default config fields plus the list of methods (`methods=a,b`) and `tune=1` when each
     method is tuned to its best learning rate."""
@@ -35,6 +40,11 @@ def parse_share_query(query: str | dict) -> tuple[RunConfig, list[str]]:
     return config, methods or [config.method]
 
 
+def has_settings(query: str | dict) -> bool:
+    """Whether a link carries run settings (not only page keys such as ?lesson=2)."""
+    return any(key not in PAGE_KEYS for key in _query_pairs(query))
+
+
 def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[RunConfig, list[str], list[str]]:
     """A share link's (config, methods, what was dropped): each bad value is dropped alone, in
     words (an unknown signal, a setting that does not parse or is out of range or over this
@@ -43,7 +53,8 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
     from ..signals import list_signals
 
     pairs = _query_pairs(query)
-    pairs.pop("tune", None)
+    for key in ("tune", *PAGE_KEYS):
+        pairs.pop(key, None)
     dropped, accepted = [], {}
     for name, value in pairs.items():
         if name == "methods":
