@@ -11,6 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import tempfile
 import threading
+import time
 from urllib.parse import parse_qsl
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +32,7 @@ from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, 
                               load_ui_signal, matching_preset, parse_link, parse_share_query, preset_query, share_query,
                               share_tune, sizes_for_signal, to_audio, upscale, user_message, with_app_cadence)
 from spectral_lab.lab.lessons import followup_link
+from spectral_lab.lab.replay import checkpoint_steps, gallery_gif
 from spectral_lab.method_zoo import FAMILIES, families_markdown
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
@@ -44,7 +46,8 @@ ui = SimpleNamespace()  # the components, for the callbacks' dict updates (set b
 UI_NAMES = ("signal_info", "recon_note", "target_audio", "gallery", "recon_plot", "upload_state", "upload_message",
             "status", "share", "preset_note", "preset", "details_choice", "curves", "results", "downloads",
             "audio_slots", "ntk", "errors", "bands", "activations", "kernel", "controls", "tune", "upload", "methods",
-            "method_info", "steps", "accordions", "families", "signals_tab", "nern_tab", "lessons_tab")
+            "method_info", "steps", "accordions", "families", "signals_tab", "nern_tab", "lessons_tab", "replay",
+            "replay_row", "curves_x")
 SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
 FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
 SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAGES)
@@ -71,8 +74,8 @@ EXPLAIN = {
     "curves": "**PSNR** = 10·log10(R²/MSE), R = 2 (targets in [-1, 1]); repositories using R = 1 read 6.02 dB "
               "lower. A flat line at the start value means the network outputs ~0: the *spectral bottleneck*.",
     "ntk": "**Empirical NTK** on a regular set of points, float64. Top: eigenvalue decay (slow decay = many "
-           "directions learn fast) and how much of the target lies along each eigenvector (fast directions on the "
-           "left). Below, per method: **S(k)**, where the kernel puts its energy in frequency (WINNER Eq. 6), with "
+           "directions learn fast) and the share of the target on the i fastest eigenvectors (a curve that rises "
+           "early = a target the kernel learns fast). Below, per method: **S(k)**, where the kernel puts its energy in frequency (WINNER Eq. 6), with "
            "the target's spectrum dashed: where S(k) has no energy but the target does, training cannot go. "
            "Solid = trained network, dashed = at initialisation.",
     "errors": "Images: FFT log-magnitude error per method (bright = large), and the pixel residual. Audio: the "
@@ -97,7 +100,7 @@ CSS = """
 #controls .form {gap: 4px;}
 #status {min-height: 2.5em;}
 #title h3 {margin: 0;}
-#recon-gallery img {image-rendering: pixelated;}
+#recon-gallery img, #lesson-gallery img {image-rendering: pixelated;}
 #upload-message {min-height: 1em;}
 .js-plotly-plot .plotly .gtitle {font-size: 15px !important;}
 """
@@ -357,7 +360,8 @@ def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune,
            ui.gallery: gr.update(visible=signal.kind == "image", columns=GALLERY_COLUMNS,
                                  height=_gallery_height(len(methods) + 1)),
            ui.recon_plot: gr.update(visible=signal.kind != "image"),
-           ui.target_audio: gr.update(visible=signal.kind == "audio")}
+           ui.target_audio: gr.update(visible=signal.kind == "audio"),
+           ui.replay_row: gr.update(visible=True), ui.replay: gr.update(value=0, maximum=1), ui.curves_x: "step"}
     try:
         for frame in live.frames():
             yield _frame_updates(frame, live, outdir)
@@ -371,8 +375,12 @@ def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune,
         SESSIONS.finish(session, live)
 
 
-def _frame_updates(frame, live: LiveComparison, outdir: Path) -> dict:
-    updates = {ui.status: frame.status}
+def _frame_updates(frame, live: LiveComparison, outdir: Path | None = None) -> dict:
+    updates = {ui.status: frame.status} if frame.status else {}
+    if outdir is not None:  # a training frame (not a replay): the slider grows with the run and follows it
+        following = live.replay_step is None
+        updates[ui.replay] = gr.update(maximum=max(1, live.max_step()),
+                                       **({"value": live.max_step()} if following else {}))
     if frame.curves is not None:
         updates[ui.curves] = plots.render(frame.curves)
     if frame.table is not None:
@@ -389,7 +397,7 @@ def _frame_updates(frame, live: LiveComparison, outdir: Path) -> dict:
             updates[component] = gr.update(value=plots.render(spec), visible=True)
     if frame.details is not None:
         updates.update(_details_updates(frame.details))
-    if frame.done:  # the table at once; the PNG figures (seconds of matplotlib) when asked for
+    if frame.done and outdir is not None:  # the table at once; the PNG figures (seconds of matplotlib) when asked for
         updates[ui.downloads] = live.export(outdir, figures=False)
     return updates
 
@@ -401,9 +409,70 @@ def _details_updates(details) -> dict:
             ui.kernel: gr.update(value=plots.render(kernel_spec) if kernel_spec else None, visible=kernel_spec is not None)}
 
 
+def _comparison(request) -> LiveComparison | None:
+    """The session's running comparison, else its last one."""
+    return SESSIONS.running(_session(request)) or FINISHED.get(_session(request))
+
+
+def on_replay(step, request: gr.Request):
+    """The slider moved: every panel of every method as it stood at that step. At the right end of
+    a running comparison the panels follow training again."""
+    live = _comparison(request)
+    if live is None or step is None:
+        return {ui.status: gr.skip()}
+    step = int(step)
+    if live is SESSIONS.running(_session(request)) and step >= live.max_step():
+        live.replay_step = None
+        return {ui.status: gr.skip()}
+    live.replay_step = step
+    return _frame_updates(live.frame_at(step), live)
+
+
+def on_live(request: gr.Request):
+    """Back to the latest step (and, during a run, to following it)."""
+    live = _comparison(request)
+    if live is None:
+        return {ui.status: gr.skip()}
+    live.replay_step = None
+    return {**_frame_updates(live.frame_at(live.max_step()), live), ui.replay: live.max_step()}
+
+
+def on_play(step, request: gr.Request):
+    """Animate the run from the slider's step (from the start when it is at the end)."""
+    live = _comparison(request)
+    if live is None:
+        yield {ui.status: gr.skip()}
+        return
+    steps = checkpoint_steps(live.views)
+    start = int(step or 0) if int(step or 0) < live.max_step() else 0
+    steps = [s for s in steps if s >= start][::max(1, len(steps) // 40)] + [live.max_step()]
+    for s in steps:
+        live.replay_step = s
+        yield {**_frame_updates(live.frame_at(s, panels=("reconstruction", "bands", "errors")), live), ui.replay: s}
+        time.sleep(0.4)
+    if SESSIONS.running(_session(request)) is live:
+        live.replay_step = None  # at the end of a running comparison: follow it again
+
+
+def on_gif(request: gr.Request):
+    """The run as an animated GIF (the gallery, or the fit panels for 1D / audio), for slides."""
+    live = _comparison(request)
+    if live is None or not checkpoint_steps(live.views):
+        return gr.skip()
+    return [str(gallery_gif(live, Path(tempfile.mkdtemp(prefix="spectral-lab-")) / "replay.gif"))]
+
+
+def on_x_axis(choice: str, request: gr.Request):
+    live = _comparison(request)
+    if live is None:
+        return gr.skip()
+    live.x_axis = choice
+    return plots.render(live.curves_figure(marker=live.replay_step))
+
+
 def on_details(method: str, request: gr.Request):
     """Show another method's activations and kernel (from the running or last comparison)."""
-    live = SESSIONS.running(_session(request)) or FINISHED.get(_session(request))
+    live = _comparison(request)
     if live is None or not method or method not in live.methods:
         return {ui.activations: gr.skip(), ui.kernel: gr.skip()}
     live.selected = method
@@ -412,7 +481,7 @@ def on_details(method: str, request: gr.Request):
 
 def on_export(request: gr.Request):
     """The last comparison's table and figures (PNG, matplotlib) for download."""
-    live = SESSIONS.running(_session(request)) or FINISHED.get(_session(request))
+    live = _comparison(request)
     if live is None:
         return gr.skip()
     return live.export(tempfile.mkdtemp(prefix="spectral-lab-"))
@@ -433,7 +502,8 @@ def on_reset(request: gr.Request):
     return {**_clear_outputs(), **dict(zip(ui.controls, values)), ui.preset_note: PRESETS[DEFAULT_PRESET].explanation,
             ui.preset: DEFAULT_PRESET, ui.tune: False, ui.status: "Reset. Press **Train**.", ui.upload_state: None,
             ui.upload_message: "",
-            ui.share: "", ui.details_choice: gr.update(choices=[], value=None, visible=False)}
+            ui.share: "", ui.details_choice: gr.update(choices=[], value=None, visible=False),
+            ui.replay_row: gr.update(visible=False)}
 
 
 def on_unload(request: gr.Request):
@@ -461,17 +531,21 @@ def _gallery_height(images: int) -> int:
     return 40 + 290 * -(-images // GALLERY_COLUMNS)
 
 
-TABLE_COLUMNS = ["method", "psnr_db", "ssim", "rho_ag", "params", "lr", "seconds", "steps/s", "status", "note"]
+# Results columns, each headed in words with its unit (the CSV download keeps the short names)
+TABLE_COLUMNS = {"method": "method", "psnr_db": "PSNR (dB)", "ssim": "SSIM (≤ 1)", "rho_ag": "ρ_AG (≤ 1)",
+                 "params": "parameters", "lr": "learning rate", "seconds": "time (s)", "steps/s": "steps/s",
+                 "status": "status", "note": "note"}
 
 
 def _table(rows: list[dict]):
     import pandas as pd
 
-    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS) if not rows else pd.DataFrame(rows)
-    for column in TABLE_COLUMNS:
+    columns = list(TABLE_COLUMNS)
+    frame = pd.DataFrame(rows, columns=columns) if not rows else pd.DataFrame(rows)
+    for column in columns:
         if column not in frame:
             frame[column] = None
-    return frame[TABLE_COLUMNS].astype(object).where(frame[TABLE_COLUMNS].notna(), "–")
+    return frame[columns].astype(object).where(frame[columns].notna(), "–").rename(columns=TABLE_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -571,34 +645,54 @@ def build_demo() -> gr.Blocks:
                             gr.Markdown(families_markdown())
                     with gr.Column(scale=3, elem_id="results-column"):
                         signal_info = gr.Markdown(elem_id="signal-info")
-                        gr.Markdown("#### Reconstructions")
-                        recon_note = gr.Markdown(RECONSTRUCTION_NOTES["1d"], elem_id="recon-note")
-                        gallery = gr.Gallery(label="Target and fits", columns=GALLERY_COLUMNS, height=330, object_fit="contain",
-                                             allow_preview=True, elem_id="recon-gallery", format="png", visible=False,
-                                             interactive=False)
-                        recon_plot = gr.Plot(show_label=False, visible=False, elem_id="recon-plot")
-                        target_audio = gr.Audio(label="target", visible=False, interactive=False, elem_id="target-audio")
-                        with gr.Row(elem_id="audio-slots"):
-                            audio_slots = [gr.Audio(visible=False, interactive=False, elem_id=f"audio-{i}", min_width=200)
-                                           for i in range(AUDIO_SLOTS)]
-                        gr.Markdown("#### Curves\n" + EXPLAIN["curves"])
-                        curves = gr.Plot(elem_id="curves-plot", show_label=False)
-                        results = gr.Dataframe(value=_table([]), label="Results", interactive=False,
-                                               elem_id="results-table")
-                        with gr.Row():
-                            downloads = gr.File(label="Downloads (CSV, figures)", file_count="multiple",
-                                                interactive=False, elem_id="downloads", scale=4)
-                            export = gr.Button("Figures as PNG", elem_id="export-button", scale=1, min_width=120)
-                        gr.Markdown("#### Empirical NTK\n" + EXPLAIN["ntk"])
-                        ntk = gr.Plot(elem_id="ntk-plot", show_label=False, visible=False)
-                        gr.Markdown("#### Where the error is\n" + EXPLAIN["errors"])
-                        errors = gr.Plot(elem_id="error-plot", show_label=False, visible=False)
-                        gr.Markdown("#### Error per frequency band\n" + EXPLAIN["bands"])
-                        bands = gr.Plot(elem_id="bands-plot", show_label=False, visible=False)
-                        gr.Markdown("#### One method in detail\n" + EXPLAIN["details"])
-                        details_choice = gr.Radio([], label="Method", visible=False, elem_id="details-choice")
-                        activations = gr.Plot(elem_id="activations-plot", show_label=False, visible=False)
-                        kernel = gr.Plot(elem_id="kernel-plot", show_label=False, visible=False)
+                        with gr.Row(elem_id="replay-row", visible=False, equal_height=False) as replay_row:
+                            replay = gr.Slider(0, 1, value=0, step=1, scale=6, elem_id="replay-slider",
+                                               label="Replay: drag to any step — every panel of every method "
+                                                     "shows that step (Live: follow training)")
+                            with gr.Column(scale=1, min_width=90):
+                                live_button = gr.Button("Live", elem_id="replay-live", size="sm")
+                                play = gr.Button("▶ Play", elem_id="replay-play", size="sm")
+                                gif = gr.Button("GIF", elem_id="replay-gif", size="sm")
+                        # Named views, each about two screens: what the networks drew, how they learned,
+                        # why (the kernel), where the error sits, and one method from the inside.
+                        with gr.Tabs(elem_id="views"):
+                            with gr.Tab("Reconstructions", id="view-reconstructions"):
+                                recon_note = gr.Markdown(RECONSTRUCTION_NOTES["1d"], elem_id="recon-note")
+                                gallery = gr.Gallery(label="Target and fits", columns=GALLERY_COLUMNS, height=330,
+                                                     object_fit="contain", allow_preview=True, elem_id="recon-gallery",
+                                                     format="png", visible=False, interactive=False)
+                                recon_plot = gr.Plot(show_label=False, visible=False, elem_id="recon-plot")
+                                target_audio = gr.Audio(label="target", visible=False, interactive=False,
+                                                        elem_id="target-audio")
+                                with gr.Row(elem_id="audio-slots"):
+                                    audio_slots = [gr.Audio(visible=False, interactive=False, elem_id=f"audio-{i}",
+                                                            min_width=200) for i in range(AUDIO_SLOTS)]
+                                results = gr.Dataframe(value=_table([]), label="Results", interactive=False,
+                                                       elem_id="results-table")
+                                with gr.Row():
+                                    downloads = gr.File(label="Downloads (CSV, figures, replay GIF)",
+                                                        file_count="multiple", interactive=False, elem_id="downloads",
+                                                        scale=4)
+                                    export = gr.Button("Figures as PNG", elem_id="export-button", scale=1,
+                                                       min_width=120)
+                            with gr.Tab("Learning over time", id="view-learning"):
+                                gr.Markdown(EXPLAIN["curves"])
+                                curves_x = gr.Radio([("steps", "step"), ("seconds of training", "seconds")],
+                                                    value="step", label="x axis", elem_id="curves-x")
+                                curves = gr.Plot(elem_id="curves-plot", show_label=False)
+                                gr.Markdown("**Error per frequency band.** " + EXPLAIN["bands"])
+                                bands = gr.Plot(elem_id="bands-plot", show_label=False, visible=False)
+                            with gr.Tab("NTK & spectra", id="view-ntk"):
+                                gr.Markdown(EXPLAIN["ntk"])
+                                ntk = gr.Plot(elem_id="ntk-plot", show_label=False, visible=False)
+                            with gr.Tab("Where the error is", id="view-errors"):
+                                gr.Markdown(EXPLAIN["errors"])
+                                errors = gr.Plot(elem_id="error-plot", show_label=False, visible=False)
+                            with gr.Tab("Inside one method", id="view-details"):
+                                gr.Markdown(EXPLAIN["details"])
+                                details_choice = gr.Radio([], label="Method", visible=False, elem_id="details-choice")
+                                activations = gr.Plot(elem_id="activations-plot", show_label=False, visible=False)
+                                kernel = gr.Plot(elem_id="kernel-plot", show_label=False, visible=False)
 
             with gr.Tab("CNN weights (NeRN / SBS)", id="nern", elem_id="nern-tab") as nern_tab:
                 app_nern.build_tab(CONCURRENCY)
@@ -611,7 +705,9 @@ def build_demo() -> gr.Blocks:
                     device, fast, ntk_points, methods]
         preview_outputs = [signal_info, recon_note, gallery, recon_plot, target_audio]
         train_outputs = [status, curves, results, downloads, gallery, recon_plot, target_audio, *audio_slots, ntk,
-                         errors, bands, activations, kernel, details_choice, share, preset]
+                         errors, bands, activations, kernel, details_choice, share, preset, replay, replay_row,
+                         curves_x]
+        replay_outputs = [status, curves, gallery, recon_plot, ntk, errors, bands, activations, kernel, replay]
         private = dict(api_visibility="private")
 
         accordions = [signal_accordion, modifier_accordion, knob_accordion, training_accordion]
@@ -652,6 +748,11 @@ def build_demo() -> gr.Blocks:
         stop.click(on_stop, None, status, queue=False, **private)
         export.click(on_export, None, downloads, **private)
         details_choice.input(on_details, details_choice, [activations, kernel], queue=False, **private)
+        replay.release(on_replay, replay, replay_outputs, queue=False, **private)
+        live_button.click(on_live, None, replay_outputs, queue=False, **private)
+        play.click(on_play, replay, replay_outputs, concurrency_limit=None, **private)
+        gif.click(on_gif, None, downloads, **private)
+        curves_x.input(on_x_axis, curves_x, curves, queue=False, **private)
         reset.click(on_reset, None, train_outputs + controls + [preset_note, upload_state, upload_message, tune],
                     queue=False, **private).then(on_preview, [upload_state] + controls, preview_outputs, **private)
         hideable = [preset, preset_note, upload, methods, method_info, steps, share, families, signals_tab, nern_tab,

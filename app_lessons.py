@@ -29,7 +29,7 @@ EVIDENCE = {
     "spectral-bias": ("bands", "**Error per frequency band** over training, one panel per method: dark = not yet "
                                "learned, bright = learned. Spectral bias: the low bands (bottom rows) brighten first."),
     "ntk": ("ntk", "**The eNTK**, measured as the networks train: its eigenvalues (top left: the faster they fall, "
-                   "the fewer fast directions), how much of the target lies along each eigenvector (top right), "
+                   "the fewer fast directions), the share of the target on the i fastest eigenvectors (top right), "
                    "and S(k), where the kernel puts its energy in frequency (below)."),
     "bottleneck": ("ntk", "**The eNTK** of each network. Below: S(k), where its kernel puts energy in frequency, "
                           "with the target's spectrum dashed. Where S(k) has no energy but the target does, "

@@ -143,16 +143,27 @@ def _single(value, key: str = "") -> dict:
 # ----------------------------------------------------------------------------------------------
 # Builders
 # ----------------------------------------------------------------------------------------------
-def psnr_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "Training curves") -> FigureSpec:
-    """curves: label -> (steps, loss). Shows PSNR (R = 2) and the loss, one colour per method."""
-    psnr_panel = Panel("PSNR (R = 2, targets in [-1, 1])", "step", "PSNR (dB)")
-    loss_panel = Panel("Loss (MSE)", "step", "MSE", ylog=True)
+def psnr_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "Training curves",
+                x_unit: str = "step", marker: float | None = None) -> FigureSpec:
+    """curves: label -> (x, loss), x in steps or seconds of training (`x_unit`). Shows PSNR (R = 2)
+    and the loss, one colour per method; `marker`: a dashed line at that x (the replayed step)."""
+    xlabel = "seconds of training" if x_unit == "seconds" else "step"
+    psnr_panel = Panel("PSNR (R = 2, targets in [-1, 1])", xlabel, "PSNR (dB)")
+    loss_panel = Panel("Loss (MSE)", xlabel, "MSE", ylog=True)
     for i, (label, (steps, losses)) in enumerate(curves.items()):
         steps, losses = _downsample(np.asarray(steps), np.asarray(losses, dtype=np.float64))
         with np.errstate(divide="ignore"):
             psnr = 10 * np.log10(4.0 / np.where(losses > 0, losses, np.nan))
         psnr_panel.traces.append(Trace("line", steps, psnr, name=label, color=_colour(i)))
         loss_panel.traces.append(Trace("line", steps, _positive(losses), name=label, color=_colour(i)))
+    if marker is not None:
+        for panel in (psnr_panel, loss_panel):
+            values = np.concatenate([t.y for t in panel.traces]) if panel.traces else np.zeros(0)
+            values = values[np.isfinite(values)]
+            if values.size:
+                panel.traces.append(Trace("line", np.array([marker, marker]), np.array([values.min(), values.max()]),
+                                          name=f"{xlabel} {marker:g}", dash=True, color=TARGET_COLOUR, legend=False,
+                                          width=1.2))
     return FigureSpec(title, [psnr_panel, loss_panel], cols=2, height=340)
 
 
@@ -167,20 +178,26 @@ def _as_kernels(kernels) -> dict[str, dict[str, NTKResult]]:
 NTK_CAPTION = "solid: trained network · dashed: at initialisation · grey dashed: the target's spectrum"
 
 
-def ntk_figure(kernels, title: str = "Empirical NTK") -> FigureSpec:
-    """Eigenvalue decay and target projections |vᵢᵀy| (all methods, init dashed, now solid), then
+def ntk_figure(kernels, title: str = "Empirical NTK", audio: tuple[float, int] | None = None) -> FigureSpec:
+    """Eigenvalue decay and the target's cumulative share on the fastest eigenvectors (all methods,
+    init dashed, now solid), then
     S(k) = Σ λᵢ|v̂ᵢ(k)|² (WINNER Eq. 6) as small multiples, one panel per method, with the
     target's spectrum dashed. `kernels`: method -> {"init": NTKResult, "now": NTKResult} (or
-    method -> NTKResult, or one NTKResult)."""
+    method -> NTKResult, or one NTKResult). `audio`: (sample rate, samples) draws S(k) in Hz."""
     kernels = _as_kernels(kernels)
     first = next((r for k in kernels.values() for r in k.values()), None)
     extent = "window" if first is not None and first.layout == "window" else "signal"
     decay = Panel("Eigenvalue decay λᵢ/λ₁", "index i", "λᵢ / λ₁", xlog=True, ylog=True)
-    projections = Panel("Target along eigenvectors |vᵢᵀy| (fast → slow)", "index i", "|vᵢᵀy|", xlog=True, ylog=True)
+    # the target's energy on the first i eigenvectors, cumulated: one smooth rising line per method
+    # (the raw |vᵢᵀy| of several methods tangle); the higher and earlier it rises, the more of the
+    # target lies along fast directions
+    projections = Panel("Share of the target on the i fastest eigenvectors", "index i (fast → slow)",
+                        "Σ_{j≤i} |vⱼᵀy|² / ‖y‖²", xlog=True)
     spectra = []
     for i, (label, pair) in enumerate(kernels.items()):
         colour = _colour(i)
-        panel = Panel(f"S(k): {label}", f"frequency k (cycles across the {extent})", "share of energy", ylog=True)
+        panel = Panel(f"S(k): {label}", "frequency (Hz)" if audio else f"frequency k (cycles per {extent})",
+                      "share of energy", ylog=True)
         target_drawn = False
         for when in ("init", "now"):
             result = pair.get(when)
@@ -192,12 +209,16 @@ def ntk_figure(kernels, title: str = "Empirical NTK") -> FigureSpec:
             shown = result.eigenvalues > floor
             decay.traces.append(Trace("line", index[shown], _positive(_relative(result.eigenvalues)[shown]),
                                       name=name, color=colour, dash=dash, legend=not dash))
-            projections.traces.append(Trace("line", index, _positive(result.target_projections), name=name,
+            energy = result.target_projections ** 2
+            projections.traces.append(Trace("line", index, np.cumsum(energy) / max(energy.sum(), 1e-300), name=name,
                                             color=colour, dash=dash, legend=False))
-            panel.traces.append(Trace("line", result.k, _positive(result.spectrum / max(result.spectrum.sum(), 1e-300)),
+            # audio: k cycles across the sub-grid's extent (the signal, or a window of it) in Hz
+            k = result.k * (audio[0] / (result.subgrid[0] if result.layout == "window" else audio[1])) if audio \
+                else result.k
+            panel.traces.append(Trace("line", k, _positive(result.spectrum / max(result.spectrum.sum(), 1e-300)),
                                       name=name, color=colour, dash=dash, legend=False))
             if not target_drawn:
-                panel.traces.append(Trace("line", result.k, _positive(result.target_spectrum /
+                panel.traces.append(Trace("line", k, _positive(result.target_spectrum /
                                                                       max(result.target_spectrum.sum(), 1e-300)),
                                           name="target", color=TARGET_COLOUR, dash=True, width=1.2, legend=False))
                 target_drawn = True
@@ -243,7 +264,7 @@ def activations_figure(stats: list[LayerStats], title: str = "Activations per la
             pre.traces.append(Trace("line", *layer.pre_reference, name="theory", dash=True, color=TARGET_COLOUR))
         if layer.post_reference is not None:
             post.traces.append(Trace("line", *layer.post_reference, name="theory", dash=True, color=TARGET_COLOUR))
-        power = Panel(f"layer {layer.layer}: power spectrum", "frequency k (cycles)", "Σ|FFT|²",
+        power = Panel(f"layer {layer.layer}: power spectrum", "frequency k (cycles per signal)", "Σ|FFT|²",
                       [Trace("line", layer.k, _positive(layer.power), name="post-activation", color=PALETTE[1])],
                       ylog=True)
         if layer.pre_power is not None:
@@ -272,25 +293,25 @@ def _shared_range(arrays: list[np.ndarray], upper_percentile: float = 99.5) -> t
 
 
 def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
-    """Error maps, one panel per method on one colour scale. Images: FFT log-magnitude error
-    (and, for up to three methods, the pixel residual); audio: the target's spectrogram and each
+    """Error maps, one panel per method on one colour scale. Images: FFT log-magnitude error and
+    the pixel residual; audio: the target's spectrogram and each
     fit's dB difference (a band that stays bright is one not learned); 1D: spectra."""
     maps = _single(maps, "fit")
     kinds = {m.kind for m in maps.values()}
     kind = kinds.pop() if len(kinds) == 1 else "1d"
     labels = list(maps)
     if kind == "image":
-        panels = [Panel(f"{label}: |log|F(fit)| − log|F(target)||", "kx", "ky",
+        panels = [Panel(f"{label}: |log|F(fit)| − log|F(target)||", "kx (cycles per image)", "ky",
                         [Trace("heatmap", z=m.fft_log_error[::-1], coloraxis="fft")]) for label, m in maps.items()]
         rows = _grid(len(panels))
         axes = {"fft": ColorAxis("log-magnitude error", "Magma", *_shared_range([m.fft_log_error for m in maps.values()]),
                                  row=0)}
-        if len(maps) <= 3:
-            panels += [Panel(f"{label}: pixel residual |fit − target|", "x (px)", "y (px)",
-                             [Trace("heatmap", z=m.residual[::-1], coloraxis="residual")]) for label, m in maps.items()]
-            axes["residual"] = ColorAxis("|error|", "Magma", *_shared_range([m.residual for m in maps.values()]),
-                                         row=len(rows))
-            rows = rows + rows
+        # the pixel residual for every method, below the spectra (not dropped past three methods)
+        panels += [Panel(f"{label}: pixel residual |fit − target|", "x (px)", "y (px)",
+                         [Trace("heatmap", z=m.residual[::-1], coloraxis="residual")]) for label, m in maps.items()]
+        axes["residual"] = ColorAxis("|error|", "Magma", *_shared_range([m.residual for m in maps.values()]),
+                                     row=len(rows))
+        rows = rows + rows
         return FigureSpec(title, panels, rows=rows, coloraxes=axes, height=grid_height(len(rows), 270))
     if kind == "audio":
         first = next(iter(maps.values()))
@@ -306,10 +327,11 @@ def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
                           caption="bright in a difference panel: not learned · grey: the target is more than 60 dB "
                                   "below its peak there (nothing to learn)")
     panels = []
-    for label, m in maps.items():
-        panels.append(Panel(f"{label}: spectrum", "frequency k (cycles across the signal)", "|FFT|", [
+    for i, (label, m) in enumerate(maps.items()):  # each method in its own colour, as in every figure
+        panels.append(Panel(f"{label}: spectrum", "frequency k (cycles per signal)", "|FFT|", [
             Trace("line", m.frequencies, _positive(m.target_fft), name="target", color=TARGET_COLOUR, dash=True),
-            Trace("line", m.frequencies, _positive(m.fit_fft), name="fit", color=PALETTE[1])], ylog=True))
+            Trace("line", m.frequencies, _positive(m.fit_fft), name=label.split(" · ")[0], color=_colour(i))],
+                            ylog=True))
     rows = _grid(len(panels))
     return FigureSpec(title, panels, rows=rows, height=grid_height(len(rows), 250))
 
@@ -318,9 +340,12 @@ BAND_CAPTION = ("Δ = √(Σ|F[fit] − F[target]|² / Σ|F[target]|²) per band
                 "bright: learned · grey: no target energy (< 0.1% of the busiest band's)")
 
 
-def band_error_figure(histories, title: str = "Relative error per frequency band over training") -> FigureSpec:
-    """histories: method -> (steps, band edges, Δ (bands, steps)) (or one such tuple). x runs from
-    step 0 to the last step; each column spans from its step to the next one."""
+def band_error_figure(histories, title: str = "Relative error per frequency band over training",
+                      hz_per_cycle: float | None = None) -> FigureSpec:
+    """histories: method -> (steps, band edges in cycles per signal, Δ (bands, steps)) (or one such
+    tuple). x runs from step 0 to the last step; each column spans from its step to the next one.
+    Audio: `hz_per_cycle` (sample rate / samples) labels the bands in Hz."""
+    scale, unit = (hz_per_cycle, "Hz") if hz_per_cycle else (1.0, "cycles per signal")
     if isinstance(histories, tuple):
         histories = {"fit": histories}
     panels = []
@@ -328,8 +353,8 @@ def band_error_figure(histories, title: str = "Relative error per frequency band
         steps = np.asarray(steps)
         x = _column_edges(steps)
         centres = _centres(np.asarray(edges)) if np.size(edges) else np.asarray(edges)
-        panels.append(Panel(f"{label}: Δ per band", "step", "frequency band (cycles)",
-                            [Trace("heatmap", x=x, y=centres, z=np.clip(heat, 0, 1.0), coloraxis="delta")]))
+        panels.append(Panel(f"{label}: Δ per band", "step", f"frequency band ({unit})",
+                            [Trace("heatmap", x=x, y=centres * scale, z=np.clip(heat, 0, 1.0), coloraxis="delta")]))
     rows = _grid(len(panels))
     return FigureSpec(title, panels, rows=rows, coloraxes={"delta": ColorAxis("Δ (1 = zero output)", "Viridis_r",
                                                                               0.0, 1.0, row=0)},
@@ -368,7 +393,7 @@ def reconstruction_figure(signal: Signal, predictions=None, title: str = "Recons
     if not predictions:
         return FigureSpec(title, [Panel(f"target ({span})", xlabel, "value", [target])], height=300)
     panels = [Panel(f"{label} ({span})", xlabel, "value",
-                    [target, Trace("line", t, np.asarray(p)[:n, 0], name="fit", color=_colour(i))])
+                    [target, Trace("line", t, np.asarray(p)[:n, 0], name=label.split(" · ")[0], color=_colour(i))])
               for i, (label, p) in enumerate(predictions.items())]
     rows = _grid(len(panels), 2)
     return FigureSpec(title, panels, rows=rows, height=grid_height(len(rows), 230))
@@ -535,7 +560,12 @@ def _to_plotly(spec: FigureSpec):
                   legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="top", yref="container",
                               font=dict(size=FONT_SIZE)),
                   plot_bgcolor=spec.background, paper_bgcolor="white", font=dict(size=FONT_SIZE))
-    if legend_names:  # on the title's line, at the right: it never covers an axis or a panel title
+    if len(legend_names) > 3:  # a long legend gets a line of its own under the panels: beside a title it
+        # ran into it (six methods on the eNTK)
+        layout["legend"].update(x=0.5, xanchor="center", y=0.0, yanchor="bottom")
+        layout["margin"]["b"] += 30
+        layout["height"] = spec.height + 30
+    elif legend_names:  # on the title's line, at the right: it never covers an axis or a panel title
         layout["legend"].update(y=1 - 8 / spec.height)
     return go.Figure(dict(data=data, layout=layout), skip_invalid=True, _validate=False)
 

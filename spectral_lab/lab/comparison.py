@@ -26,6 +26,7 @@ from ..modifiers import describe_preconditioner, fr_preconditioner
 from ..signals import Signal
 from ..train import pick_device
 from ..tuning import TUNE_FACTORS, TUNE_FRACTION
+from .replay import keep, prediction_limit, view_at
 from .stream import Update, train_stream, user_message
 
 
@@ -53,6 +54,12 @@ class MethodView:
     band_edges: np.ndarray | None = None
     row: dict | None = None
     metrics: dict = field(default_factory=dict)  # the final snapshot's (zero-output PSNR, float32 limit, ...)
+    # replay history, (step, value) per checkpoint, capped (replay.keep)
+    predictions: list = field(default_factory=list)  # float16 copies
+    ntk_history: list = field(default_factory=list)
+    error_history: list = field(default_factory=list)
+    activation_history: list = field(default_factory=list)
+    elapsed: list = field(default_factory=list)  # (step, seconds of training): the curves' time axis
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         if not self.curve_steps:
@@ -114,6 +121,12 @@ class LiveComparison:
         self._heavy_order = list(self.panels)  # least recently sent first
         self._audio_dirty: set[int] = set()
         self._audio_sent: dict[int, float] = {}
+        self.replay_step: int | None = None  # a step the user scrubbed to: live frames leave the panels alone
+        self.x_axis = "step"  # the curves' x axis: "step" or "seconds"
+        self._prediction_limit = prediction_limit(signal.values.size, len(self.methods))
+        # one frequency unit per signal kind: Hz for audio, cycles per signal otherwise
+        self._audio = (signal.sample_rate, signal.num_points) if signal.kind == "audio" and signal.sample_rate else None
+        self._hz_per_cycle = self._audio[0] / self._audio[1] if self._audio else None
 
     # --------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -154,7 +167,7 @@ class LiveComparison:
                 last_light = now
                 if table_changed:
                     frame.table = self.table()
-                if heavy_due:
+                if heavy_due and self.replay_step is None:  # while replaying, the panels show the past
                     self._fill_heavy(frame, limit=HEAVY_PANELS_PER_FRAME)
                     last_heavy = time.perf_counter()
                 yield frame
@@ -168,6 +181,7 @@ class LiveComparison:
         # one frame and skipped in the next is erased before a busy page has drawn it (seen in CI:
         # a final eNTK or a method's detail never shown). Nothing follows this frame.
         self._dirty.update(self.panels)
+        self.replay_step = None  # the last frame shows the end
         frame = Frame(status=self.status_line(final=True), curves=self.curves_figure(), table=self.table(),
                       step=self._current_step(), done=True, outcome=self.outcome())
         self._fill_heavy(frame)
@@ -193,24 +207,29 @@ class LiveComparison:
             return True
         snapshot = update.snapshot
         view.step, view.total_steps = snapshot.step, snapshot.total_steps
+        keep(view.elapsed, snapshot.step, snapshot.elapsed, limit=10**6)
         view.psnr, view.best_psnr, view.steps_per_s = snapshot.psnr, snapshot.best_psnr, snapshot.steps_per_s
         if snapshot.steps.size:
             view.curve_steps.append(snapshot.steps)
             view.curve_losses.append(snapshot.losses)
         if snapshot.prediction is not None:
             view.prediction = snapshot.prediction
+            keep(view.predictions, snapshot.step, snapshot.prediction.astype(np.float16), self._prediction_limit)
             self._mark("reconstruction")
             self._audio_dirty.add(view.index)
         diagnostics = snapshot.diagnostics
         if "ntk" in diagnostics:
             view.ntk["init" if snapshot.step == 0 else "now"] = diagnostics["ntk"]
+            keep(view.ntk_history, snapshot.step, diagnostics["ntk"])
             self._mark("ntk")
             self._mark("details")
         if "activations" in diagnostics:
             view.activations = diagnostics["activations"]
+            keep(view.activation_history, snapshot.step, diagnostics["activations"])
             self._mark("details")
         if "error_map" in diagnostics:
             view.error_map = diagnostics["error_map"]
+            keep(view.error_history, snapshot.step, diagnostics["error_map"])
             self._mark("errors")
         if "band_error" in diagnostics:
             view.band_edges = diagnostics["band_error"][0]
@@ -308,12 +327,38 @@ class LiveComparison:
                              "note": v.message})
         return rows
 
-    def curves_figure(self) -> plots.FigureSpec:
-        curves = {v.method: v.curve() for v in self.views if v.curve_steps}
-        return plots.psnr_figure(curves, "PSNR and loss, one line per method")
+    def curves_figure(self, marker: int | None = None) -> plots.FigureSpec:
+        """PSNR and loss per method against steps or seconds of training (`x_axis`), with a line at
+        the replayed step (`marker`)."""
+        curves = {}
+        for view in self.views:
+            if not view.curve_steps:
+                continue
+            steps, losses = view.curve()
+            if self.x_axis == "seconds" and view.elapsed:
+                seen, seconds = np.array(view.elapsed, dtype=np.float64).T
+                steps = np.interp(steps, seen, seconds)  # each logged step at its training time
+            curves[view.method] = (steps, losses)
+        at = marker
+        if marker is not None and self.x_axis == "seconds":
+            at = max((float(np.interp(marker, *np.array(v.elapsed, dtype=np.float64).T)) for v in self.views
+                      if v.elapsed), default=None)
+        return plots.psnr_figure(curves, "PSNR and loss, one line per method", x_unit=self.x_axis, marker=at)
 
-    def kernels(self) -> dict:
-        return {v.method: dict(v.ntk) for v in self.views if v.ntk}
+    def kernels(self, views=None) -> dict:
+        return {v.method: dict(v.ntk) for v in (views or self.views) if v.ntk}
+
+    def max_step(self) -> int:
+        return max((v.step for v in self.views), default=0)
+
+    def frame_at(self, step: int, panels: tuple[str, ...] | None = None) -> Frame:
+        """Every panel (or those named) of every method as it stood at `step` (the replay slider),
+        the curves marked at it."""
+        views = [view_at(v, step) for v in self.views]
+        frame = Frame(status="", curves=self.curves_figure(marker=step), step=step)
+        for name in (p for p in self.panels if panels is None or p in panels):
+            self._fill_panel(frame, name, views)
+        return frame
 
     def _fill_heavy(self, frame: Frame, limit: int | None = None) -> int:
         """Put up to `limit` of the changed heavy panels into `frame`, the least recently sent first
@@ -333,43 +378,48 @@ class LiveComparison:
             frame.audio = self._audio_updates()
         return filled
 
-    def _fill_panel(self, frame: Frame, name: str) -> bool:
-        """One heavy panel into `frame`; False when it has nothing to show yet."""
+    def _fill_panel(self, frame: Frame, name: str, views=None) -> bool:
+        """One heavy panel of `views` (default: the live ones) into `frame`; False when it has
+        nothing to show yet."""
+        views = views or self.views
         if name == "reconstruction":
-            seen = [v for v in self.views if v.prediction is not None]
-            if not seen:
+            if not any(v.prediction is not None for v in views):
                 return False
             if self.signal.kind == "image":
-                frame.gallery = self.gallery()
+                frame.gallery = self.gallery(views)
             else:
-                frame.reconstruction = plots.reconstruction_figure(
-                    self.signal, {v.label: v.prediction for v in seen}, "Fit vs target, one panel per method")
+                frame.reconstruction = self.reconstruction_spec(views)
         elif name == "ntk":
-            if not self.kernels():
+            if not self.kernels(views):
                 return False
-            frame.ntk = plots.ntk_figure(self.kernels(), "Empirical NTK: eigenvalues, projections and S(k) per method")
+            frame.ntk = plots.ntk_figure(self.kernels(views), "Empirical NTK per method", audio=self._audio)
         elif name == "errors":
-            maps = {v.label: v.error_map for v in self.views if v.error_map is not None}
+            maps = {v.label: v.error_map for v in views if v.error_map is not None}
             if not maps:
                 return False
             frame.errors = plots.error_figure(maps, "Where the error is, one panel per method")
         elif name == "bands":
-            histories = {v.label: v.bands() for v in self.views if v.band_columns}
+            histories = {v.label: v.bands() for v in views if v.band_columns}
             if not histories:
                 return False
-            frame.bands = plots.band_error_figure(histories)
+            frame.bands = plots.band_error_figure(histories, hz_per_cycle=self._hz_per_cycle)
         elif name == "details":
             if self.selected is None:
                 return False
-            frame.details = self.details(self.selected)
+            frame.details = self.details(self.selected, views)
         return True
 
-    def gallery(self) -> list[tuple[np.ndarray, str]]:
-        """Target, then every method's current fit, upscaled with nearest neighbour to ≥ 256 px."""
-        items = [(upscale(self.signal.to_original()), "target")]
-        items += [(upscale(self.signal.to_original(v.prediction)), v.label) for v in self.views
+    def gallery(self, views=None, minimum: int = 256) -> list[tuple[np.ndarray, str]]:
+        """Target, then every method's current fit, upscaled with nearest neighbour to ≥ `minimum` px."""
+        items = [(upscale(self.signal.to_original(), minimum), "target")]
+        items += [(upscale(self.signal.to_original(v.prediction), minimum), v.label) for v in (views or self.views)
                   if v.prediction is not None]
         return items
+
+    def reconstruction_spec(self, views=None, title: str = "Fit vs target, one panel per method") -> plots.FigureSpec:
+        """1D / audio: the target and each method's fit, one panel per method."""
+        seen = [v for v in (views or self.views) if v.prediction is not None]
+        return plots.reconstruction_figure(self.signal, {v.label: v.prediction for v in seen}, title)
 
     def _audio_updates(self, force: bool = False, every: float = 5.0) -> dict:
         """Players are re-encoded at most every `every` seconds per method (and when it finishes)."""
@@ -383,9 +433,9 @@ class LiveComparison:
                 self._audio_dirty.discard(index)
         return out
 
-    def details(self, method: str) -> tuple[plots.FigureSpec | None, plots.FigureSpec | None]:
+    def details(self, method: str, views=None) -> tuple[plots.FigureSpec | None, plots.FigureSpec | None]:
         """(activations, kernel) figures of one method: the heavy panels shown for one at a time."""
-        view = self.view(method)
+        view = next(v for v in (views or self.views) if v.method == method)
         activations = (plots.activations_figure(view.activations, f"Activations of {method}")
                        if view.activations else None)
         result = view.ntk.get("now") or view.ntk.get("init")
@@ -409,13 +459,13 @@ class LiveComparison:
             return [str(f) for f in files]
         specs = {"psnr.png": self.curves_figure()}
         if self.kernels():
-            specs["ntk.png"] = plots.ntk_figure(self.kernels())
+            specs["ntk.png"] = plots.ntk_figure(self.kernels(), audio=self._audio)
         maps = {v.label: v.error_map for v in self.views if v.error_map is not None}
         if maps:
             specs["errors.png"] = plots.error_figure(maps)
         histories = {v.label: v.bands() for v in self.views if v.band_columns}
         if histories:
-            specs["bands.png"] = plots.band_error_figure(histories)
+            specs["bands.png"] = plots.band_error_figure(histories, hz_per_cycle=self._hz_per_cycle)
         for name, spec in specs.items():
             plots.save_png(spec, outdir / name)
             files.append(outdir / name)

@@ -117,13 +117,13 @@ def matching_preset(config: RunConfig, methods: list[str], device_type: str = "c
 
 
 def with_app_cadence(config: RunConfig, device_type: str) -> RunConfig:
-    """Diagnostic cadences the app uses: ~6 eNTKs, 3 activation snapshots, ~12 error maps and 40
-    band-error columns per run, within a 6% budget shared by them (the final step computes every
+    """Diagnostic cadences the app uses: ~6 eNTKs, 3 activation snapshots, ~12 error maps, 40
+    reconstructions (the replay's frames) and 40 band-error columns per run, within a 6% budget shared by them (the final step computes every
     one whatever the budget deferred). With the UI thread's share this keeps the app's training
     at ≥ 0.85 of headless on 2 CPU cores (bench/bench_app.py)."""
     steps = config.steps
     return config.replace(
         diagnostics_budget=min(config.diagnostics_budget, 0.06) if config.diagnostics_budget > 0 else 0.0,
-        log_every=max(1, min(config.log_every, steps // 50 or 1)), preview_every=max(1, steps // 10),
+        log_every=max(1, min(config.log_every, steps // 50 or 1)), preview_every=max(1, steps // 40),
         ntk_every=config.ntk_every or max(1, steps // 6), activations_every=config.activations_every or max(1, steps // 3),
         errors_every=config.errors_every or max(1, steps // 12), bands_every=config.bands_every or max(1, steps // 40))
