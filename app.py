@@ -78,7 +78,7 @@ EXPLAIN = {
            "early = a target the kernel learns fast). Below, per method: **S(k)**, where the kernel puts its energy in frequency (WINNER Eq. 6), with "
            "the target's spectrum dashed: where S(k) has no energy but the target does, training cannot go. "
            "Solid = trained network, dashed = at initialisation.",
-    "errors": "Images: FFT log-magnitude error per method (bright = large), and the pixel residual. Audio: the "
+    "errors": "Images: FFT log-magnitude error per method (bright = large), and the pixel error. Audio: the "
               "target's spectrogram and each fit's dB difference: a band that stays bright is one the network has "
               "not learned; grey = the target is more than 60 dB below its peak there (nothing to learn).",
     "bands": "Band-aggregated relative error after IGA Eq. 7 over training, per method: dark = not yet learned, "
@@ -88,6 +88,22 @@ EXPLAIN = {
                "outputs; WINNER Thm 3.1 plus the bias term for layer 2), each layer's power spectrum, and the "
                "normalised kernel.",
 }
+GLOSSARY = """
+- **PSNR** (dB): 10·log10(R²/MSE) with R = 2, the range of targets scaled to [-1, 1]; +6 dB = half the error.
+  The *zero-output PSNR* is what a network that outputs 0 everywhere scores: a run stuck there learned nothing.
+- **SSIM** (≤ 1): structural similarity of images (1 = identical).
+- **ρ_AG** (≤ 1): cosine similarity of the fit's and the target's amplitude spectra (SPDER Eq. 5); 1 = the same
+  energy at every frequency.
+- **ψ**: the signal's spectral centroid, its energy-weighted mean frequency over Nyquist (WINNER Eq. 10); high ψ =
+  a high-frequency signal.
+- **eNTK**, K: the empirical neural tangent kernel, how a step on one point moves the output at another.
+  **λᵢ** its eigenvalues: the error along eigenvector i shrinks like (1 − ηλᵢ)ᵗ, so large λ = learned fast.
+- **S(k)**: where the kernel puts its energy in frequency (WINNER Eq. 6); nothing there = nothing learned there.
+- **Δ** per band: the error in a frequency band over the target's energy there (1 = as bad as outputting 0).
+- **ω₀**: the frequency scale of a sine layer (SIREN); **s₀, s₁**: SIREN²'s noise scales (WINNER Eq. 11).
+- **M**: the points the eNTK is measured on. **cycles per signal**: oscillations across the whole signal (or
+  image side); audio frequencies are in Hz.
+"""
 RECONSTRUCTION_NOTES = {  # by signal kind, shown under "Reconstructions"
     "image": "The target and every method's current fit, side by side, enlarged with nearest neighbour (you "
              "see pixels, not smoothing).",
@@ -553,8 +569,10 @@ def _table(rows: list[dict]):
 # ----------------------------------------------------------------------------------------------
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Spectral Lab") as demo:
-        gr.Markdown(f"### Spectral Lab · see *spectral bias* in coordinate MLPs · running on **{device_label()}**",
-                    elem_id="title")
+        gr.Markdown(f"### Spectral Lab · see *spectral bias* in coordinate MLPs · running on **{device_label()}**\n"
+                    "*Spectral bias*: trained by gradient descent, a network learns a signal's coarse, low-frequency "
+                    "parts long before its fine, high-frequency detail. Start with the **Lessons**; compare methods "
+                    "in the **Lab**.", elem_id="title")
         with gr.Tabs(selected="lessons", elem_id="tabs") as tabs:
             with gr.Tab("Lessons", id="lessons", elem_id="lessons-tab") as lessons_tab:
                 lesson_ui = app_lessons.build_tab(SESSIONS, LIMITS, DEVICE, CONCURRENCY)
@@ -643,6 +661,8 @@ def build_demo() -> gr.Blocks:
                         method_info = gr.Markdown(elem_id="method-info")
                         with gr.Accordion("All methods, by family", open=False, elem_id="method-families") as families:
                             gr.Markdown(families_markdown())
+                        with gr.Accordion("Symbols, in words", open=False, elem_id="glossary"):
+                            gr.Markdown(GLOSSARY)
                     with gr.Column(scale=3, elem_id="results-column"):
                         signal_info = gr.Markdown(elem_id="signal-info")
                         with gr.Row(elem_id="replay-row", visible=False, equal_height=False) as replay_row:

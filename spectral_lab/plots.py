@@ -191,7 +191,7 @@ def ntk_figure(kernels, title: str = "Empirical NTK", audio: tuple[float, int] |
     # the target's energy on the first i eigenvectors, cumulated: one smooth rising line per method
     # (the raw |vᵢᵀy| of several methods tangle); the higher and earlier it rises, the more of the
     # target lies along fast directions
-    projections = Panel("Share of the target on the i fastest eigenvectors", "index i (fast → slow)",
+    projections = Panel("Target share: i fastest eigenvectors", "index i (fast → slow)",
                         "Σ_{j≤i} |vⱼᵀy|² / ‖y‖²", xlog=True)
     spectra = []
     for i, (label, pair) in enumerate(kernels.items()):
@@ -233,7 +233,9 @@ def ntk_figure(kernels, title: str = "Empirical NTK", audio: tuple[float, int] |
 
 
 def kernel_figure(result: NTKResult, title: str = "Normalised kernel Kᵢⱼ/√(KᵢᵢKⱼⱼ)") -> FigureSpec:
-    panel = Panel(f"M = {result.num_points}, cond = {result.condition_number:.2g}, "
+    shown = result.kernel_preview.shape[0]
+    drawn = f" (every {result.num_points // shown}th drawn)" if shown < result.num_points else ""
+    panel = Panel(f"M = {result.num_points} points{drawn}, cond = {result.condition_number:.2g}, "
                   f"eff. rank = {result.effective_rank:.1f}", "point j", "point i",
                   [Trace("heatmap", z=result.kernel_preview, colorbar="K (normalised)", colorscale="RdBu")])
     return FigureSpec(title, [panel], height=380,
@@ -301,23 +303,25 @@ def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
     kind = kinds.pop() if len(kinds) == 1 else "1d"
     labels = list(maps)
     if kind == "image":
-        panels = [Panel(f"{label}: |log|F(fit)| − log|F(target)||", "kx (cycles per image)", "ky",
+        panels = [Panel(f"{label}: FFT error", "kx (cycles per image)", "ky",
                         [Trace("heatmap", z=m.fft_log_error[::-1], coloraxis="fft")]) for label, m in maps.items()]
         rows = _grid(len(panels))
         axes = {"fft": ColorAxis("log-magnitude error", "Magma", *_shared_range([m.fft_log_error for m in maps.values()]),
                                  row=0)}
         # the pixel residual for every method, below the spectra (not dropped past three methods)
-        panels += [Panel(f"{label}: pixel residual |fit − target|", "x (px)", "y (px)",
+        panels += [Panel(f"{label}: pixel error", "x (px)", "y (px)",
                          [Trace("heatmap", z=m.residual[::-1], coloraxis="residual")]) for label, m in maps.items()]
         axes["residual"] = ColorAxis("|error|", "Magma", *_shared_range([m.residual for m in maps.values()]),
                                      row=len(rows))
         rows = rows + rows
-        return FigureSpec(title, panels, rows=rows, coloraxes=axes, height=grid_height(len(rows), 270))
+        return FigureSpec(title, panels, rows=rows, coloraxes=axes, height=grid_height(len(rows), 270),
+                          caption="FFT error: |log|F(fit)| − log|F(target)|| per frequency (kx, ky), bright = not "
+                                  "learned · pixel error: |fit − target|")
     if kind == "audio":
         first = next(iter(maps.values()))
         heat = lambda z, axis: Trace("heatmap", x=first.times, y=first.frequencies, z=z, coloraxis=axis)
         panels = [Panel("target spectrogram", "time (s)", "frequency (Hz)", [heat(first.target_db, "level")])]
-        panels += [Panel(f"{label}: |fit − target| (dB)", "time (s)", "frequency (Hz)",
+        panels += [Panel(f"{label}: dB difference", "time (s)", "frequency (Hz)",
                          [heat(m.difference_db, "difference")]) for label, m in maps.items()]
         rows = _grid(len(panels), 3)
         axes = {"level": ColorAxis("dB", "Viridis", -80.0, 0.0, row=0),
@@ -432,16 +436,21 @@ def kernel_spectra_figure(spectra: dict, title: str = "Kernel ordering and its s
     def log_spectrum(power):
         return np.log10(power + power.max() * 1e-6 + 1e-30)
 
+    taps = [tap(spectra["original_grid"]), tap(spectra["smoothed_grid"])]
+    powers = [log_spectrum(spectra["original"]), log_spectrum(spectra["smoothed"])]
+    limit = float(np.abs(np.concatenate([t.ravel() for t in taps])).max()) or 1.0
+    # two rows sharing one colour bar each, right of the panels (four bars printed over neighbours)
     return FigureSpec(title, [
         Panel(f"{layer.removesuffix('.weight')}, CNN order", "channel", "filter",
-              [Trace("heatmap", z=tap(spectra["original_grid"]), colorbar="w", colorscale="RdBu")]),
-        Panel("smoothed order", "channel", "filter",
-              [Trace("heatmap", z=tap(spectra["smoothed_grid"]), colorbar="w", colorscale="RdBu")]),
+              [Trace("heatmap", z=taps[0], coloraxis="w")]),
+        Panel("smoothed order", "channel", "filter", [Trace("heatmap", z=taps[1], coloraxis="w")]),
         Panel("log₁₀|FFT|², CNN order", "channel frequency", "filter frequency",
-              [Trace("heatmap", z=log_spectrum(spectra["original"]), colorbar="log₁₀ power")]),
+              [Trace("heatmap", z=powers[0], coloraxis="power")]),
         Panel("log₁₀|FFT|², smoothed", "channel frequency", "filter frequency",
-              [Trace("heatmap", z=log_spectrum(spectra["smoothed"]), colorbar="log₁₀ power")]),
-    ], cols=4, height=330)
+              [Trace("heatmap", z=powers[1], coloraxis="power")]),
+    ], cols=2, height=grid_height(2, 260),
+        coloraxes={"w": ColorAxis("centre weight w", "RdBu", -limit, limit, row=0),
+                   "power": ColorAxis("log₁₀ power", "Viridis", *_shared_range(powers), row=1)})
 
 
 def nern_projection_figure(result: NTKResult, unsmoothed_projections: np.ndarray,

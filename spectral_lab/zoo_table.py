@@ -21,6 +21,7 @@ from .cli_common import markdown_table, write_csv
 from .config import RunConfig
 from .method_zoo import FAMILIES, family_of
 from .methods import METHODS
+from .train import FLOAT32_LIMIT_NOTE
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def run_zoo(out: str | os.PathLike, scale: str = "full", tune: bool = False, see
     (out / "results.md").write_text(markdown_table(rows) + "\n")
     summary = summarise_zoo(rows, [s for s, _ in plan.signals], methods)
     write_csv(summary, out / "zoo.csv")
-    (out / "zoo.md").write_text(zoo_markdown(summary, [s for s, _ in plan.signals], plan, tune, steps or plan.steps))
+    (out / "zoo.md").write_text(zoo_markdown(summary, [s for s, _ in plan.signals], plan, tune, steps or plan.steps,
+                                             tuple(seeds or plan.seeds)))
     zoo_figure(summary, [s for s, _ in plan.signals], out / "zoo.png")
     return summary
 
@@ -85,6 +87,7 @@ def summarise_zoo(rows: list[dict], signals: list[str], methods: list[str]) -> l
             values = [float(r["psnr_db"]) for r in mine]
             entry[f"{signal}"] = float(np.mean(values)) if values else None
             entry[f"{signal}_std"] = float(np.std(values)) if len(values) > 1 else 0.0
+            entry[f"{signal}_limit"] = any(FLOAT32_LIMIT_NOTE in (r.get("note") or "") for r in mine)
             seconds += [float(r["seconds"]) for r in mine if r.get("seconds") is not None]
             params += [int(r["params"]) for r in mine if r.get("params") is not None]
         entry["params"] = int(np.median(params)) if params else None
@@ -93,21 +96,26 @@ def summarise_zoo(rows: list[dict], signals: list[str], methods: list[str]) -> l
     return table
 
 
-def zoo_markdown(summary: list[dict], signals: list[str], plan: ZooScale, tune: bool, steps: int) -> str:
+def zoo_markdown(summary: list[dict], signals: list[str], plan: ZooScale, tune: bool, steps: int,
+                 seeds: tuple[int, ...] | None = None) -> str:
+    seeds = tuple(seeds or plan.seeds)
     header = ["method", "family"] + signals + ["params", "s/run"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for entry in summary:
         cells = [entry["method"], entry["family"]]
         for signal in signals:
             value = entry[signal]
-            cells.append("—" if value is None else f"{value:.2f} ± {entry[f'{signal}_std']:.2f}"
-                         if len(plan.seeds) > 1 else f"{value:.2f}")
+            limit = "≥ " if entry.get(f"{signal}_limit") else ""
+            cells.append("—" if value is None else f"{limit}{value:.2f} ± {entry[f'{signal}_std']:.2f}"
+                         if len(seeds) > 1 else f"{limit}{value:.2f}")
         cells += [str(entry["params"]), f"{entry['seconds']:.2f}" if entry["seconds"] is not None else "—"]
         lines.append("| " + " | ".join(cells) + " |")
     lr = "each method at its own best learning rate (5-rate search)" if tune else "each method's default learning rate"
-    notes = (f"\nPSNR (dB, R = 2 on [-1, 1] targets) after {steps} full-batch Adam steps, {lr}, seeds "
-             f"{', '.join(map(str, plan.seeds))}; parameters matched to ReLU {plan.depth}×{plan.width} within 5% "
-             f"per signal (grids: 2^10 table entries a level).\n")
+    seeds_text = f"seeds {', '.join(map(str, seeds))} (mean ± std)" if len(seeds) > 1 else f"seed {seeds[0]}"
+    notes = (f"\nPSNR (dB, R = 2 on [-1, 1] targets) after {steps} full-batch Adam steps, {lr}, {seeds_text}; "
+             f"parameters matched to ReLU {plan.depth}×{plan.width} within 5% per signal (grids: 2^10 table entries "
+             "a level). ≥: a run at its float32 limit (what is left is round-off; such runs do not rank among "
+             "themselves).\n")
     return "\n".join(lines) + "\n" + notes
 
 
