@@ -122,6 +122,8 @@ class RunConfig(FlatConfig):
     finer_base: str | None = knob(None, "FINER++: base activation at the variable-period argument (|z|+1)z "
                                         "(None: Gabor for audio, Gauss otherwise)", choices=("sine", "gauss", "gabor"))
     mfn_scale: float | None = knob(None, "MFN: filter frequency scale (radians per unit; None: by signal size)", 0.1, 1e5)
+    mfn_bandlimit: bool = knob(False, "mfn_fourier as BACON: frozen filter frequencies on an integer grid, the output "
+                                      "band-limited to the signal's Nyquist rate")
     grid_levels: int = knob(8, "grids: resolution levels L (Instant-NGP: 16)", 1, 24)
     grid_features: int = knob(2, "grids: features per entry F (Instant-NGP: 2)", 1, 16)
     grid_table_log2: int = knob(12, "hash grid: log2 of the entries per level T (Instant-NGP: 14–24)", 4, 22)

@@ -9,6 +9,7 @@ import numpy as np
 from torch import nn
 
 from .config import RunConfig
+from .errors import ConfigError
 from .grids import GridEncoding
 from .incode import IncodeNetwork, harmonizer_feature_count, harmonizer_features
 from .kan import FourierKANLayer
@@ -80,7 +81,11 @@ def build_hsiren(cfg: RunConfig, signal: Signal) -> nn.Module:
 
 def _build_mfn(kind: str):
     def build(cfg: RunConfig, signal: Signal) -> nn.Module:
-        return MultiplicativeFilterNetwork(signal.in_dim, signal.channels, cfg.width, cfg.depth, kind, cfg.mfn_scale)
+        band = tuple(signal.grid) if cfg.mfn_bandlimit and kind == "fourier" else None
+        if cfg.mfn_bandlimit and kind != "fourier":
+            raise ConfigError("mfn_bandlimit (BACON) is for mfn_fourier; mfn_gabor's atoms are not band-limited")
+        return MultiplicativeFilterNetwork(signal.in_dim, signal.channels, cfg.width, cfg.depth, kind, cfg.mfn_scale,
+                                           band=band)
     return build
 
 
@@ -160,13 +165,15 @@ register(MethodSpec(
     "mfn_fourier", _build_mfn("fourier"),
     "FourierNet: no activations; each layer multiplies (Wz+b) by sinusoids of the input.",
     "Fathony et al., Multiplicative Filter Networks, ICLR 2021", "filters sin(Ωx+φ), Ω scaled by mfn_scale/√(depth+1), "
-    "φ ~ U(±π); linears U(±√(1/width)) (the reference code); depth = multiplicative layers (depth+1 filters)",
-    _mfn_defaults, ("mfn_scale",)))
+    "φ ~ U(±π); linears U(±√(1/width)) (the reference code); depth = multiplicative layers (depth+1 filters). "
+    "mfn_bandlimit: BACON (Lindell et al., CVPR 2022; modules.py FourierLayer): frequencies kπ, |k| ≤ N/(2(depth+1)) "
+    "per dimension, frozen; linears U(±√(6/width)); no multiscale outputs",
+    _mfn_defaults, ("mfn_scale", "mfn_bandlimit")))
 register(MethodSpec(
     "mfn_gabor", _build_mfn("gabor"), "GaborNet: each layer multiplies (Wz+b) by Gabor atoms of the input.",
     "Fathony et al., Multiplicative Filter Networks, ICLR 2021",
     "filters exp(−γ/2‖x−μ‖²)·sin(Ωx+φ), μ ~ U(−1,1), γ ~ Gamma(6/(depth+1), 1), Ω ×√γ (the reference code); "
-    "BACON's band-limited variant not included", _mfn_defaults, ("mfn_scale",)))
+    "BACON's band limit: mfn_fourier with mfn_bandlimit", _mfn_defaults, ("mfn_scale",)))
 
 
 def _grid_defaults(signal: Signal) -> dict:

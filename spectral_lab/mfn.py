@@ -30,6 +30,25 @@ class FourierFilter(nn.Module):
         return torch.sin(self.linear(x))
 
 
+class BandlimitedFourierFilter(nn.Module):
+    """BACON's filter (Lindell et al., BACON: Band-limited Coordinate Networks, CVPR 2022, Sec. 3.2):
+    sin(Ωx + φ) with each frequency drawn uniformly from the integer grid kπ, |k| ≤ limit_d per input
+    dimension d, and frozen (only φ trains). kπ on [-1, 1] is k cycles across the signal, so the
+    network is periodic over the signal and its spectrum is bounded by the filters' summed limits."""
+
+    def __init__(self, in_dim: int, width: int, limits: list[int]):
+        super().__init__()
+        self.linear = nn.Linear(in_dim, width)
+        with torch.no_grad():
+            for d, limit in enumerate(limits):  # (width,) integer multiples of π per dimension
+                self.linear.weight[:, d] = math.pi * torch.randint(-limit, limit + 1, (width,)).float()
+            self.linear.bias.uniform_(-math.pi, math.pi)
+        self.linear.weight.requires_grad_(False)  # the band limit holds through training
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.linear(x))
+
+
 class GaborFilter(nn.Module):
     """g(x) = exp(−γ/2·‖x − μ‖²)·sin(Ωx + φ): `width` Gabor atoms of the input (MFN Eq. 5)."""
 
@@ -52,10 +71,19 @@ class MultiplicativeFilterNetwork(nn.Module):
     """`depth` multiplicative layers of `width` features; filter "fourier" or "gabor"."""
 
     def __init__(self, in_dim: int, out_dim: int, width: int, depth: int, filter_kind: str = "fourier",
-                 input_scale: float = 128.0, alpha: float = 6.0):
+                 input_scale: float = 128.0, alpha: float = 6.0, band: tuple[int, ...] | None = None):
+        """`band` (samples per input dimension): BACON's band-limited Fourier filters, each up to
+        1/(depth+1) of the signal's Nyquist rate per dimension, so the output stays within it."""
         super().__init__()
         per_filter = input_scale / math.sqrt(depth + 1)  # the filters' frequencies add up over the layers
-        if filter_kind == "fourier":
+        if band is not None:
+            if filter_kind != "fourier":
+                raise ValueError("the band limit (BACON) is for Fourier filters")
+            # BACON modules.py: per filter round(π·N/(L+1) / q)·q on [-.5, .5] with q = 2π, i.e. at most
+            # N/(2(L+1)) cycles per filter, N/2 (Nyquist) summed over the L+1 filters
+            limits = [max(1, round(n / (2 * (depth + 1)))) for n in band]
+            self.filters = nn.ModuleList(BandlimitedFourierFilter(in_dim, width, limits) for _ in range(depth + 1))
+        elif filter_kind == "fourier":
             self.filters = nn.ModuleList(FourierFilter(in_dim, width, per_filter) for _ in range(depth + 1))
         elif filter_kind == "gabor":
             self.filters = nn.ModuleList(GaborFilter(in_dim, width, per_filter, alpha / (depth + 1))
@@ -64,7 +92,7 @@ class MultiplicativeFilterNetwork(nn.Module):
             raise ValueError("filter_kind must be 'fourier' or 'gabor'")
         self.linears = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
         self.head = nn.Linear(width, out_dim)
-        bound = math.sqrt(1.0 / width)
+        bound = math.sqrt((6.0 if band is not None else 1.0) / width)  # BACON's mfn_weights_init: U(±√(6/n))
         with torch.no_grad():
             for linear in list(self.linears) + [self.head]:
                 linear.weight.uniform_(-bound, bound)

@@ -179,7 +179,10 @@ def _layer_factors(model: nn.Module, coords: torch.Tensor) -> list[tuple[torch.T
     """Per trainable nn.Linear: (its inputs H (M, in), the gradients Δ = ∂Σf/∂z of its outputs
     (M, out), whether it has a trained bias), from one forward and one backward pass. The
     layer-wise kernel is built from these factors, densely or matrix-free."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m.weight.requires_grad]
+    # a Linear whose weight is frozen but whose bias trains (BACON's filters) adds only its bias term:
+    # its inputs are given as an empty (M, 0) factor, so HHᵀ = 0
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)
+               and (m.weight.requires_grad or (m.bias is not None and m.bias.requires_grad))]
     inputs, outputs = {}, {}
 
     def capture(module, args, output):
@@ -194,8 +197,9 @@ def _layer_factors(model: nn.Module, coords: torch.Tensor) -> list[tuple[torch.T
         for hook in hooks:
             hook.remove()
     m = coords.shape[0]
-    return [(inputs[layer].reshape(m, -1), delta.detach().reshape(m, -1),
-             layer.bias is not None and layer.bias.requires_grad) for layer, delta in zip(linears, deltas)]
+    return [(inputs[layer].reshape(m, -1) if layer.weight.requires_grad else inputs[layer].new_zeros(m, 0),
+             delta.detach().reshape(m, -1), layer.bias is not None and layer.bias.requires_grad)
+            for layer, delta in zip(linears, deltas)]
 
 
 def _layerwise_ntk(model: nn.Module, coords: torch.Tensor) -> torch.Tensor:

@@ -250,3 +250,25 @@ def test_every_method_draws_every_figure_and_renders_again_from_its_saved_file(m
     assert twice.shape == (24, 24) and np.isfinite(twice).all()
     loaded = load_model(save_model(run, tmp_path / "model.pt"))  # rebuilt from the signal's shape alone
     assert np.array_equal(loaded.render(2), twice)
+
+
+def test_bacon_keeps_the_output_band_limited_and_its_entk_counts_only_trained_parameters():
+    # BACON (mfn_fourier with mfn_bandlimit): frozen integer frequencies, at most N/2 cycles in all
+    signal = from_array(np.sin(np.linspace(0, 40 * np.pi, 64))[:, None], name="tone")
+    dense = torch.linspace(-1, 1, 64 * 8 + 1, dtype=torch.float64)[:-1, None]  # one period of [-1, 1), 8× denser
+
+    def energy_above_nyquist(model):
+        spectrum = np.abs(np.fft.rfft(model(dense).detach().numpy()[:, 0])) ** 2  # index = cycles across [-1, 1)
+        return spectrum[33:].sum() / spectrum.sum()  # above 32 cycles = N/2 for N = 64 samples
+
+    config = RunConfig(method="mfn_fourier", width=32, depth=3, steps=30, mfn_bandlimit=True, seed=1)
+    run, _ = run_to_end(config, signal)
+    bacon = run.model.double()
+    assert energy_above_nyquist(bacon) < 1e-10  # trained, still band-limited (float32 kπ: leakage ~1e-13)
+    assert all(not f.linear.weight.requires_grad for f in bacon.filters)
+    plain, _ = run_to_end(config.replace(mfn_bandlimit=False), signal)
+    assert energy_above_nyquist(plain.model.double()) > 1e-6  # the unconstrained FourierNet is not
+    coords = torch.from_numpy(signal.coords[::4]).double()
+    assert np.allclose(empirical_ntk(bacon, coords), slow_ntk(bacon, coords), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ConfigError, match="mfn_fourier"):
+        build_model(config.replace(method="mfn_gabor"), signal)
