@@ -9,6 +9,7 @@ of the bare address; `?lesson=3` deep-links a lesson, `&seed=5` pins its seed an
 """
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import gradio as gr
@@ -43,6 +44,7 @@ EVIDENCE = {
                                "frequencies)."),
 }
 GALLERY_COLUMNS = 4  # target + up to 3 methods in one row
+GALLERY_HEIGHT = 280  # one row of ~200-px tiles with their captions
 
 
 def lesson_markdown(lesson: Lesson) -> str:
@@ -75,7 +77,8 @@ def _pick_updates(lesson: Lesson) -> dict:
         config, _, _ = lesson_settings(lesson)
         signal = load_ui_signal(config, None, CONTEXT.limits)
         if signal.kind == "image":
-            updates[ui.gallery] = gr.update(value=[(upscale(signal.to_original()), "target")], visible=True)
+            updates[ui.gallery] = gr.update(value=[(upscale(signal.to_original(), 192), "target")], visible=True,
+                                            columns=GALLERY_COLUMNS, height=GALLERY_HEIGHT)
         else:
             updates[ui.recon] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
                                           visible=True)
@@ -141,7 +144,7 @@ def on_run(request: gr.Request, key: str, answer, seed):
         return
     image = live.signal.kind == "image"
     yield {ui.takeaway: "", ui.status: "Starting…",
-           ui.gallery: gr.update(value=None, visible=image, columns=GALLERY_COLUMNS),
+           ui.gallery: gr.update(value=None, visible=image, columns=GALLERY_COLUMNS, height=GALLERY_HEIGHT),
            ui.recon: gr.update(value=None, visible=not image), ui.evidence: gr.update(value=None, visible=True),
            ui.curves: gr.update(value=None, visible=True)}
     try:
@@ -153,7 +156,10 @@ def on_run(request: gr.Request, key: str, answer, seed):
     finally:
         live.stop()
         CONTEXT.sessions.finish(session, live)
-    yield {ui.takeaway: _takeaway_text(lesson, live, answer)}
+    final = {ui.takeaway: _takeaway_text(lesson, live, answer)}
+    if live.outcome() == "finished":  # plain words here; the lab's status has the PSNR conventions
+        final[ui.status] = f"**Finished** in {time.perf_counter() - live.started:.0f} s."
+    yield final
 
 
 def _frame_updates(frame, panel: str) -> dict:
@@ -161,7 +167,8 @@ def _frame_updates(frame, panel: str) -> dict:
     if frame.curves is not None:
         updates[ui.curves] = plots.render(frame.curves)
     if frame.gallery is not None:
-        updates[ui.gallery] = gr.update(value=frame.gallery, visible=True)
+        updates[ui.gallery] = gr.update(value=frame.gallery, visible=True, columns=GALLERY_COLUMNS,
+                                        height=GALLERY_HEIGHT)
     if frame.reconstruction is not None:
         updates[ui.recon] = gr.update(value=plots.render(frame.reconstruction), visible=True)
     spec = getattr(frame, panel)
@@ -238,7 +245,7 @@ def build_tab(sessions, limits, device: str, concurrency: int) -> SimpleNamespac
             takeaway = gr.Markdown(elem_id="lesson-takeaway")
             followups = gr.Markdown(followups_markdown(first), elem_id="lesson-followups")
         with gr.Column(scale=3, elem_id="lesson-results"):
-            gallery = gr.Gallery(label="Target and fits", columns=GALLERY_COLUMNS, height=230, object_fit="contain",
+            gallery = gr.Gallery(label="Target and fits", columns=GALLERY_COLUMNS, height=GALLERY_HEIGHT, object_fit="contain",
                                  allow_preview=False, elem_id="lesson-gallery", format="png", visible=False,
                                  interactive=False)
             recon = gr.Plot(show_label=False, visible=False, elem_id="lesson-recon")

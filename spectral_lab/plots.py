@@ -192,7 +192,7 @@ def ntk_figure(kernels, title: str = "Empirical NTK", audio: tuple[float, int] |
     # (the raw |vᵢᵀy| of several methods tangle); the higher and earlier it rises, the more of the
     # target lies along fast directions
     projections = Panel("Target share: i fastest eigenvectors", "index i (fast → slow)",
-                        "Σ_{j≤i} |vⱼᵀy|² / ‖y‖²", xlog=True)
+                        "share of ‖y‖², cumulative", xlog=True)
     spectra = []
     for i, (label, pair) in enumerate(kernels.items()):
         colour = _colour(i)

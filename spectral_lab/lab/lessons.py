@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from ..config import RunConfig
-from ..metrics import ZERO_OUTPUT_MARGIN_DB, psnr_from_mse
+from ..metrics import ZERO_OUTPUT_MARGIN_DB, psnr_from_mse, psnr_text
 from .links import parse_share_query
 
 LEARNED = 0.5  # a band counts as learned once its relative error Δ (IGA Eq. 7) is below this
@@ -64,12 +64,8 @@ class BandReading:
     high_bottom: float  # lower edge of the high third
     low: np.ndarray  # mean Δ of the low third per logged step
     high: np.ndarray  # mean Δ of the high third per logged step
-
-    def first_learned(self, which: str) -> int | None:
-        """First logged step where that third's mean Δ is below LEARNED (None: never)."""
-        values = self.low if which == "low" else self.high
-        below = np.flatnonzero(values < LEARNED)
-        return int(self.steps[below[0]]) if below.size else None
+    learned_below: float  # every band with target energy below this edge ended under LEARNED (0: none did)
+    learned_by: int | None  # the first logged step at which all of those were under LEARNED
 
 
 def read_bands(view) -> BandReading | None:
@@ -81,12 +77,25 @@ def read_bands(view) -> BandReading | None:
         return None
     third = max(1, energetic.size // 3)
     low, high = energetic[:third], energetic[-third:]
+    # the run of lowest bands that all ended learned, and when the last of them got there
+    unlearned = np.flatnonzero(columns[energetic, -1] >= LEARNED)
+    learned = energetic[:unlearned[0]] if unlearned.size else energetic
+    learned_below, learned_by = 0.0, None
+    if learned.size:
+        learned_below = float(edges[learned[-1] + 1])
+        all_below = np.flatnonzero((columns[learned] < LEARNED).all(axis=0))
+        learned_by = int(np.asarray(steps)[all_below[0]]) if all_below.size else None
     return BandReading(np.asarray(steps), float(edges[low[-1] + 1]), float(edges[high[0]]),
-                       np.nanmean(columns[low], axis=0), np.nanmean(columns[high], axis=0))
+                       np.nanmean(columns[low], axis=0), np.nanmean(columns[high], axis=0), learned_below, learned_by)
 
 
 def final_psnr(view) -> float | None:
-    return view.row.get("psnr_db") if view.row else view.psnr
+    return view.psnr
+
+
+def _db(view) -> str:
+    """The final PSNR as the gallery labels write it."""
+    return psnr_text(view.psnr, view.psnr_limit, 1)
 
 
 def psnr_at(view, step: int) -> float | None:
@@ -125,10 +134,11 @@ def spectral_bias_takeaway(views) -> Takeaway:
     end = int(bands.steps[-1])
     gap = bands.high[-1] - bands.low[-1]
     supports = 1 if gap > 0.2 else 0 if gap < -0.2 else 2
-    text = (f"**{first.method}** brought the bands below {bands.low_top:.0f} cycles under "
-            f"{_pct(LEARNED)} error {_step(bands.first_learned('low'))}; the bands above "
-            f"{bands.high_bottom:.0f} cycles were still at {_pct(bands.high[-1])} error at step {end} "
-            f"(the low ones at {_pct(bands.low[-1])}).")
+    learned = (f"brought every band below {bands.learned_below:.0f} cycles under {_pct(LEARNED)} error "
+               f"{_step(bands.learned_by)}" if bands.learned_below else f"brought no band under {_pct(LEARNED)} error")
+    text = (f"**{first.method}** {learned}; its bands above {bands.high_bottom:.0f} cycles were still at "
+            f"{_pct(bands.high[-1])} error at step {end} on average (those below {bands.low_top:.0f} cycles at "
+            f"{_pct(bands.low[-1])}).")
     if supports == 1:
         text += " Low frequencies first, high ones last: **spectral bias**."
     elif supports == 2:
@@ -139,7 +149,7 @@ def spectral_bias_takeaway(views) -> Takeaway:
         other = read_bands(view)
         if other is not None:
             text += (f" **{view.method}** left its high bands at {_pct(other.high[-1])} "
-                     f"({final_psnr(view):.1f} dB vs {final_psnr(first):.1f} dB).")
+                     f"({_db(view)} vs {_db(first)}).")
     return Takeaway(text, supports)
 
 
@@ -164,13 +174,16 @@ def ntk_takeaway(views) -> Takeaway:
         fitted_slow = 1 - residual[~fast].sum() / max(target[~fast].sum(), 1e-300)
         if i == 0:
             supports = 0 if fitted_fast > fitted_slow + 0.2 else 1 if fitted_slow > fitted_fast + 0.2 else 2
-        parts.append(f"**{view.method}**: {int(fast.sum())} fast directions (λ ≥ λ₁/100) hold "
-                     f"{_pct(_fast_share(kernel, target))} of the target; it fitted {_pct(max(fitted_fast, 0))} "
-                     f"of that part and {_pct(max(fitted_slow, 0))} of the rest ({final_psnr(view):.1f} dB)")
+        share = _fast_share(kernel, target)
+        rest = f" and {_pct(max(fitted_slow, 0))} of the rest" if share < 0.99 else ", and the rest holds almost none"
+        parts.append(f"**{view.method}** ({_db(view)}): {int(fast.sum())} fast directions (λ ≥ λ₁/100) hold "
+                     f"{_pct(share)} of the target; it fitted {_pct(max(fitted_fast, 0))} of that part{rest}")
     text = "; ".join(parts) + "."
     if supports == 0:
         text += (" Gradient descent fits the target along the large-λ eigenvectors first: the eigenvalues set "
-                 "the pace, and a kernel with more fast directions (slower decay) learns more in the same steps.")
+                 "the pace, and a kernel with more fast directions (slower decay) learns more in the same steps. "
+                 "For these networks the fast eigenvectors are smooth, low-frequency patterns (S(k) shows where "
+                 "each kernel's energy sits): spectral bias, seen from the kernel.")
     else:
         text += " In this run the fast directions were not fitted first: it does not show the kernel's pacing."
     return Takeaway(text, supports)
@@ -189,8 +202,8 @@ def bottleneck_takeaway(views) -> Takeaway:
     supports = None
     if final_psnr(siren2) - floor > 10:  # the contrast exists: SIREN² fitted it
         supports = 0 if above < ZERO_OUTPUT_MARGIN_DB else 2 if final_psnr(siren2) - final_psnr(siren) < 3 else 1
-    text = (f"An all-zero output scores {floor:.1f} dB here. **SIREN** ended at {final_psnr(siren):.1f} dB "
-            f"({above:+.1f} dB above it); **SIREN²** at {final_psnr(siren2):.1f} dB.")
+    text = (f"An all-zero output scores {floor:.1f} dB here. **SIREN** ended at {_db(siren)} "
+            f"({above:+.1f} dB above it); **SIREN²** at {_db(siren2)}.")
     if supports == 0:
         text += (" SIREN's output stayed ≈ 0: at initialisation its kernel has almost no energy near Nyquist, "
                  "so gradient descent cannot move it there — the **spectral bottleneck**. SIREN²'s noise "
@@ -210,8 +223,7 @@ def damping_takeaway(views) -> Takeaway:
     gap = final_psnr(spder) - final_psnr(siren)
     supports = 1 if gap > 1 else 0 if gap < -1 else 2
     text = (f"After {early} steps: SIREN {psnr_at(siren, early):.1f} dB, SPDER {psnr_at(spder, early):.1f} dB; "
-            f"at the end ({spder.total_steps} steps): SIREN {final_psnr(siren):.1f} dB, SPDER "
-            f"{final_psnr(spder):.1f} dB ({gap:+.1f} dB).")
+            f"at the end ({spder.total_steps} steps): SIREN {_db(siren)}, SPDER {_db(spder)}.")
     siren_bands, spder_bands = read_bands(siren), read_bands(spder)
     if siren_bands is not None and spder_bands is not None:
         text += (f" High bands (above {spder_bands.high_bottom:.0f} cycles): SIREN {_pct(siren_bands.high[-1])} "
@@ -239,11 +251,10 @@ def steering_takeaway(views) -> Takeaway:
     supports = 0 if high_gain > max(0.05, low_gain) else 1 if low_gain > max(0.05, high_gain) else 2
     text = (f"High bands (above {iga_bands.high_bottom:.0f} cycles) at the end: **{plain.method}** "
             f"{_pct(plain_bands.high[-1])} error, **{iga.method}** {_pct(iga_bands.high[-1])}; low bands "
-            f"{_pct(plain_bands.low[-1])} and {_pct(iga_bands.low[-1])}. PSNR {final_psnr(plain):.1f} vs "
-            f"{final_psnr(iga):.1f} dB.")
+            f"{_pct(plain_bands.low[-1])} and {_pct(iga_bands.low[-1])}. PSNR {_db(plain)} vs {_db(iga)}.")
     for view in done.values():
         if view not in (plain, iga):
-            text += f" {view.method}: {final_psnr(view):.1f} dB."
+            text += f" {view.method}: {_db(view)}."
     if supports == 0:
         text += (" IGA evens out the eNTK's large eigenvalues (IGA Eq. 4–5), so the slow, high-frequency "
                  "directions move sooner: training is steered, not just sped up. (One shared learning rate; "
@@ -296,9 +307,10 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
                 {"signal": "chip_melody", "length": 8000, "steps": 300}, ("relu_pe", "siren")))),
            spectral_bias_takeaway),
     Lesson("ntk", 2, "Why: the NTK's eigenvalues",
-           "Linearised around its weights, a network trains like a kernel method with its empirical NTK K. "
-           "The error along K's eigenvector i shrinks like (1 − η·λᵢ)ᵗ: large-λ directions are fitted in a few "
-           "steps, small-λ ones barely move. Two networks on a 1D signal, eNTK measured as they train.",
+           "Near its initial weights a network trains like a kernel method with its empirical *neural tangent "
+           "kernel* (eNTK) K: how much a step on one point moves the output at another. The error along K's "
+           "eigenvector i shrinks like (1 − η·λᵢ)ᵗ after t steps at learning rate η: large-λ directions are fitted "
+           "in a few steps, small-λ ones barely move. Two networks on a 1D signal, eNTK measured as they train.",
            "Which part of the target does gradient descent fit first?",
            ("the part along the eNTK's large-λ eigenvectors", "the part along its small-λ eigenvectors",
             "all parts at the same rate"),
