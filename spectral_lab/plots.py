@@ -518,8 +518,10 @@ def _to_plotly(spec: FigureSpec):
         suffix = "" if index == 0 else str(index + 1)
         x0 = col * (width + gap_x)
         y1 = 1 - row * (height + gap_y)
-        layout[f"xaxis{suffix}"] = _axis(panel.xlabel, panel.xlog, _domain(x0, x0 + width), f"y{suffix}")
-        layout[f"yaxis{suffix}"] = _axis(panel.ylabel, panel.ylog, _domain(y1 - height, y1), f"x{suffix}")
+        layout[f"xaxis{suffix}"] = _axis(panel.xlabel, panel.xlog, _domain(x0, x0 + width), f"y{suffix}",
+                                         _decades(panel, "x"))
+        layout[f"yaxis{suffix}"] = _axis(panel.ylabel, panel.ylog, _domain(y1 - height, y1), f"x{suffix}",
+                                         _decades(panel, "y"))
         annotations.append(dict(text=panel.title, x=x0 + width / 2, y=y1, xref="paper", yref="paper",
                                 xanchor="center", yanchor="bottom", yshift=4, showarrow=False,
                                 font=dict(size=FONT_SIZE)))
@@ -596,11 +598,25 @@ def _colorscale(name: str) -> list:
     return get_colorscale(name.removesuffix("_r"))
 
 
-def _axis(title: str, log: bool, domain: list[float], anchor: str) -> dict:
-    return dict(title=dict(text=title, font=dict(size=FONT_SIZE), standoff=4), type="log" if log else "linear",
+def _decades(panel: Panel, axis: str) -> float:
+    """How many decades a log axis of a panel spans (0 for a linear axis or no positive data)."""
+    if not (panel.xlog if axis == "x" else panel.ylog):
+        return 0.0
+    values = [np.asarray(getattr(t, axis), dtype=np.float64).ravel() for t in panel.traces
+              if t.kind == "line" and getattr(t, axis) is not None]
+    values = np.concatenate(values) if values else np.zeros(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    return float(np.log10(values.max() / values.min())) if values.size else 0.0
+
+
+def _axis(title: str, log: bool, domain: list[float], anchor: str, decades: float = 0.0) -> dict:
+    axis = dict(title=dict(text=title, font=dict(size=FONT_SIZE), standoff=4), type="log" if log else "linear",
                 domain=domain, anchor=anchor, gridcolor="#e5e5e5", zerolinecolor="#cccccc", linecolor="#999999",
                 showline=True, tickfont=dict(size=FONT_SIZE - 1), automargin=True,
                 exponentformat="e")  # 1e-06, not SI prefixes (1µ, 10B) on ratios and counts
+    if log and decades >= 2:  # label whole decades only: "1, 5, 2, 0.1, 5, 2" read as a broken scale
+        axis["dtick"] = 1 if decades < 8 else 2
+    return axis
 
 
 def _list(values):
