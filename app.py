@@ -12,7 +12,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import tempfile
 import threading
 import time
-from urllib.parse import parse_qsl
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,8 +29,8 @@ from spectral_lab.errors import SignalError, SpectralLabError
 from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, SIZE_FIELDS,
                               AppLimits, LiveComparison, Sessions, check_limits, device_label, has_settings,
                               load_ui_signal, matching_preset, parse_link, parse_share_query, preset_query, share_query,
-                              share_tune, sizes_for_signal, to_audio, upscale, user_message, with_app_cadence)
-from spectral_lab.lab.lessons import followup_link
+                              share_tune, sizes_for_signal, to_audio, user_message, with_app_cadence)
+from spectral_lab.lab.lessons import expand_link
 from spectral_lab.lab.replay import checkpoint_steps, gallery_gif
 from spectral_lab.method_zoo import FAMILIES, families_markdown
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
@@ -46,7 +45,7 @@ ui = SimpleNamespace()  # the components, for the callbacks' dict updates (set b
 UI_NAMES = ("signal_info", "recon_note", "target_audio", "gallery", "recon_plot", "upload_state", "upload_message",
             "status", "share", "preset_note", "preset", "details_choice", "curves", "results", "downloads",
             "audio_slots", "ntk", "errors", "bands", "activations", "kernel", "controls", "tune", "upload", "methods",
-            "method_info", "steps", "accordions", "families", "signals_tab", "nern_tab", "lessons_tab", "replay",
+            "method_info", "steps", "accordions", "families", "replay",
             "replay_row", "curves_x")
 SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
 FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
@@ -156,14 +155,10 @@ def _session(request: gr.Request | None) -> str:
 # Callbacks
 # ----------------------------------------------------------------------------------------------
 def _link_query(request: gr.Request | None) -> tuple[dict, str]:
-    """The link's query, with a lesson's follow-up (`?followup=1.2`) expanded to its settings, and
-    the note that names the follow-up ('' otherwise)."""
-    query = dict(request.query_params) if request is not None else {}
-    expanded = followup_link(query["followup"]) if "followup" in query else None
-    if expanded is None:
-        return query, ""
-    settings, note = expanded
-    return {**dict(parse_qsl(settings)), "run": "1"}, note
+    """The link's query (a lesson's follow-up expanded, lessons.expand_link) and the note naming
+    the follow-up; a link for the CNN tab (`tab=nern`) carries no settings of this tab."""
+    query, note = expand_link(dict(request.query_params) if request is not None else {})
+    return ({}, "") if query.get("tab") == "nern" else (query, note)
 
 
 def on_load(request: gr.Request):
@@ -195,8 +190,8 @@ def on_autorun(request: gr.Request, *inputs):
 
 # `?hide=` (a teacher's link, as TF Playground's *_hide): what each name hides
 HIDEABLE = {"presets": ("preset", "preset_note"), "upload": ("upload",), "methods": ("methods", "method_info"),
-            "steps": ("steps",), "controls": ("accordions",), "share": ("share",), "families": ("families",),
-            "lab": ("signals_tab",), "cnn": ("nern_tab",), "lessons": ("lessons_tab",)}
+            "steps": ("steps",), "controls": ("accordions",), "share": ("share",), "families": ("families",)}
+# (not tabs: Gradio 6 leaves a tab's button on screen when an event hides it)
 
 
 def on_hide(request: gr.Request):
@@ -308,10 +303,10 @@ def on_preview(upload, *values):
             f"(WINNER Eq. 10; high ψ = high-frequency dominant)")
     updates = {ui.signal_info: info, ui.recon_note: RECONSTRUCTION_NOTES.get(signal.kind, ""),
                ui.target_audio: gr.update(visible=False)}
-    if signal.kind == "image":
-        updates[ui.gallery] = gr.update(value=[(upscale(signal.to_original()), "target")], visible=True,
-                                        columns=GALLERY_COLUMNS, height=_gallery_height(1))
-        updates[ui.recon_plot] = gr.update(visible=False)
+    if signal.kind == "image":  # the target alone as a figure: a gallery stretches and crops a single image
+        updates[ui.gallery] = gr.update(visible=False)
+        updates[ui.recon_plot] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
+                                           visible=True)
     else:
         updates[ui.gallery] = gr.update(visible=False)
         updates[ui.recon_plot] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
@@ -574,9 +569,9 @@ def build_demo() -> gr.Blocks:
                     "parts long before its fine, high-frequency detail. Start with the **Lessons**; compare methods "
                     "in the **Lab**.", elem_id="title")
         with gr.Tabs(selected="lessons", elem_id="tabs") as tabs:
-            with gr.Tab("Lessons", id="lessons", elem_id="lessons-tab") as lessons_tab:
+            with gr.Tab("Lessons", id="lessons", elem_id="lessons-tab"):
                 lesson_ui = app_lessons.build_tab(SESSIONS, LIMITS, DEVICE, CONCURRENCY)
-            with gr.Tab("Lab: audio, images, 1D", id="signals", elem_id="signals-tab") as signals_tab:
+            with gr.Tab("Lab: audio, images, 1D", id="signals", elem_id="signals-tab"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1, min_width=340, elem_id="controls"):
                         preset = gr.Dropdown(list(PRESETS) + [CUSTOM], value=DEFAULT_PRESET, label="Preset",
@@ -714,8 +709,8 @@ def build_demo() -> gr.Blocks:
                                 activations = gr.Plot(elem_id="activations-plot", show_label=False, visible=False)
                                 kernel = gr.Plot(elem_id="kernel-plot", show_label=False, visible=False)
 
-            with gr.Tab("CNN weights (NeRN / SBS)", id="nern", elem_id="nern-tab") as nern_tab:
-                app_nern.build_tab(CONCURRENCY)
+            with gr.Tab("CNN weights (NeRN / SBS)", id="nern", elem_id="nern-tab"):
+                nern_ui = app_nern.build_tab(CONCURRENCY)
 
         upload_state = gr.State(None)
         controls = [signal, length, image_size, gray, signal_options, width, depth, omega0, first_omega0, s0, s1,
@@ -775,9 +770,11 @@ def build_demo() -> gr.Blocks:
         curves_x.input(on_x_axis, curves_x, curves, queue=False, **private)
         reset.click(on_reset, None, train_outputs + controls + [preset_note, upload_state, upload_message, tune],
                     queue=False, **private).then(on_preview, [upload_state] + controls, preview_outputs, **private)
-        hideable = [preset, preset_note, upload, methods, method_info, steps, share, families, signals_tab, nern_tab,
-                    lessons_tab, *accordions]
+        hideable = [preset, preset_note, upload, methods, method_info, steps, share, families, *accordions]
         demo.load(on_hide, None, hideable, **private)
+        demo.load(app_nern.on_link, None, nern_ui.knobs, **private).then(  # a CNN lesson's follow-up
+            app_nern.on_autorun, [nern_ui.rows] + nern_ui.knobs, nern_ui.outputs, concurrency_limit=CONCURRENCY,
+            concurrency_id="train", **private)
         demo.unload(on_unload)
         for name in UI_NAMES:
             setattr(ui, name, locals()[name])

@@ -16,8 +16,9 @@ import gradio as gr
 
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.lab import LiveComparison, load_ui_signal, upscale, user_message
-from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, cnn_lesson_run, find_lesson, kernel_low_share,
+from spectral_lab.lab import LiveComparison, load_ui_signal, user_message
+from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, cnn_lesson_run, expand_link, find_lesson,
+                                      kernel_low_share,
                                       lesson_comparison, lesson_settings, lesson_takeaway)
 from spectral_lab.nern import layer_spectra
 from spectral_lab.spaces_support import gpu_stream
@@ -52,11 +53,9 @@ def lesson_markdown(lesson: Lesson) -> str:
 
 
 def followups_markdown(lesson: Lesson) -> str:
-    if not lesson.followups:
-        return ("**Try next**: the *CNN weights* tab trains predictors at other widths, orderings and "
-                "encodings, and sweeps the compression ratio.")
     links = "\n".join(f"- [{f.label}](?followup={lesson.number}.{i + 1})" for i, f in enumerate(lesson.followups))
-    return f"**Try next** (opens the full lab with these settings and trains):\n{links}"
+    where = "the CNN weights tab" if lesson.kind == "nern" else "the full lab"
+    return f"**Try next** (opens {where} with these settings and trains):\n{links}"
 
 
 def _run_label(lesson: Lesson, answered: bool) -> dict:
@@ -76,12 +75,9 @@ def _pick_updates(lesson: Lesson) -> dict:
     if lesson.kind == "signals":
         config, _, _ = lesson_settings(lesson)
         signal = load_ui_signal(config, None, CONTEXT.limits)
-        if signal.kind == "image":
-            updates[ui.gallery] = gr.update(value=[(upscale(signal.to_original(), 192), "target")], visible=True,
-                                            columns=GALLERY_COLUMNS, height=GALLERY_HEIGHT)
-        else:
-            updates[ui.recon] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
-                                          visible=True)
+        # the target alone as a figure (a gallery stretches and crops a single image)
+        updates[ui.recon] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
+                                      visible=True)
     return updates
 
 
@@ -100,7 +96,7 @@ def on_load(request: gr.Request):
     `seed=` pins the lesson's seed; `hide=picker,followups` hides those parts."""
     query = dict(request.query_params) if request is not None else {}
     lesson = find_lesson(query.get("lesson")) or LESSONS[FIRST_LESSON]
-    tab = query.get("tab") or ("lessons" if not query or "lesson" in query else "signals")
+    tab = expand_link(query)[0].get("tab") or ("lessons" if not query or "lesson" in query else "signals")
     try:
         seed = int(query["seed"]) if "lesson" in query and "seed" in query else None
     except ValueError:

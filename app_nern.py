@@ -7,6 +7,7 @@ PSNR, the rebuilt CNN's accuracy, the kernels' spectra and the predictor's eNTK.
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -14,6 +15,7 @@ import pandas as pd
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
 from spectral_lab.lab import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, user_message
+from spectral_lab.lab.lessons import expand_link
 from spectral_lab.nern import SETTINGS, NernConfig, NernRun, compression_ratio, layer_spectra
 from spectral_lab.nern.orderings import ORDERING_DOCS, ORDERINGS
 
@@ -136,6 +138,38 @@ def on_sweep(request: gr.Request, table, widths, *values):
     yield from _train_many(request, configs, table)
 
 
+# What a link (a CNN lesson's follow-up) may set, in the order of build_tab's knobs
+LINK_KNOBS = ("setting", "smoothing", "encoding", "hidden", "sigma", "rule", "steps", "feature_weight", "kd_weight",
+              "seed")
+
+
+def _link(request) -> dict:
+    """The NeRN settings of a link for this tab (`tab=nern`, e.g. a lesson's follow-up), else {}."""
+    query, _ = expand_link(dict(request.query_params) if request is not None else {})
+    return query if query.get("tab") == "nern" else {}
+
+
+def on_link(request: gr.Request):
+    """Set the knobs a link names: `setting` fills ordering, encoding and rule (as the dropdown does);
+    `hidden`, `steps` and `seed` take whole numbers; anything else is left as it is."""
+    query, values = _link(request), {}
+    if query.get("setting") in SETTINGS:
+        encoding, smoothing, rule = SETTINGS[query["setting"]]
+        values.update(setting=query["setting"], smoothing=smoothing, encoding=encoding, rule=rule)
+    for name in ("hidden", "steps", "seed"):
+        if query.get(name, "").isdigit():
+            values[name] = int(query[name])
+    return [values.get(name, gr.skip()) for name in LINK_KNOBS]
+
+
+def on_autorun(request: gr.Request, table, *values):
+    """Train at once when the link says run=1 (a lesson's follow-up)."""
+    if _link(request).get("run") != "1":
+        yield [gr.skip()] * 7
+        return
+    yield from on_train(request, table, *values)
+
+
 def on_stop(request: gr.Request):
     """The run's own final frame says "Stopped" (a message written here could land after it)."""
     message = SESSIONS.stop(request.session_hash if request is not None else "local")
@@ -143,8 +177,9 @@ def on_stop(request: gr.Request):
     return gr.skip() if message in (RUNNING_STOPPED, NOTHING_RUNNING) else message
 
 
-def build_tab(concurrency: int) -> None:
-    """Lay out the tab inside the caller's gr.Blocks / gr.Tab context and wire it."""
+def build_tab(concurrency: int) -> SimpleNamespace:
+    """Lay out the tab inside the caller's gr.Blocks / gr.Tab context and wire it; returns the knobs,
+    the training outputs and the rows state (the app's load event fills them from a link)."""
     gr.Markdown(EXPLAIN)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
@@ -194,3 +229,4 @@ def build_tab(concurrency: int) -> None:
     sweep.click(on_sweep, [rows, widths] + knobs, outputs, concurrency_limit=concurrency, concurrency_id="train",
                 api_visibility="private")
     stop.click(on_stop, None, status, queue=False, api_visibility="private")
+    return SimpleNamespace(knobs=knobs, outputs=outputs, rows=rows)

@@ -211,7 +211,7 @@ def test_the_bare_address_lands_on_lesson_1_and_a_link_with_settings_on_the_lab(
     assert landing[app_lessons.ui.tabs].selected == "lessons"
     assert landing[app_lessons.ui.picker]["value"] == "spectral-bias"
     assert "Lesson 1" in landing[app_lessons.ui.text] and landing[app_lessons.ui.seed] is None
-    assert landing[app_lessons.ui.gallery]["visible"]  # the lesson's target, before the run
+    assert landing[app_lessons.ui.recon]["visible"]  # the lesson's target, before the run
     teacher = app_lessons.on_load(FakeRequest({"lesson": "3", "seed": "4", "hide": "picker,followups"}))
     assert "Lesson 3" in teacher[app_lessons.ui.text] and teacher[app_lessons.ui.seed] == 4
     assert teacher[app_lessons.ui.picker]["visible"] is False and teacher[app_lessons.ui.followups]["visible"] is False
@@ -233,8 +233,21 @@ def test_a_lessons_follow_up_link_opens_its_settings_names_it_and_trains():
 
 
 def test_a_teachers_link_hides_what_it_names():
-    updates = app.on_hide(FakeRequest({"hide": "presets,controls,cnn,nonsense"}))
+    updates = app.on_hide(FakeRequest({"hide": "presets,controls,nonsense"}))
     hidden = {component for component, update in updates.items() if isinstance(update, dict)
               and update.get("visible") is False}
-    assert {app.ui.preset, app.ui.preset_note, app.ui.nern_tab, *app.ui.accordions} <= hidden
+    assert {app.ui.preset, app.ui.preset_note, *app.ui.accordions} <= hidden
     assert app.ui.methods not in hidden
+
+
+def test_a_cnn_lessons_follow_up_opens_the_cnn_tab_with_its_settings_and_leaves_the_lab_alone():
+    import app_lessons
+    import app_nern
+
+    request = FakeRequest({"followup": "6.2"})
+    assert app_lessons.on_load(request)[app_lessons.ui.tabs].selected == "nern"
+    assert app.on_load(request)[-2] == app.DEFAULT_PRESET  # nothing of it read as a lab setting
+    values = dict(zip(app_nern.LINK_KNOBS, app_nern.on_link(request)))
+    assert (values["setting"], values["smoothing"], values["encoding"]) == ("nern", "nern", "pe")
+    assert values["hidden"] == 24 and values["steps"] == 1000
+    assert all(isinstance(v, type(gr.skip())) for v in app_nern.on_link(FakeRequest({"signal": "sines"})))

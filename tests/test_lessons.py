@@ -2,6 +2,7 @@
 supports the answer its question expects, in a takeaway that quotes the run's numbers; a broken
 run (frozen weights, or no smoothing) makes the same check fail."""
 import re
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -9,6 +10,9 @@ from spectral_lab.lab import parse_link, parse_share_query
 from spectral_lab.lab.lessons import (LESSONS, cnn_lesson_run, find_lesson, kernel_low_share, lesson_comparison,
                                       lesson_settings, lesson_takeaway)
 from spectral_lab.nern import layer_spectra
+
+LINK_KNOBS = ("setting", "smoothing", "encoding", "hidden", "sigma", "rule", "steps", "feature_weight", "kd_weight",
+              "seed")  # app_nern.LINK_KNOBS (the app is not imported here)
 
 SIGNAL_LESSONS = [key for key, lesson in LESSONS.items() if lesson.kind == "signals"]
 NUMBER = re.compile(r"\d+(\.\d+)? (dB|%)")
@@ -26,11 +30,14 @@ def test_six_lessons_with_a_question_settings_and_follow_ups():
     for lesson in LESSONS.values():
         assert len(lesson.choices) == 3 and 0 <= lesson.expected < 3 and lesson.question.endswith("?")
         assert find_lesson(lesson.key) is lesson and find_lesson(str(lesson.number)) is lesson
+        assert 2 <= len(lesson.followups) <= 3
         for followup in lesson.followups:  # every follow-up is a link the app opens without a dropped value
+            if lesson.kind == "nern":  # the CNN tab's settings
+                assert dict(parse_qsl(followup.query)).keys() <= {"tab", *LINK_KNOBS}, followup.query
+                continue
             _, methods, dropped = parse_link(followup.query)
             assert methods and not dropped, (lesson.key, followup.label, dropped)
         if lesson.kind == "signals":
-            assert len(lesson.followups) >= 2
             config, methods, _ = lesson_settings(lesson, seed=7)
             assert config.seed == 7 and (config, methods) != parse_share_query(lesson.query)
     assert find_lesson("nope") is None and find_lesson("9") is None

@@ -371,7 +371,13 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
            "Reordering the kernels so neighbours are similar: what does it do to the signal the MLP learns?",
            ("moves its energy to low frequencies", "moves its energy to high frequencies",
             "nothing: the same values, equally hard"),
-           0, "", (), cnn_weights_takeaway, kind="nern"),
+           0, "", (FollowUp("the same predictor without smoothing (the CNN's own order)",
+                            "tab=nern&setting=sbs_plain&hidden=24&steps=1000"),
+                   FollowUp("NeRN's setting: cosine ordering and positional encoding",
+                            "tab=nern&setting=nern&hidden=24&steps=1000"),
+                   FollowUp("a smaller predictor (CR 2.6 %): does the rebuilt CNN still work?",
+                            "tab=nern&setting=sbs&hidden=16&steps=1000")),
+           cnn_weights_takeaway, kind="nern"),
 )}
 BY_NUMBER = {lesson.number: lesson for lesson in LESSONS.values()}
 FIRST_LESSON = "spectral-bias"
@@ -442,6 +448,19 @@ def followup_link(value: str) -> tuple[str, str] | None:
                             f"[Back to the lesson](?lesson={lesson.number})")
 
 
+def expand_link(query: dict) -> tuple[dict, str]:
+    """A link's query with a lesson's follow-up (`?followup=1.2`) expanded to its settings and
+    `run=1` (it trains at once), and the note that names the follow-up ('' for other links).
+    A CNN lesson's follow-up carries `tab=nern` and the NeRN tab's settings."""
+    from urllib.parse import parse_qsl
+
+    expanded = followup_link(query["followup"]) if "followup" in query else None
+    if expanded is None:
+        return dict(query), ""
+    settings, note = expanded
+    return {**dict(parse_qsl(settings)), "run": "1"}, note
+
+
 def lesson_takeaway(lesson: Lesson, *run, prediction: int | None = None) -> Takeaway:
     """The lesson's takeaway from its run, with the student's prediction set against what the run shows."""
     result = lesson.takeaway(*run)
@@ -454,4 +473,4 @@ def lesson_takeaway(lesson: Lesson, *run, prediction: int | None = None) -> Take
 
 
 __all__ = ["BY_NUMBER", "CNN_LESSON_SETTINGS", "FIRST_LESSON", "FollowUp", "LESSONS", "Lesson", "Takeaway",
-           "cnn_lesson_run", "find_lesson", "followup_link", "kernel_low_share", "lesson_comparison", "lesson_settings", "lesson_takeaway", "psnr_at", "read_bands"]
+           "cnn_lesson_run", "expand_link", "find_lesson", "followup_link", "kernel_low_share", "lesson_comparison", "lesson_settings", "lesson_takeaway", "psnr_at", "read_bands"]
