@@ -81,7 +81,9 @@ def _pick_updates(lesson: Lesson) -> dict:
     return updates
 
 
-def on_pick(key: str):
+def on_pick(key: str, request: gr.Request):
+    """Another lesson: a run of the previous one stops (its takeaway would land under this one)."""
+    CONTEXT.sessions.stop(_session(request))
     lesson = find_lesson(key) or LESSONS[FIRST_LESSON]
     return _pick_updates(lesson)
 

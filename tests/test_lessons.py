@@ -56,9 +56,9 @@ def test_each_lesson_run_supports_its_expected_answer_in_numbers(key):
 
 @pytest.mark.parametrize("key", SIGNAL_LESSONS)
 def test_a_frozen_network_does_not_support_the_lesson(key):
-    # 20 steps at lr 1e-8: nothing moves, so no lesson may read its point into the run
+    # 12 steps at lr 1e-8: nothing moves, so no lesson may read its point into the run
     lesson = LESSONS[key]
-    frozen = lesson_takeaway(lesson, _run(lesson, steps=20, lr=1e-8, lr_schedule="constant"),
+    frozen = lesson_takeaway(lesson, _run(lesson, steps=12, lr=1e-8, lr_schedule="constant"),
                              prediction=lesson.expected)
     assert frozen.supports != lesson.expected, frozen.text
     assert "the run agrees" not in frozen.text

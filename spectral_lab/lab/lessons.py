@@ -353,11 +353,12 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
     Lesson("steering", 5, "Steering the dynamics: IGA, FR, BN",
            "The network stays the same; the training changes. IGA (inductive gradient adjustment) rescales the "
            "gradient along the eNTK's top eigenvectors so that slow directions move sooner. FR and BN are the "
-           "paper's other two modifiers. A ReLU+PE network on the camera man (48²), with and without IGA.",
+           "paper's other two modifiers. A ReLU+PE network on the camera man (48²), with and without IGA (its "
+           "adjustment rebuilt every 5 steps, not every step as in the paper, to keep the lesson short).",
            "IGA evens out the kernel's largest eigenvalues. Which bands will it help most?",
            ("the high bands, which plain training learns last", "the low bands",
             "none in particular: everything just moves faster"),
-           0, _query(STEERING, ("relu_pe", "relu_pe+iga")),
+           0, _query({**STEERING, "iga_every": 5}, ("relu_pe", "relu_pe+iga")),
            (FollowUp("all three modifiers (IGA, FR, BN)", _query(
                STEERING, ("relu_pe", "relu_pe+iga", "relu_pe+fr", "relu_pe+bn"))),
             FollowUp("all three, each at its own best learning rate", _query(
