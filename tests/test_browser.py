@@ -50,7 +50,8 @@ def app_url(cpu_hogs):
     port = _free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "SPECTRAL_LAB_CONCURRENCY": "2",
-           "SPECTRAL_LAB_MAX_STEPS": "100000"}  # a long run of a tiny network: cheap to stop
+           "SPECTRAL_LAB_MAX_STEPS": "100000",  # a long run of a tiny network: cheap to stop
+           "OMP_NUM_THREADS": "1"}  # beside the two busy loops, one torch thread (two spin against them)
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "app.log", "w")
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

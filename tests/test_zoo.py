@@ -229,8 +229,8 @@ def test_every_method_draws_every_figure_and_renders_again_from_its_saved_file(m
     from spectral_lab import Run, plots
     from spectral_lab.predict import from_run, load_model, save_model
 
-    config = RunConfig(signal="camera", method=method, image_size=12, width=16, depth=2, steps=2, log_every=2,
-                       ntk_every=2, ntk_points=24, activations_every=2, errors_every=2, bands_every=2,
+    config = RunConfig(signal="camera", method=method, image_size=8, width=8, depth=2, steps=2, log_every=2,
+                       ntk_every=2, ntk_points=16, activations_every=2, errors_every=2, bands_every=2,
                        diagnostics_budget=0)
     run = Run(config)
     first, *_ = list(run)
@@ -247,7 +247,7 @@ def test_every_method_draws_every_figure_and_renders_again_from_its_saved_file(m
         plots.render(spec).to_json()
     pyplot.close("all")
     twice = from_run(run).render(2)
-    assert twice.shape == (24, 24) and np.isfinite(twice).all()
+    assert twice.shape == (16, 16) and np.isfinite(twice).all()
     loaded = load_model(save_model(run, tmp_path / "model.pt"))  # rebuilt from the signal's shape alone
     assert np.array_equal(loaded.render(2), twice)
 
