@@ -28,8 +28,8 @@ from spectral_lab.diagnostics import warm_up
 from spectral_lab.errors import SignalError, SpectralLabError
 from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, SIZE_FIELDS,
                               AppLimits, LiveComparison, Sessions, check_limits, device_label, has_settings,
-                              load_ui_signal, matching_preset, parse_link, parse_share_query, preset_query, share_query,
-                              share_tune, sizes_for_signal, to_audio, user_message, with_app_cadence)
+                              load_ui_signal, matching_preset, parse_link, parse_share_query, preset_query, session_key,
+                              share_query, share_tune, sizes_for_signal, to_audio, user_message, with_app_cadence)
 from spectral_lab.lab.lessons import expand_link
 from spectral_lab.lab.replay import checkpoint_steps, gallery_gif
 from spectral_lab.method_zoo import FAMILIES, families_markdown
@@ -145,10 +145,6 @@ def _preset_values(name: str) -> list:
 def _slider(field: str, **kwargs) -> gr.Slider:
     minimum, step = SLIDERS[field]
     return gr.Slider(minimum, SLIDER_MAXIMA[field], step=step, **kwargs)
-
-
-def _session(request: gr.Request | None) -> str:
-    return request.session_hash if request is not None and request.session_hash else "local"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -341,12 +337,12 @@ def on_upload(file, *values):
 
 def on_queue(request: gr.Request):
     """Before the queue: a ticket Stop can cancel while the run still waits for a free slot."""
-    SESSIONS.queue(_session(request))
+    SESSIONS.queue(session_key(request))
     return "Waiting for a free training slot…"
 
 
 def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune, *values):
-    session = _session(request)
+    session = session_key(request)
     try:
         *field_values, methods = values
         methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
@@ -422,7 +418,7 @@ def _details_updates(details) -> dict:
 
 def _comparison(request) -> LiveComparison | None:
     """The session's running comparison, else its last one."""
-    return SESSIONS.running(_session(request)) or FINISHED.get(_session(request))
+    return SESSIONS.running(session_key(request)) or FINISHED.get(session_key(request))
 
 
 def on_replay(step, request: gr.Request):
@@ -432,7 +428,7 @@ def on_replay(step, request: gr.Request):
     if live is None or step is None:
         return {ui.status: gr.skip()}
     step = int(step)
-    if live is SESSIONS.running(_session(request)) and step >= live.max_step():
+    if live is SESSIONS.running(session_key(request)) and step >= live.max_step():
         live.replay_step = None
         return {ui.status: gr.skip()}
     live.replay_step = step
@@ -461,7 +457,7 @@ def on_play(step, request: gr.Request):
         live.replay_step = s
         yield {**_frame_updates(live.frame_at(s, panels=("reconstruction", "bands", "errors")), live), ui.replay: s}
         time.sleep(0.4)
-    if SESSIONS.running(_session(request)) is live:
+    if SESSIONS.running(session_key(request)) is live:
         live.replay_step = None  # at the end of a running comparison: follow it again
 
 
@@ -502,13 +498,13 @@ def on_stop(request: gr.Request):
     """Stop this session's run. A running comparison says so in its own next frame (writing the
     status here could land after its final frame and hide it); a queued one is cancelled here;
     with nothing running, the last run's summary stays on screen."""
-    message = SESSIONS.stop(_session(request))
+    message = SESSIONS.stop(session_key(request))
     return gr.skip() if message in (RUNNING_STOPPED, NOTHING_RUNNING) else message
 
 
 def on_reset(request: gr.Request):
-    SESSIONS.stop(_session(request))
-    FINISHED.pop(_session(request), None)
+    SESSIONS.stop(session_key(request))
+    FINISHED.pop(session_key(request), None)
     values = _preset_values(DEFAULT_PRESET)
     return {**_clear_outputs(), **dict(zip(ui.controls, values)), ui.preset_note: PRESETS[DEFAULT_PRESET].explanation,
             ui.preset: DEFAULT_PRESET, ui.tune: False, ui.status: "Reset. Press **Train**.", ui.upload_state: None,
@@ -518,8 +514,8 @@ def on_reset(request: gr.Request):
 
 
 def on_unload(request: gr.Request):
-    SESSIONS.stop(_session(request))
-    FINISHED.pop(_session(request), None)
+    SESSIONS.stop(session_key(request))
+    FINISHED.pop(session_key(request), None)
 
 
 def _clear_outputs() -> dict:

@@ -16,7 +16,7 @@ import gradio as gr
 
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.lab import LiveComparison, load_ui_signal, user_message
+from spectral_lab.lab import LiveComparison, load_ui_signal, session_key, user_message
 from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, cnn_lesson_run, expand_link, find_lesson,
                                       kernel_low_share,
                                       lesson_comparison, lesson_settings, lesson_takeaway)
@@ -83,7 +83,7 @@ def _pick_updates(lesson: Lesson) -> dict:
 
 def on_pick(key: str, request: gr.Request):
     """Another lesson: a run of the previous one stops (its takeaway would land under this one)."""
-    CONTEXT.sessions.stop(_session(request))
+    CONTEXT.sessions.stop(session_key(request))
     lesson = find_lesson(key) or LESSONS[FIRST_LESSON]
     return _pick_updates(lesson)
 
@@ -110,18 +110,14 @@ def on_load(request: gr.Request):
 
 
 def on_queue(request: gr.Request):
-    CONTEXT.sessions.queue(_session(request))
+    CONTEXT.sessions.queue(session_key(request))
     return "Waiting for a free training slot…"
-
-
-def _session(request) -> str:
-    return request.session_hash if request is not None and request.session_hash else "local"
 
 
 def on_run(request: gr.Request, key: str, answer, seed):
     """Train the lesson's settings, show its evidence live, then the takeaway from the run's numbers."""
     lesson = find_lesson(key) or LESSONS[FIRST_LESSON]
-    session = _session(request)
+    session = session_key(request)
     if answer is None:
         CONTEXT.sessions.discard(session)
         yield {ui.status: "Answer the question first: predicting is half the lesson."}
@@ -130,15 +126,10 @@ def on_run(request: gr.Request, key: str, answer, seed):
         yield from _run_cnn(lesson, session, answer, seed)
         return
     panel = EVIDENCE[lesson.key][0]
-    try:
-        live = lesson_comparison(lesson, CONTEXT.device, seed=seed, limits=CONTEXT.limits, stream=gpu_stream(),
-                                 panels=("reconstruction", panel))
-    except SpectralLabError as exc:
-        CONTEXT.sessions.discard(session)
-        yield {ui.status: f"⚠️ {exc}"}
-        return
-    if not CONTEXT.sessions.start(session, live):
-        yield {ui.status: "**Cancelled** before it started: nothing was trained."}
+    live, refusal = _claim(session, lambda: lesson_comparison(
+        lesson, CONTEXT.device, seed=seed, limits=CONTEXT.limits, stream=gpu_stream(), panels=("reconstruction", panel)))
+    if refusal:
+        yield {ui.status: refusal}
         return
     image = live.signal.kind == "image"
     yield {ui.takeaway: "", ui.status: "Starting…",
@@ -158,6 +149,19 @@ def on_run(request: gr.Request, key: str, answer, seed):
     if live.outcome() == "finished":  # plain words here; the lab's status has the PSNR conventions
         final[ui.status] = f"**Finished** in {time.perf_counter() - live.started:.0f} s."
     yield final
+
+
+def _claim(session: str, build):
+    """Build the lesson's run and register it as the session's (Stop finds it): (run, '') or
+    (None, the status to show) for a bad setting or a run cancelled while it waited."""
+    try:
+        run = build()
+    except SpectralLabError as exc:
+        CONTEXT.sessions.discard(session)
+        return None, f"⚠️ {exc}"
+    if not CONTEXT.sessions.start(session, run):
+        return None, "**Cancelled** before it started: nothing was trained."
+    return run, ""
 
 
 def _frame_updates(frame, panel: str) -> dict:
@@ -184,14 +188,9 @@ def _takeaway_text(lesson: Lesson, live: LiveComparison, answer: int) -> str:
 
 def _run_cnn(lesson: Lesson, session: str, answer: int, seed):
     """The CNN lesson: one NeRN predictor (SBS's setting), its curves and the kernel spectra."""
-    try:
-        run = cnn_lesson_run(seed)
-    except SpectralLabError as exc:
-        CONTEXT.sessions.discard(session)
-        yield {ui.status: f"⚠️ {exc}"}
-        return
-    if not CONTEXT.sessions.start(session, run):
-        yield {ui.status: "**Cancelled** before it started: nothing was trained."}
+    run, refusal = _claim(session, lambda: cnn_lesson_run(seed))
+    if refusal:
+        yield {ui.status: refusal}
         return
     spectra = layer_spectra(run.signal)
     yield {ui.takeaway: "", ui.gallery: gr.update(visible=False), ui.recon: gr.update(visible=False),
@@ -220,7 +219,7 @@ def _run_cnn(lesson: Lesson, session: str, answer: int, seed):
 
 
 def on_stop(request: gr.Request):
-    CONTEXT.sessions.stop(_session(request))
+    CONTEXT.sessions.stop(session_key(request))
     return gr.skip()
 
 

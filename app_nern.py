@@ -14,7 +14,7 @@ import pandas as pd
 
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.lab import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, user_message
+from spectral_lab.lab import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, session_key, user_message
 from spectral_lab.lab.lessons import expand_link
 from spectral_lab.nern import SETTINGS, NernConfig, NernRun, compression_ratio, layer_spectra
 from spectral_lab.nern.orderings import ORDERING_DOCS, ORDERINGS
@@ -72,7 +72,7 @@ def on_ratio(*values):
 
 def _train_many(request: gr.Request, configs: list[NernConfig], table: list[dict]):
     """Train each config in turn; yield (status, curves, spectra, ntk, table rows, accuracy-vs-CR)."""
-    session = request.session_hash if request is not None else "local"
+    session = session_key(request)
     skip = gr.skip()
     rows = list(table or [])
     for index, config in enumerate(configs):
@@ -172,7 +172,7 @@ def on_autorun(request: gr.Request, table, *values):
 
 def on_stop(request: gr.Request):
     """The run's own final frame says "Stopped" (a message written here could land after it)."""
-    message = SESSIONS.stop(request.session_hash if request is not None else "local")
+    message = SESSIONS.stop(session_key(request))
     # a running one says so in its next frame; after a run, keep its final summary on screen
     return gr.skip() if message in (RUNNING_STOPPED, NOTHING_RUNNING) else message
 

@@ -17,12 +17,13 @@ from .limits import AppLimits, check_limits
 from .links import PAGE_KEYS, has_settings, parse_link, parse_share_query, share_query, share_tune
 from .presets import (CUSTOM, DEFAULT_PRESET, PRESETS, SIZE_FIELDS, Preset, matching_preset, preset_query,
                       signal_kind, sizes_for_signal, with_app_cadence)
-from .sessions import NOTHING_RUNNING, RUNNING_STOPPED, Sessions
+from .sessions import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, session_key
 from .stream import OUTCOMES, Update, train_stream, user_message
 from .uploads import load_ui_signal
 
 __all__ = ["AppLimits", "CUSTOM", "DEFAULT_PRESET", "Frame", "HEAVY_PANELS", "LiveComparison", "MethodView",
-           "NOTHING_RUNNING", "OUTCOMES", "PAGE_KEYS", "PRESETS", "Preset", "RUNNING_STOPPED", "SIZE_FIELDS", "Sessions", "Update",
-           "check_limits", "device_label", "has_settings", "load_ui_signal", "matching_preset", "parse_link", "parse_share_query",
-           "preset_query", "rows_to_csv", "share_query", "share_tune", "signal_kind", "sizes_for_signal", "to_audio",
-           "train_stream", "upscale", "user_message", "with_app_cadence"]
+           "NOTHING_RUNNING", "OUTCOMES", "PAGE_KEYS", "PRESETS", "Preset", "RUNNING_STOPPED", "SIZE_FIELDS",
+           "Sessions", "Update", "check_limits", "device_label", "has_settings", "load_ui_signal", "matching_preset",
+           "parse_link", "parse_share_query", "preset_query", "rows_to_csv", "session_key", "share_query",
+           "share_tune", "signal_kind", "sizes_for_signal", "to_audio", "train_stream", "upscale", "user_message",
+           "with_app_cadence"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..metrics import ZERO_OUTPUT_MARGIN_DB, psnr_from_mse, psnr_text
-from .links import parse_share_query
+from .links import parse_share_query, share_tune
 
 LEARNED = 0.5  # a band counts as learned once its relative error Δ (IGA Eq. 7) is below this
 
@@ -119,6 +119,14 @@ def _by_method(views) -> dict:
     return {v.method: v for v in views if v.row and v.row.get("psnr_db") is not None}
 
 
+def _pair(views, first: str, second: str, names: str):
+    """The two finished methods a lesson compares, or a Takeaway saying one is missing."""
+    done = _by_method(views)
+    if first not in done or second not in done:
+        return Takeaway(f"This lesson needs both {names} to finish.", None)
+    return done[first], done[second]
+
+
 # ----------------------------------------------------------------------------------------------
 # Takeaways, one per lesson
 # ----------------------------------------------------------------------------------------------
@@ -191,10 +199,10 @@ def ntk_takeaway(views) -> Takeaway:
 
 def bottleneck_takeaway(views) -> Takeaway:
     """Lesson 3: SIREN stays at the zero-output PSNR on a high-frequency target; SIREN² does not."""
-    done = _by_method(views)
-    if "siren" not in done or "siren2" not in done:
-        return Takeaway("This lesson needs both SIREN and SIREN² to finish.", None)
-    siren, siren2 = done["siren"], done["siren2"]
+    pair = _pair(views, "siren", "siren2", "SIREN and SIREN²")
+    if isinstance(pair, Takeaway):
+        return pair
+    siren, siren2 = pair
     floor = siren.metrics.get("zero_output_psnr")
     if floor is None:
         return Takeaway("The run did not report the zero-output PSNR.", None)
@@ -215,10 +223,10 @@ def bottleneck_takeaway(views) -> Takeaway:
 
 def damping_takeaway(views) -> Takeaway:
     """Lesson 4: SPDER's damped sine fits an image faster than SIREN."""
-    done = _by_method(views)
-    if "siren" not in done or "spder" not in done:
-        return Takeaway("This lesson needs both SIREN and SPDER to finish.", None)
-    siren, spder = done["siren"], done["spder"]
+    pair = _pair(views, "siren", "spder", "SIREN and SPDER")
+    if isinstance(pair, Takeaway):
+        return pair
+    siren, spder = pair
     early = max(1, int(spder.total_steps // 8))
     gap = final_psnr(spder) - final_psnr(siren)
     supports = 1 if gap > 1 else 0 if gap < -1 else 2
@@ -272,7 +280,8 @@ def cnn_weights_takeaway(result, low_share: dict[str, float]) -> Takeaway:
     gain = smoothed - original
     supports = 0 if gain > 0.05 else 1 if gain < -0.05 else 2
     text = (f"In the CNN's own order {_pct(original)} of the largest layer's kernel energy lies at low "
-            f"frequencies (slower than one cycle per 8 neighbouring kernels); after smoothing {_pct(smoothed)}. A ReLU MLP with "
+            f"frequencies (slower than one cycle per 8 neighbouring kernels); after smoothing {_pct(smoothed)}. "
+            f"A ReLU MLP with "
             f"{result.mlp_parameters:,} parameters ({100 * result.cr:.1f} % of the CNN's) rebuilt every kernel "
             f"(kernel PSNR {result.psnr:.1f} dB), and the rebuilt CNN scores {100 * result.accuracy:.1f} % "
             f"(the original {100 * result.original_accuracy:.1f} %).")
@@ -289,7 +298,8 @@ def _query(pairs: dict, methods: Sequence[str]) -> str:
     return urlencode({**pairs, "methods": ",".join(methods)})
 
 
-STEERING = {"signal": "camera", "image_size": 48, "steps": 300, "lr": 0.002, "lr_schedule": "exp"}  # the modifiers preset
+# the modifiers preset's settings
+STEERING = {"signal": "camera", "image_size": 48, "steps": 300, "lr": 0.002, "lr_schedule": "exp"}
 LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
     Lesson("spectral-bias", 1, "What spectral bias is",
            "A coordinate MLP maps a pixel's position to its colour. Trained by gradient descent, it learns a "
@@ -309,8 +319,8 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
     Lesson("ntk", 2, "Why: the NTK's eigenvalues",
            "Near its initial weights a network trains like a kernel method with its empirical *neural tangent "
            "kernel* (eNTK) K: how much a step on one point moves the output at another. The error along K's "
-           "eigenvector i shrinks like (1 − η·λᵢ)ᵗ after t steps at learning rate η: large-λ directions are fitted "
-           "in a few steps, small-λ ones barely move. Two networks on a 1D signal, eNTK measured as they train.",
+           "eigenvector i shrinks like (1 − η·λᵢ)ᵗ after t steps at learning rate η: large-λ directions are "
+           "fitted in a few steps, small-λ ones barely move. Two networks on a 1D signal, eNTK measured as they train.",
            "Which part of the target does gradient descent fit first?",
            ("the part along the eNTK's large-λ eigenvectors", "the part along its small-λ eigenvectors",
             "all parts at the same rate"),
@@ -410,7 +420,7 @@ def lesson_settings(lesson: Lesson, seed: int | None = None) -> tuple[RunConfig,
     config, methods = parse_share_query(lesson.query)
     if seed is not None:
         config = config.replace(seed=int(seed))
-    return config, methods, "tune=1" in lesson.query
+    return config, methods, share_tune(lesson.query)
 
 
 def lesson_comparison(lesson: Lesson, device_type: str = "cpu", seed: int | None = None, limits=None,
@@ -474,4 +484,5 @@ def lesson_takeaway(lesson: Lesson, *run, prediction: int | None = None) -> Take
 
 
 __all__ = ["BY_NUMBER", "CNN_LESSON_SETTINGS", "FIRST_LESSON", "FollowUp", "LESSONS", "Lesson", "Takeaway",
-           "cnn_lesson_run", "expand_link", "find_lesson", "followup_link", "kernel_low_share", "lesson_comparison", "lesson_settings", "lesson_takeaway", "psnr_at", "read_bands"]
+           "cnn_lesson_run", "expand_link", "find_lesson", "followup_link", "kernel_low_share", "lesson_comparison",
+           "lesson_settings", "lesson_takeaway", "psnr_at", "read_bands"]

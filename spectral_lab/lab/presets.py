@@ -117,9 +117,9 @@ def matching_preset(config: RunConfig, methods: list[str], device_type: str = "c
 
 
 def with_app_cadence(config: RunConfig, device_type: str) -> RunConfig:
-    """Diagnostic cadences the app uses: ~6 eNTKs, 3 activation snapshots, ~12 error maps, 40
-    reconstructions (the replay's frames) and 40 band-error columns per run, within a 6% budget shared by them (the final step computes every
-    one whatever the budget deferred). With the UI thread's share this keeps the app's training
+    """Diagnostic cadences the app uses: ~6 eNTKs, 3 activation snapshots, ~12 error maps, 40 reconstructions (the
+    replay's frames) and 40 band-error columns per run, within a 6% budget shared by them (the final step
+    computes every one whatever the budget deferred). With the UI thread's share this keeps the app's training
     at ≥ 0.85 of headless on 2 CPU cores (bench/bench_app.py)."""
     steps = config.steps
     return config.replace(

@@ -83,7 +83,8 @@ def gallery_gif(comparison, path: str | Path, max_frames: int = 40, seconds_per_
     steps = checkpoint_steps(comparison.views)
     if not steps:
         raise ValueError("nothing to replay yet: no method has a reconstruction")
-    steps = [steps[i] for i in np.unique(np.linspace(0, len(steps) - 1, min(max_frames, len(steps))).round().astype(int))]
+    picks = np.unique(np.linspace(0, len(steps) - 1, min(max_frames, len(steps))).round().astype(int))
+    steps = [steps[i] for i in picks]  # at most max_frames, evenly spread
     frames = []
     for step in steps:
         views = [view_at(v, step) for v in comparison.views]

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import threading
 
+def session_key(request) -> str:
+    """Which browser session a request comes from ("local" outside a served page)."""
+    return request.session_hash if request is not None and request.session_hash else "local"
+
+
 RUNNING_STOPPED = "Stopping at the next step…"
 NOTHING_RUNNING = "Nothing is training."
 
