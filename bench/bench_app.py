@@ -6,7 +6,7 @@ Three ways to train the same preset's methods, median steps/s of the first metho
   headless          Run(config) with no diagnostics (what the CLI does)
   app cadence       Run with the app's diagnostic cadences and budget, no UI
   app stream        spectral_lab.lab.LiveComparison (training thread + UI thread) with every Frame
-                    turned into what app.py sends: plotly JSON for every figure, PNG for gallery images,
+                    turned into what spectral_lab.ui sends: plotly JSON for every figure, PNG for gallery images,
                     WAV bytes for players — i.e. the app short of the websocket.
 The goal (issue 9): app stream ≥ 0.85 × headless.
 """
@@ -24,7 +24,7 @@ from spectral_lab.lab import PRESETS, AppLimits, LiveComparison, load_ui_signal,
 
 
 def send(frame) -> None:
-    """Serialise a frame as app.py + Gradio would: figures to JSON, images to PNG, audio to WAV."""
+    """Serialise a frame as spectral_lab.ui + Gradio would: figures to JSON, images to PNG, audio to WAV."""
     for spec in (frame.curves, frame.reconstruction, frame.ntk, frame.errors, frame.bands,
                  *(frame.details or ())):
         if spec is not None:

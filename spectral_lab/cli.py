@@ -20,8 +20,7 @@ from .cli_common import (EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, add_config_options
                          given_options, markdown_table, prepare_out)
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
-from .method_zoo import family_of
-from .methods import list_methods
+from .methods import PLUGIN_PROBLEMS, family_of, list_methods
 from .metrics import PSNR_CONVENTION, psnr_from_mse, psnr_text, zero_output_note
 from .modifiers import expand_methods
 from .signals import Signal, list_signals, signal_for
@@ -127,6 +126,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, description, citation in list_methods():
         family = f" ({family_of(name)})" if not name.startswith("+") else ""
         print(f"  {name:<11} {description}{family}\n  {'':<11} [{citation}]")
+    for problem in PLUGIN_PROBLEMS:  # a broken plug-in is named, and the rest works
+        print(f"  ⚠ {problem}")
     print("\nSignals (or pass any audio/image/.npy file path):")
     for name, description in list_signals():
         print(f"  {name:<16} {description}")

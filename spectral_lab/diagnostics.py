@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .layers import FinerActivation, HoscActivation, SincActivation, Sine, SpderActivation
+from .methods.sine import FinerActivation, Sine, SpderActivation
+from .methods.wavelets import HoscActivation, SincActivation
 from .ntk import power_spectrum, subgrid
 from .signals import Signal
 

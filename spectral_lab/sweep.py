@@ -109,8 +109,7 @@ def grid_cells(base: RunConfig, signals: list[str], methods: list[str], seeds: l
 
 def _equal_parameter_widths(base: RunConfig, signals: list[str], methods: list[str]) -> dict[tuple[str, str], int]:
     """(signal, method) -> the width matching the first method's parameter count at base.width."""
-    from .methods import build_model, resolve
-    from .models import count_parameters
+    from .methods import build_model, count_parameters, resolve
     from .signals import signal_for
     from .tuning import width_for_parameters
 

@@ -16,8 +16,7 @@ from typing import Callable
 
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
-from .methods import build_model, resolve
-from .models import count_parameters
+from .methods import build_model, count_parameters, resolve
 from .signals import Signal
 
 TUNE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)  # × the method's default lr: 5 values, a factor 2 apart

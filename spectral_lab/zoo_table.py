@@ -19,8 +19,7 @@ import numpy as np
 
 from .cli_common import markdown_table, write_csv
 from .config import RunConfig
-from .method_zoo import FAMILIES, family_of
-from .methods import METHODS
+from .methods import families, family_of, ordered_methods
 from .train import FLOAT32_LIMIT_NOTE
 
 
@@ -48,8 +47,8 @@ ZOO_SETTINGS = {"grid_table_log2": 10, "preview_every": 0}
 
 
 def zoo_methods() -> list[str]:
-    """ReLU first (the budget's reference), then the registry's order."""
-    return ["relu"] + [name for name in METHODS if name != "relu"]
+    """ReLU first (the budget's reference), then the registry's, family by family."""
+    return ["relu"] + [name for name in ordered_methods() if name != "relu"]
 
 
 def run_zoo(out: str | os.PathLike, scale: str = "full", tune: bool = False, seeds: tuple[int, ...] | None = None,
@@ -125,7 +124,7 @@ def zoo_figure(summary: list[dict], signals: list[str], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {family: plt.get_cmap("tab10")(i) for i, family in enumerate(FAMILIES)}
+    colours = {family: plt.get_cmap("tab10")(i) for i, family in enumerate(families())}
     fig, (per_signal, versus_time) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     for offset, entry in enumerate(summary):
         shift = (offset / max(len(summary) - 1, 1) - 0.5) * 0.6  # spread the dots of one signal

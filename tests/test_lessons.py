@@ -12,7 +12,7 @@ from spectral_lab.lab.lessons import (LESSONS, cnn_lesson_run, find_lesson, kern
 from spectral_lab.nern import layer_spectra
 
 LINK_KNOBS = ("setting", "smoothing", "encoding", "hidden", "sigma", "rule", "steps", "feature_weight", "kd_weight",
-              "seed")  # app_nern.LINK_KNOBS (the app is not imported here)
+              "seed")  # spectral_lab.ui.nern.LINK_KNOBS (the UI is not imported here)
 
 SIGNAL_LESSONS = [key for key, lesson in LESSONS.items() if lesson.kind == "signals"]
 NUMBER = re.compile(r"\d+(\.\d+)? (dB|%)")

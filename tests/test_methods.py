@@ -84,7 +84,7 @@ def test_resolve_fills_method_defaults_per_signal_kind():
 
 
 def test_finer_scale_is_detached():
-    from spectral_lab.layers import FinerActivation
+    from spectral_lab.methods.sine import FinerActivation
 
     z = torch.tensor([0.3], requires_grad=True)
     FinerActivation(omega0=2.0)(z).sum().backward()
@@ -133,7 +133,7 @@ def test_wire_frequency_that_overflows_is_rejected_up_front():
     # ω = 500, σ = 10 used to give NaN at initialisation (inf·0 in exp(jωz)·exp(−|σz|²)).
     with pytest.raises(ConfigError, match="ω/σ"):
         resolve(RunConfig(method="wire", wire_omega=500.0), SIGNALS["1d"]())
-    from spectral_lab.layers import GaborActivation
+    from spectral_lab.methods.wavelets import GaborActivation
 
     z = torch.complex(torch.tensor([0.3]), torch.tensor([-2.0]))
     value = GaborActivation(omega=100.0, sigma=10.0)(z)  # bounded by exp(ω²/4σ²) = exp(25)
@@ -150,7 +150,7 @@ def test_wire_gradients_stay_finite_on_cpus_without_vector_kernels():
 
     script = """
 import torch
-from spectral_lab.layers import GaborActivation
+from spectral_lab.methods.wavelets import GaborActivation
 torch.manual_seed(0)
 # σz ≈ 10.1–10.5: the magnitude exp(-(σz)²) is subnormal (~1e-45), where polar's backward gave NaN
 z = torch.linspace(0.95, 1.05, 400).requires_grad_()

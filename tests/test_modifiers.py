@@ -7,7 +7,7 @@ import torch
 
 from spectral_lab import METHODS, ConfigError, Run, RunConfig, build_model, load_signal, run_to_end
 from spectral_lab.diagnostics import relative_error_at
-from spectral_lab.models import count_parameters
+from spectral_lab.methods import build_model, count_parameters
 from spectral_lab.modifiers import (check_full_rank, describe_modifiers, fold_fourier_layers, group_points,
                                     preconditioner_spectrum, reference_basis, sgd_update_beyond_lr, split_method)
 from spectral_lab.ntk import empirical_ntk, ntk_diagnostics
@@ -119,13 +119,14 @@ def test_fr_with_sgd_is_more_than_a_learning_rate_change_only_for_the_papers_bas
     # outside every rescaling of G (BᵀB has 249 of 256 eigenvalues at one level, the mean direction of
     # the layer's input at twice it, the tied end points at 0). Notebook 04 asserts the same > 0.3.
     config = RunConfig(method="relu_pe+fr", width=32, depth=3, fr_basis=kind)
-    unexplained = sgd_update_beyond_lr(config, make_synthetic("sines", length=256))
+    signal = make_synthetic("sines", length=256)
+    unexplained = sgd_update_beyond_lr(build_model(config, signal), signal)
     if kind == "frame":
         assert unexplained < 1e-6  # B is stored in float32: BᵀB = c·I to ~1e-8
     else:
         assert unexplained > 0.3
     with pytest.raises(ConfigError, match="no FR layers"):
-        sgd_update_beyond_lr(config.replace(method="relu_pe"), make_synthetic("sines", length=256))
+        sgd_update_beyond_lr(build_model(config.replace(method="relu_pe"), signal), signal)
 
 
 def test_fr_frame_starts_as_the_base_network():
@@ -258,10 +259,10 @@ def test_notebook_04s_iga_checks_fail_without_the_adjustment(monkeypatch):
 def test_iga_balances_to_the_reference_codes_eigenvalue(monkeypatch, balance_to, expected):
     # Kernel diag(8, 4, 2, 1), start 1, end 2. SGD balances λ₁..λ₂ to λ_start = 8 (Eq. 5). Adam to
     # λ_(end+1) = 2: the IGA reference indexes its 0-based eigenvalue array with `end` (the text: λ_end).
-    import spectral_lab.ntk
+    import spectral_lab.modifiers.iga
     from spectral_lab.modifiers import InductiveGradientAdjustment
 
-    monkeypatch.setattr(spectral_lab.ntk, "empirical_ntk", lambda model, coords: np.diag([1.0, 8.0, 2.0, 4.0]))
+    monkeypatch.setattr(spectral_lab.modifiers.iga, "empirical_ntk", lambda model, coords: np.diag([1.0, 8.0, 2.0, 4.0]))
     iga = InductiveGradientAdjustment((4,), 1, start=1, end=2, sampling="fixed", every=1, balance_to=balance_to)
     iga.update(None, torch.zeros(4, 1), torch.zeros(4, 1))
     np.testing.assert_allclose(np.diag(iga.matrix.numpy())[[1, 3, 2, 0]], expected, rtol=1e-6)

@@ -9,13 +9,12 @@ import torch
 
 from spectral_lab.config import RunConfig
 from spectral_lab.errors import ConfigError
-from spectral_lab.grids import GridEncoding, level_resolutions
-from spectral_lab.kan import FourierKANLayer
-from spectral_lab.layers import (FinerPPActivation, HoscActivation, HyperbolicSine, SincActivation,
-                                 StafActivation)
-from spectral_lab.method_zoo import FAMILIES
-from spectral_lab.methods import METHODS, build_model, list_methods, resolve
-from spectral_lab.mfn import MultiplicativeFilterNetwork
+from spectral_lab.methods import METHODS, build_model, families, list_methods, resolve
+from spectral_lab.methods.grids import GridEncoding, level_resolutions
+from spectral_lab.methods.kan import FourierKANLayer
+from spectral_lab.methods.mfn import MultiplicativeFilterNetwork
+from spectral_lab.methods.sine import FinerPPActivation, HyperbolicSine
+from spectral_lab.methods.wavelets import HoscActivation, SincActivation, StafActivation
 from spectral_lab.ntk import diagnostic_copy, empirical_ntk, slow_ntk
 from spectral_lab.signals import from_array
 from spectral_lab.train import run_to_end
@@ -25,7 +24,7 @@ def test_list_has_at_least_18_architectures_each_with_a_citation_and_a_family():
     architectures = [row for row in list_methods() if not row[0].startswith("+")]
     assert len(architectures) >= 18
     assert all(citation and len(citation) > 10 for _, _, citation in architectures)
-    assert {name for members in FAMILIES.values() for name in members} == set(METHODS)
+    assert {name for members in families().values() for name in members} == set(METHODS)
 
 
 @pytest.mark.parametrize("activation, z, expected", [

@@ -8,11 +8,16 @@ One job per module:
     lessons     guided lessons: question, settings, a takeaway written from the run's numbers
     uploads     a built-in signal or an uploaded file, checked
     stream      the training stream (host data only), methods round-robin
-    comparison  what the UI shows while methods train (views, frames, replay history)
+    comparison  what the UI shows while methods train: updates -> Frames at the UI's pace
+    method_view one method's panels now and its capped history (replay)
+    figures     what the panels draw, and the downloads
+    status      the words: status line, final summary, results table
+    replay      any step of a finished or running comparison; the GIF
     sessions    which comparison a browser has running or queued
 """
-from .comparison import (HEAVY_PANELS, Frame, LiveComparison, MethodView, device_label, rows_to_csv, to_audio,
-                         upscale)
+from .comparison import HEAVY_PANELS, Frame, LiveComparison, device_label
+from .figures import rows_to_csv, to_audio, upscale
+from .method_view import MethodView
 from .limits import AppLimits, check_limits
 from .links import PAGE_KEYS, has_settings, parse_link, parse_share_query, share_query, share_tune
 from .presets import (CUSTOM, DEFAULT_PRESET, PRESETS, SIZE_FIELDS, Preset, matching_preset, preset_query,

@@ -32,8 +32,8 @@ from torch import nn
 from .cnn import DigitsData, accuracy, conv3x3_names, count_model_parameters, load_cnn, load_digits_data
 from ..config import FlatConfig, knob
 from ..errors import ConfigError
-from ..layers import PositionalEncoding
-from ..models import CoordinateMLP, count_parameters
+from ..methods.encodings import PositionalEncoding
+from ..methods.network import CoordinateMLP, count_parameters
 from ..ntk import NTKResult, analyse_kernel, empirical_ntk
 from .orderings import (ORDERINGS, grid_spectrum, low_frequency_energy, network_smoothness, order_layer,
                         permute, unpermute)

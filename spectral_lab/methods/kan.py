@@ -13,6 +13,11 @@ import math
 import torch
 from torch import nn
 
+from ..config import RunConfig
+from ..signals import Signal
+from .network import CoordinateMLP
+from .registry import MethodSpec, knob_default, register
+
 
 class FourierKANLayer(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, terms: int):
@@ -32,3 +37,24 @@ class FourierKANLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_dim={self.in_dim}, out_dim={self.out_dim}, terms={self.terms}"
+
+
+def kan_terms(signal: Signal) -> int:
+    # FKAN: K terms reach K cycles across the signal; a quarter of its Nyquist rate, 4 to 256 terms
+    return int(max(4, min(256, min(signal.grid) // 8)))
+
+
+knob_default("kan_terms", kan_terms)
+
+
+def build_fkan(cfg: RunConfig, signal: Signal) -> nn.Module:
+    encoding = FourierKANLayer(signal.in_dim, cfg.width, cfg.kan_terms)
+    return CoordinateMLP(signal.in_dim, signal.channels, cfg.width, cfg.depth, lambda i: nn.ReLU(), encoding)
+
+
+register(MethodSpec(
+    "fkan", build_fkan, "FKAN: a learned Fourier-series first layer (KAN-style), then a ReLU MLP.",
+    "Mehrabian et al., Implicit Neural Representations with Fourier Kolmogorov-Arnold Networks, ICASSP 2025",
+    "first layer Σᵢ Σₖ aᵢₖ cos(kπxᵢ) + bᵢₖ sin(kπxᵢ) per output (Eq. 4), coefficients N(0, 1/(d·K)); then "
+    "ReLU layers with PyTorch's init", lambda s: {"lr": 1e-3, "kan_terms": kan_terms(s)}, ("kan_terms",),
+    family="learnable activations"))

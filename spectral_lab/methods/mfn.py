@@ -15,6 +15,11 @@ import math
 import torch
 from torch import nn
 
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..signals import Signal
+from .registry import MethodSpec, knob_default, register
+
 
 class FourierFilter(nn.Module):
     """g(x) = sin(Ωx + φ): `width` sinusoids of the input (MFN Eq. 3)."""
@@ -102,3 +107,45 @@ class MultiplicativeFilterNetwork(nn.Module):
         for linear, filter_ in zip(self.linears, self.filters[1:]):
             features = linear(features) * filter_(coords)
         return self.head(features)
+
+
+# ----------------------------------------------------------------------------------------------
+# Registry entries: FourierNet, GaborNet, BACON (FourierNet with mfn_bandlimit)
+# ----------------------------------------------------------------------------------------------
+def mfn_scale(signal: Signal) -> float:
+    # MFN's reference scales image filters by 256 on a [-1, 1] grid of ≥ 256 pixels (a quarter of the
+    # Nyquist band per filter for 4 filters); here the same share of each signal's own Nyquist band.
+    return math.pi * min(signal.grid) / 4
+
+
+def _mfn_defaults(signal: Signal) -> dict:
+    return {"lr": 1e-3 if signal.kind == "image" else 3e-4, "mfn_scale": mfn_scale(signal)}
+
+
+knob_default("mfn_scale", mfn_scale)
+
+
+def _build_mfn(kind: str):
+    def build(cfg: RunConfig, signal: Signal) -> nn.Module:
+        band = tuple(signal.grid) if cfg.mfn_bandlimit and kind == "fourier" else None
+        if cfg.mfn_bandlimit and kind != "fourier":
+            raise ConfigError("mfn_bandlimit (BACON) is for mfn_fourier; mfn_gabor's atoms are not band-limited")
+        return MultiplicativeFilterNetwork(signal.in_dim, signal.channels, cfg.width, cfg.depth, kind, cfg.mfn_scale,
+                                           band=band)
+    return build
+
+
+FILTERS = "multiplicative filters"
+register(MethodSpec(
+    "mfn_fourier", _build_mfn("fourier"),
+    "FourierNet: no activations; each layer multiplies (Wz+b) by sinusoids of the input.",
+    "Fathony et al., Multiplicative Filter Networks, ICLR 2021", "filters sin(Ωx+φ), Ω scaled by mfn_scale/√(depth+1), "
+    "φ ~ U(±π); linears U(±√(1/width)) (the reference code); depth = multiplicative layers (depth+1 filters). "
+    "mfn_bandlimit: BACON (Lindell et al., CVPR 2022; modules.py FourierLayer): frequencies kπ, |k| ≤ N/(2(depth+1)) "
+    "per dimension, frozen; linears U(±√(6/width)); no multiscale outputs",
+    _mfn_defaults, ("mfn_scale", "mfn_bandlimit"), family=FILTERS))
+register(MethodSpec(
+    "mfn_gabor", _build_mfn("gabor"), "GaborNet: each layer multiplies (Wz+b) by Gabor atoms of the input.",
+    "Fathony et al., Multiplicative Filter Networks, ICLR 2021",
+    "filters exp(−γ/2‖x−μ‖²)·sin(Ωx+φ), μ ~ U(−1,1), γ ~ Gamma(6/(depth+1), 1), Ω ×√γ (the reference code); "
+    "BACON's band limit: mfn_fourier with mfn_bandlimit", _mfn_defaults, ("mfn_scale",), family=FILTERS))

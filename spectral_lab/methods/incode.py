@@ -17,8 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import CoordinateMLP
-from .signals import Signal, spectral_centroid
+from ..config import RunConfig
+from ..signals import Signal, spectral_centroid
+from .network import CoordinateMLP, siren_initialised
+from .registry import MethodSpec, register
+from .sine import SINE_PARAM, sine_defaults
 
 
 class ModulatedSine(nn.Module):
@@ -117,3 +120,23 @@ class IncodeNetwork(CoordinateMLP):
     def layer_activations(self, coords: torch.Tensor):
         self._modulate()
         return super().layer_activations(coords)
+
+
+def build_incode(cfg: RunConfig, signal: Signal) -> nn.Module:
+    # the harmonizer grows with the composer (a quarter of its width), so equal-parameter tables
+    # can include INCODE at small widths too
+    # a saved model is rebuilt from the signal's shape only: placeholder features, then its stored ones load
+    features = (harmonizer_features(signal) if hasattr(signal, "values")
+                else np.zeros(harmonizer_feature_count(signal), dtype=np.float32))
+    model = IncodeNetwork(signal.in_dim, signal.channels, cfg.width, cfg.depth, cfg.omega0, cfg.first_omega0,
+                          features, harmonizer_width=max(4, cfg.width // 4))
+    return siren_initialised(model, cfg.first_omega0, cfg.omega0)
+
+
+register(MethodSpec(
+    "incode", build_incode, "INCODE: SIREN with a·sin(b·ω₀z + c) + d, (a,b,c,d) from a harmonizer of the target.",
+    "Kazerouni et al., INCODE: Implicit Neural Conditioning with Prior Knowledge Embeddings, WACV 2024",
+    SINE_PARAM + "; (a,b,c,d) = (e^a', e^b', c', d') shared by all layers (Eq. 3); harmonizer trained from scratch "
+    "on engine-computed descriptors (librosa features for 1D/audio, a thumbnail for images), not the paper's "
+    "pretrained ResNet-34 / audio network (cannot be fetched here); starts as SIREN; no (a,b,c,d) regulariser",
+    sine_defaults, ("omega0", "first_omega0"), family="periodic activations"))

@@ -16,6 +16,11 @@ import math
 import torch
 from torch import nn
 
+from ..config import RunConfig
+from ..signals import Signal
+from .network import CoordinateMLP
+from .registry import MethodSpec, register
+
 HASH_PRIMES = (1, 2654435761, 805459861)  # Instant-NGP Eq. 4
 
 
@@ -81,3 +86,32 @@ class GridEncoding(nn.Module):
     def extra_repr(self) -> str:
         kind = "hashed" if self.hashed else "dense"
         return f"{kind}, resolutions={self.resolutions}, features={self.features}, table={self.table_size}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Registry entries
+# ----------------------------------------------------------------------------------------------
+def _build_grid(hashed: bool):
+    def build(cfg: RunConfig, signal: Signal) -> nn.Module:
+        encoding = GridEncoding(signal.in_dim, cfg.grid_levels, cfg.grid_features, cfg.grid_table_log2,
+                                cfg.grid_min_resolution, max(signal.grid), hashed=hashed)
+        return CoordinateMLP(signal.in_dim, signal.channels, cfg.width, cfg.depth, lambda i: nn.ReLU(), encoding)
+    return build
+
+
+def _grid_defaults(signal: Signal) -> dict:
+    return {"lr": 1e-2}  # Instant-NGP Sec. 4: Adam at 1e-2
+
+
+GRID_PARAM = ("tables U(±1e-4), (bi)linear interpolation of the cell's corners (Instant-NGP Sec. 3–4); finest "
+              "level one cell per sample; ReLU MLP head of width × depth with PyTorch's init")
+register(MethodSpec(
+    "hashgrid", _build_grid(True), "Multiresolution hash encoding + small ReLU MLP: trainable features on grids.",
+    "Müller et al., Instant Neural Graphics Primitives with a Multiresolution Hash Encoding, SIGGRAPH 2022",
+    GRID_PARAM + "; levels with more than 2^grid_table_log2 vertices hashed (Eq. 4); plain PyTorch, no CUDA kernel",
+    _grid_defaults, ("grid_levels", "grid_features", "grid_table_log2", "grid_min_resolution"), family="grids"))
+register(MethodSpec(
+    "densegrid", _build_grid(False), "Dense multiresolution grid + small ReLU MLP: the hash grid without hashing.",
+    "Müller et al. 2022 (the dense-grid baseline, Sec. 5); Sun et al., Direct Voxel Grid Optimization, CVPR 2022",
+    GRID_PARAM + "; every level stored densely ((N_l+1)^d entries)", _grid_defaults,
+    ("grid_levels", "grid_features", "grid_min_resolution"), family="grids"))

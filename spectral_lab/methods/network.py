@@ -1,9 +1,11 @@
-"""The coordinate MLP every method builds: encoding -> [Linear -> activation] × depth -> Linear.
+"""The coordinate MLP most methods build, and the initialisations several families share.
 
-Training logic lives in train.py; this module only defines the function.
+encoding -> [Linear -> activation] × depth -> Linear. Training logic lives in train.py; this
+module only defines the function and how its weights start.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -62,3 +64,41 @@ def count_parameters(model: nn.Module) -> int:
             counted.update(id(p) for p in module.parameters())
     return total + sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()
                        if p.requires_grad and id(p) not in counted)
+
+
+def mlp(cfg, signal, make_activation, encoding: nn.Module | None = None,
+        complex_hidden: bool = False) -> CoordinateMLP:
+    """The config's width × depth MLP from the signal's input to its channels."""
+    return CoordinateMLP(signal.in_dim, signal.channels, cfg.width, cfg.depth, make_activation,
+                         encoding=encoding, complex_hidden=complex_hidden)
+
+
+# ----------------------------------------------------------------------------------------------
+# Initialisation schemes (in place, under torch.no_grad()).
+# ----------------------------------------------------------------------------------------------
+@torch.no_grad()
+def siren_init(linear: nn.Linear, omega0: float, first: bool) -> None:
+    """SIREN Sec. 3.2: first layer W ~ U(±1/fan_in); others U(±√(6/fan_in)/ω₀). Bias: PyTorch default."""
+    fan_in = linear.weight.shape[1]
+    bound = 1.0 / fan_in if first else math.sqrt(6.0 / fan_in) / omega0
+    linear.weight.uniform_(-bound, bound)
+
+
+def siren_initialised(model: CoordinateMLP, first_omega0: float, omega0: float) -> CoordinateMLP:
+    """SIREN's init on every linear of `model` (first U(±1/fan_in), others U(±√(6/fan_in)/ω₀),
+    the head included), in place; returns the model."""
+    for i, linear in enumerate(model.linears):
+        siren_init(linear, first_omega0 if i == 0 else omega0, first=(i == 0))
+    siren_init(model.head, omega0, first=False)
+    return model
+
+
+def sine_family_mlp(cfg, signal, make_activation) -> CoordinateMLP:
+    """An MLP with SIREN's init: the sine family and the activations trained with its settings."""
+    return siren_initialised(mlp(cfg, signal, make_activation), cfg.first_omega0, cfg.omega0)
+
+
+@torch.no_grad()
+def uniform_bias(linear: nn.Linear, bound: float) -> None:
+    """FINER / FINER++: first-layer bias b ~ U(−k, k) widens the frequency support."""
+    linear.bias.uniform_(-bound, bound)

@@ -16,8 +16,8 @@ from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
 from spectral_lab.lab import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, session_key, user_message
 from spectral_lab.lab.lessons import expand_link
-from spectral_lab.nern import SETTINGS, NernConfig, NernRun, compression_ratio, layer_spectra
-from spectral_lab.nern.orderings import ORDERING_DOCS, ORDERINGS
+from spectral_lab.nern import (ORDERING_DOCS, ORDERINGS, SETTINGS, NernConfig, NernRun, compression_ratio,
+                               layer_spectra)
 
 MAX_HIDDEN = 512
 MAX_STEPS = 20_000

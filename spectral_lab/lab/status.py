@@ -1,0 +1,85 @@
+"""The words over a comparison: the status line while it trains, the final summary, its outcome,
+and the results table's rows."""
+from __future__ import annotations
+
+from ..metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT, ZERO_OUTPUT_MARGIN_DB, psnr_text
+from ..tuning import TUNE_FACTORS, TUNE_FRACTION
+
+
+def status_line(views, stopping: bool) -> str:
+    """One line while training: which method is where, and the time left."""
+    running = [v for v in views if v.status == "running"]
+    if stopping:
+        return "Stopping at the next step…"
+    tuning = [v for v in views if v.status == "tuning"]
+    if tuning and not running:
+        v = tuning[-1]
+        return (f"Tuning **{v.method}** ({v.index + 1}/{len(views)}): short runs at {len(TUNE_FACTORS)} "
+                f"learning rates around its default, then the full run at the best")
+    if not running:
+        done = [f"{v.method} {v.status} ({psnr_text(v.psnr, v.psnr_limit, 1)})" for v in views
+                if v.row and v.psnr is not None]
+        return ("; ".join(done) + " · starting…") if done else "Starting…"
+    # the methods train round-robin: the time left is every running method's steps at its own rate
+    eta = sum((v.total_steps - v.step) / v.steps_per_s for v in running if v.steps_per_s)
+    if len(running) == 1 and len(views) == 1:
+        v = running[0]
+        best = f" (best {v.best_psnr:.2f})" if v.best_psnr is not None else ""
+        psnr = f" · PSNR {v.psnr:.2f} dB{best}" if v.psnr is not None else ""
+        return (f"Training **{v.method}** · step {v.step}/{v.total_steps} · {v.steps_per_s:.0f} steps/s · "
+                f"ETA {eta:.0f} s{psnr}")
+    parts = [f"{v.method} {v.step}/{v.total_steps}" + (f" ({v.psnr:.1f} dB)" if v.psnr is not None else "")
+             if v.status == "running" else f"{v.method} {v.status}" for v in views]
+    known = all(v.steps_per_s for v in running)  # no rate yet before a method's first interval
+    return (f"Training {len(running)} of {len(views)} together · " + " · ".join(parts)
+            + (f" · ETA {eta:.0f} s" if known else ""))
+
+
+def outcome(views, failure: str, stopping: bool) -> str:
+    """failed > stopped > diverged > finished, over the whole comparison."""
+    statuses = {v.status for v in views}
+    if failure or "failed" in statuses:
+        return "failed"
+    if stopping and ({"stopped", "waiting", "tuning"} & statuses):
+        return "stopped"
+    if "diverged" in statuses:
+        return "diverged"
+    return "finished"
+
+
+def final_status(views, result: str, failure: str, seconds: float, tuned: bool) -> str:
+    """The summary once the comparison ended with outcome `result`."""
+    done = [v for v in views if v.row and v.row.get("psnr_db") is not None]
+    best = max(done, key=lambda v: v.row["psnr_db"]) if done else None
+    best_text = f" Best: **{best.method}** at {psnr_text(best.row['psnr_db'], best.psnr_limit)}." if best else ""
+    if result == "failed":
+        failed = [f"{v.method}: {v.message}" for v in views if v.status == "failed"]
+        reason = "; ".join(failed) or failure
+        return f"**Failed** — {reason}.{best_text}"
+    if result == "stopped":
+        parts = [f"{v.method} {'finished' if v.status == 'finished' else v.message or 'did not run'}"
+                 for v in views]
+        return f"**Stopped** by you: {'; '.join(parts)}.{best_text}"
+    if result == "diverged":
+        diverged = "; ".join(f"{v.method}: {v.message}" for v in views if v.status == "diverged")
+        return f"**Finished, with divergence** — {diverged}.{best_text}"
+    tuned_text = (" Each method at its own best learning rate (the table's lr; a short search at "
+                  f"{TUNE_FRACTION:.0%} of the steps per rate)." if tuned else "")
+    best_text += tuned_text
+    stalled = [v.method for v in done if ZERO_OUTPUT_HINT in v.row.get("note", "")]
+    stalled = (f" ⚠ {', '.join(stalled)}: {ZERO_OUTPUT_HINT} (PSNR within {ZERO_OUTPUT_MARGIN_DB:g} dB of a "
+               "zero output; the table has the numbers)." if stalled else "")
+    return f"**Finished**: {len(done)} method(s) in {seconds:.0f} s.{best_text}{stalled} {PSNR_CONVENTION}."
+
+
+def table(views, stopping: bool) -> list[dict]:
+    """The results table: each finished method's row, the others' status."""
+    rows = []
+    for v in views:
+        if v.row is not None:
+            row = dict(v.row)
+            row["status"] = v.status
+            rows.append(row)
+        else:
+            rows.append({"method": v.method, "status": "not run" if stopping else v.status, "note": v.message})
+    return rows

@@ -1,0 +1,109 @@
+"""What a run remembers while it trains: the loss of every step, the best parameters seen at a log
+point, and the diagnostics it owes on a budget (each on its own cadence)."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from .diagnostics import diagnose, due_diagnostics, enabled_diagnostics
+from .metrics import psnr_from_mse
+
+
+class LossHistory:
+    """The loss curve (chunks of (steps, losses)) and the best parameters at a log point.
+
+    Until a finite loss is seen, "best" is the initial state (restored if step 1 diverges)."""
+
+    def __init__(self, model: torch.nn.Module, log_every: int):
+        self.log_every = log_every
+        self.steps: list[np.ndarray] = []
+        self.losses: list[np.ndarray] = []
+        self.best_state: dict[str, torch.Tensor] | None = _copy_state(model)
+        self.best_loss = float("inf")
+        self.best_step = 0
+
+    def record(self, steps: np.ndarray, losses: np.ndarray) -> None:
+        self.steps.append(steps)
+        self.losses.append(losses)
+
+    def observe(self, loss: float, step: int, model: torch.nn.Module) -> None:
+        """A log point's loss (of the parameters before this step's update): keep them if best."""
+        if loss < self.best_loss:
+            self.best_loss, self.best_step = loss, step
+            self.best_state = _copy_state(model)
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, loss) of every step seen so far."""
+        if not self.steps:
+            return np.zeros(0, int), np.zeros(0)
+        return np.concatenate(self.steps), np.concatenate(self.losses)
+
+    def divergence_message(self, bad_step: int, previous_log: int) -> str:
+        """When the loss went non-finite and which parameters were kept. Parameters are copied only
+        at log points, so finite steps between the last log point and `bad_step` cannot be kept."""
+        if math.isfinite(self.best_loss):
+            kept = f"kept the best parameters, from step {self.best_step} (PSNR {psnr_from_mse(self.best_loss):.2f} dB)"
+        else:
+            kept = "kept the initial parameters (step 0): no log point had a finite loss yet"
+        unkept = (f"; steps {previous_log + 1}–{bad_step - 1} were finite but parameters are kept only at log "
+                  f"points (every {self.log_every} steps)") if bad_step - 1 > previous_log else ""
+        return f"diverged: the loss went non-finite (NaN/Inf) at step {bad_step}; {kept}{unkept}"
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+class DiagnosticSchedule:
+    """The run's diagnostics on their cadences and budget.
+
+    Each enabled diagnostic may take `diagnostics_budget / (number enabled)` of the training time;
+    one over its share waits (its next due step comes later), so a costly eNTK never starves a
+    cheap band error. The final step computes every enabled one, whatever the budget deferred."""
+
+    def __init__(self, config):
+        self.config = config
+        self.seconds = 0.0  # wall time spent on diagnostics so far
+        self._cost: dict[str, float] = {}  # last measured seconds per diagnostic
+        self._spent: dict[str, float] = {}  # total seconds per diagnostic
+        self.band_history: list[tuple[int, np.ndarray]] = []  # (step, Δ per band) for the heatmap
+        self.band_edges: np.ndarray | None = None
+
+    def due(self, step: int, elapsed: float) -> set[str]:
+        """Diagnostics due at `step` whose share of the budget affords their last measured cost;
+        `elapsed`: wall seconds of the run so far (diagnostics included)."""
+        due = due_diagnostics(self.config, step)
+        budget = self.config.diagnostics_budget
+        if not due or budget <= 0:
+            return due
+        training_seconds = elapsed - self.seconds
+        share = budget * training_seconds / max(1, len(enabled_diagnostics(self.config)))
+        return {name for name in due if self._spent.get(name, 0.0) + self._cost.get(name, 0.0) <= share}
+
+    def run(self, names: set[str], model, signal, prediction: np.ndarray | None, step: int) -> dict:
+        """Compute `names` now, timing each one; the band errors join the heatmap's history."""
+        if not names:
+            return {}
+        begin = time.perf_counter()
+        result = {}
+        for name in sorted(names):
+            started = time.perf_counter()
+            result.update(diagnose(model, signal, self.config, {name}, prediction))
+            cost = time.perf_counter() - started
+            self._cost[name] = cost
+            self._spent[name] = self._spent.get(name, 0.0) + cost
+        if "band_error" in result:
+            self.band_edges = result["band_error"][0]
+            self.band_history.append((step, result["band_error"][1]))
+        self.seconds += time.perf_counter() - begin
+        return result
+
+    def band_error_history(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, band edges, Δ of shape (bands, steps)) for the IGA Fig. 1-style heatmap."""
+        if not self.band_history:
+            return np.zeros(0, int), np.zeros(0), np.zeros((0, 0))
+        steps = np.array([s for s, _ in self.band_history])
+        return steps, self.band_edges, np.stack([d for _, d in self.band_history], axis=1)

@@ -1,0 +1,59 @@
+"""What the app's tabs share: the server's device, limits and training sessions (one of each per
+server process), the private-event flag, the lab's sliders, gallery and results table, and the CSS."""
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from spectral_lab.lab import AppLimits, Sessions
+from spectral_lab.train import pick_device
+
+DEVICE = pick_device("auto").type
+LIMITS = AppLimits.from_env(DEVICE)
+CONCURRENCY = int(os.environ.get("SPECTRAL_LAB_CONCURRENCY", "1" if DEVICE == "cuda" else "2"))
+SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
+PRIVATE = dict(api_visibility="private")  # every event: the page's own, not an API endpoint
+
+# Slider ranges (minimum, step); the maxima are the server's limits. A link may carry a value the
+# RunConfig accepts but a slider cannot show (ntk_points=32): on_load raises it to the minimum.
+SLIDERS = {"steps": (10, 10), "width": (8, 8), "depth": (1, 1), "ntk_points": (64, 64)}
+SLIDER_MAXIMA = {"steps": LIMITS.max_steps, "width": LIMITS.max_width, "depth": LIMITS.max_depth,
+                 "ntk_points": LIMITS.max_ntk_points}
+
+GALLERY_COLUMNS = 3  # ~270 px per image in the results column at 1280 px: ≥ 256 px, as asked
+
+# Results columns, each headed in words with its unit (the CSV download keeps the short names)
+TABLE_COLUMNS = {"method": "method", "psnr_db": "PSNR (dB)", "ssim": "SSIM (≤ 1)", "rho_ag": "ρ_AG (≤ 1)",
+                 "params": "parameters", "lr": "learning rate", "seconds": "time (s)", "steps/s": "steps/s",
+                 "status": "status", "note": "note"}
+
+CSS = """
+#controls {gap: 6px;}
+#controls .form {gap: 4px;}
+#status {min-height: 2.5em;}
+#title h3 {margin: 0;}
+#recon-gallery img, #lesson-gallery img {image-rendering: pixelated;}
+#upload-message {min-height: 1em;}
+.js-plotly-plot .plotly .gtitle {font-size: 15px !important;}
+"""
+
+
+def slider(field: str, **kwargs) -> gr.Slider:
+    minimum, step = SLIDERS[field]
+    return gr.Slider(minimum, SLIDER_MAXIMA[field], step=step, **kwargs)
+
+
+def gallery_height(images: int) -> int:
+    return 40 + 290 * -(-images // GALLERY_COLUMNS)
+
+
+def results_table(rows: list[dict]):
+    import pandas as pd
+
+    columns = list(TABLE_COLUMNS)
+    frame = pd.DataFrame(rows, columns=columns) if not rows else pd.DataFrame(rows)
+    for column in columns:
+        if column not in frame:
+            frame[column] = None
+    return frame[columns].astype(object).where(frame[columns].notna(), "–").rename(columns=TABLE_COLUMNS)
