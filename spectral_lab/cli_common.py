@@ -63,17 +63,33 @@ def default_out(kind: str, *names: str) -> Path:
     return Path("runs") / f"{kind}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+CREATED_FOLDERS: list[Path] = []  # output folders this process made (removed again if left empty)
+
+
 def prepare_out(path: str | Path) -> Path:
     """Create the output folder and check that it takes files, before any training: a run whose
     results cannot be written fails at once, not after its last step."""
     out = Path(path)
     try:
+        made = [folder for folder in (out, *out.parents) if not folder.exists()]
         out.mkdir(parents=True, exist_ok=True)
+        CREATED_FOLDERS.extend(reversed(made))  # parents first: removed last
         with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
             pass
     except OSError as exc:
         raise ConfigError(f"cannot write the output folder {out}: {exc.strerror or exc}") from None
     return out
+
+
+def remove_empty_outputs() -> None:
+    """After a command failed: the output folders it made and never wrote into go again (a bad
+    input must not leave empty folders in runs/)."""
+    for folder in reversed(CREATED_FOLDERS):
+        try:
+            folder.rmdir()  # only if empty
+        except OSError:
+            pass
+    CREATED_FOLDERS.clear()
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:

@@ -121,7 +121,8 @@ class RunConfig(FlatConfig):
     staf_terms: int = knob(5, "STAF: sinusoids τ per layer (the reference's 5)", 1, 32)
     finer_base: str | None = knob(None, "FINER++: base activation at the variable-period argument (|z|+1)z "
                                         "(None: Gabor for audio, Gauss otherwise)", choices=("sine", "gauss", "gabor"))
-    mfn_scale: float | None = knob(None, "MFN: filter frequency scale (radians per unit; None: by signal size)", 0.1, 1e5)
+    mfn_scale: float | None = knob(None, "MFN: filter frequency scale (radians per unit; None: π·N/4 for N samples "
+                                         "along the shortest axis)", 0.1, 1e7)
     mfn_bandlimit: bool = knob(False, "mfn_fourier as BACON: frozen filter frequencies on an integer grid, the output "
                                       "band-limited to the signal's Nyquist rate")
     grid_levels: int = knob(8, "grids: resolution levels L (Instant-NGP: 16)", 1, 24)
@@ -161,7 +162,8 @@ class RunConfig(FlatConfig):
     fast: str = knob("auto", "fast training step: CUDA graphs of forward+backward and Adam (auto: on for CUDA, "
                              "off on CPU; methods it cannot capture fall back to eager and say so)",
                      choices=("auto", "on", "off"))
-    tf32: bool = knob(False, "TF32 matmuls on CUDA (faster, ~3 significant digits per product)")
+    tf32: bool = knob(False, "TF32 matmuls on CUDA (faster, ~3 significant digits per product; it cost SPDER "
+                             "5×256 15 dB on an H200: bench/bench_gpu.py shows the cost per case)")
     log_every: int = knob(10, "steps between Snapshots (each one syncs the device once)", 1, 1_000_000)
     preview_every: int = knob(100, "steps between Snapshots that carry the prediction (0: only at the end)", 0, 1_000_000)
     # --- diagnostics (each on its own cadence; 0 = off; when on, step 0 is diagnosed too) ---
@@ -176,8 +178,9 @@ class RunConfig(FlatConfig):
     bands_every: int = knob(0, "steps between band-aggregated relative errors (IGA Eq. 7 heatmap; 0: off)",
                             0, 1_000_000)
     diagnostics_budget: float = knob(0.15, "max fraction of training time diagnostics may take, shared equally by "
-                                            "the enabled ones; one over its share waits; the final step computes "
-                                            "every enabled one (0: no limit)", 0.0, 10.0)
+                                            "the enabled ones but band errors (cheap, always on their cadence); one "
+                                            "over its share waits; the final step computes every enabled one "
+                                            "(0: no limit)", 0.0, 10.0)
 
 
 def field_docs(config_cls: type = None) -> dict[str, str]:

@@ -98,12 +98,35 @@ def save_png(spec: FigureSpec, path, dpi: int = 110) -> None:
         figure.savefig(path, dpi=dpi)
 
 
-def render(spec: FigureSpec, backend: str = "plotly"):
+class PNGFigure:
+    """A figure drawn to PNG bytes. Jupyter shows it through `_repr_png_` in every front end
+    (JupyterLab, `jupyter execute`, nbclient) and the image is stored in the executed notebook; a
+    matplotlib Figure made without pyplot shows only its text repr in a fresh kernel."""
+
+    def __init__(self, png: bytes, title: str = ""):
+        self.png, self.title = png, title
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def __repr__(self) -> str:
+        return f"<PNGFigure {self.title!r}, {len(self.png):,} bytes>"
+
+
+def render(spec: FigureSpec, backend: str = "plotly", dpi: int = 90):
+    """plotly (the app), matplotlib (a Figure to save or adjust), or png (a PNGFigure, for notebooks)."""
     if backend == "plotly":
         return _to_plotly(spec)
     if backend == "matplotlib":
         return _to_matplotlib(spec)
-    raise ValueError("backend must be 'plotly' or 'matplotlib'")
+    if backend == "png":
+        import io
+
+        buffer = io.BytesIO()
+        with _MATPLOTLIB_LOCK:
+            _to_matplotlib(spec).savefig(buffer, format="png", dpi=dpi)
+        return PNGFigure(buffer.getvalue(), spec.title)
+    raise ValueError("backend must be 'plotly', 'matplotlib' or 'png'")
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -630,7 +653,8 @@ def _list(values):
 
 
 def _to_matplotlib(spec: FigureSpec):
-    """A matplotlib Figure built without pyplot (no global figure registry; Jupyter shows it)."""
+    """A matplotlib Figure built without pyplot (no global figure registry; render(spec, "png") for
+    notebooks: a Figure alone shows only its text in a fresh Jupyter kernel)."""
     import matplotlib
     from matplotlib.figure import Figure
 

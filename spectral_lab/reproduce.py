@@ -20,7 +20,7 @@ import numpy as np
 
 from .cli_common import markdown_table
 from .config import RunConfig
-from .errors import ConfigError
+from .errors import ConfigError, SpectralLabError
 
 PAPERS_FILE = Path(__file__).with_name("papers.toml")
 PEAK1_OFFSET_DB = -20 * math.log10(2.0)  # R = 1 instead of R = 2 on targets in [-1, 1]
@@ -183,6 +183,8 @@ def scale_first_layer(config: RunConfig, factor: float) -> RunConfig:
     resolved = resolve(config, signal_for(config))
     if resolved.method.split("+")[0] == "siren2":
         return resolved.replace(s0=round(resolved.s0 * factor, 4))
+    if resolved.first_omega0 is None:  # a method without a first-layer frequency (ReLU, grids): as it is
+        return resolved
     return resolved.replace(first_omega0=round(resolved.first_omega0 * factor, 4))
 
 
@@ -258,8 +260,30 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
         lines.append(f"\nMissing from --data ({len(missing)}): {', '.join(missing)}.")
     failed = [r for r in rows if r.get("status") == "failed"]
     if failed:
-        lines.append("\nFailed cells: " + "; ".join(f"{r['signal']}/{r['method']}: {r['note']}" for r in failed))
+        lines.append(f"\nFailed cells ({len(failed)} of {len(rows)}), by cause: {failure_causes(failed)}")
     report = "\n".join(lines)
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(report + "\n")
+    if rows and len(failed) == len(rows):
+        raise AllCellsFailed(report, f"every cell failed ({len(rows)}): {failure_causes(failed)}")
     return report
+
+
+class AllCellsFailed(SpectralLabError):
+    """Nothing trained: the report (written anyway) and the causes, each named once."""
+
+    def __init__(self, report: str, message: str):
+        super().__init__(message)
+        self.report = report
+
+
+def failure_causes(failed: list[dict], shown: int = 4) -> str:
+    """Each distinct cause once, with how many cells and which (the first `shown`)."""
+    causes: dict[str, list[str]] = {}
+    for row in failed:
+        causes.setdefault(str(row.get("note") or "unknown error"), []).append(f"{row['signal']}/{row['method']}")
+    parts = []
+    for cause, cells in causes.items():
+        more = f" and {len(cells) - shown} more" if len(cells) > shown else ""
+        parts.append(f"“{cause}” ({len(cells)} cell{'s' if len(cells) > 1 else ''}: {', '.join(cells[:shown])}{more})")
+    return "; ".join(parts)

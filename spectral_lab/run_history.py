@@ -57,10 +57,17 @@ def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+# Diagnostics the budget never defers. Band errors cost one FFT of a prediction the step already made,
+# and their columns are read by *when* each band is learned (the heatmap's time axis, the lessons'
+# takeaways): deferred columns put gaps of different lengths into each run's history.
+ON_CADENCE = frozenset({"band_error"})
+
+
 class DiagnosticSchedule:
     """The run's diagnostics on their cadences and budget.
 
-    Each enabled diagnostic may take `diagnostics_budget / (number enabled)` of the training time;
+    Each enabled diagnostic (but those ON_CADENCE) may take `diagnostics_budget / (number budgeted)`
+    of the training time;
     one over its share waits (its next due step comes later), so a costly eNTK never starves a
     cheap band error. The final step computes every enabled one, whatever the budget deferred."""
 
@@ -80,8 +87,10 @@ class DiagnosticSchedule:
         if not due or budget <= 0:
             return due
         training_seconds = elapsed - self.seconds
-        share = budget * training_seconds / max(1, len(enabled_diagnostics(self.config)))
-        return {name for name in due if self._spent.get(name, 0.0) + self._cost.get(name, 0.0) <= share}
+        budgeted = enabled_diagnostics(self.config) - ON_CADENCE
+        share = budget * training_seconds / max(1, len(budgeted))
+        return {name for name in due if name in ON_CADENCE
+                or self._spent.get(name, 0.0) + self._cost.get(name, 0.0) <= share}
 
     def run(self, names: set[str], model, signal, prediction: np.ndarray | None, step: int) -> dict:
         """Compute `names` now, timing each one; the band errors join the heatmap's history."""

@@ -27,6 +27,15 @@ from torch import nn
 FAST_MODES = ("auto", "on", "off")
 
 
+TF32_NOTE = ("TF32 matmuls: faster, ~3 significant digits per product (SPDER 5×256 lost 15 dB on an H200; "
+             "bench/bench_gpu.py shows the cost per case)")
+
+
+def step_note(config, device: torch.device, plan_note: str) -> str:
+    """How the run steps, in words: the fast path's plan and, when it applies, TF32's cost."""
+    return f"{plan_note}; {TF32_NOTE}" if config.tf32 and device.type == "cuda" else plan_note
+
+
 def fast_path_plan(config, device: torch.device, modifiers: list[str], complex_weights: bool,
                    zero_gpu: bool = False) -> tuple[str, str]:
     """(mode, reason): mode is 'eager', 'graphs' (CUDA graphs) or 'static' (the fast path's
@@ -70,6 +79,19 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config):
     return None
 
 
+def adam_options(device: torch.device, parameters) -> dict:
+    """Adam's implementation for `device`, the same for the eager and the fast step. On CUDA: the
+    fused kernel with its step count on the device (`capturable`), which CUDA graphs need. The eager
+    step used the default (foreach) kernel, which rounds differently (bias corrections in float64
+    on the host), and SPDER 5×256 (1000 steps, H200) ended 2.83 dB apart between the two paths;
+    with one implementation both run the same kernels, so the graphs replay the eager arithmetic
+    (unmeasured on a GPU: bench/bench_gpu.py checks it and exits non-zero on a breach). Elsewhere
+    (CPU; complex weights, which the fused kernel does not take): PyTorch's default."""
+    if device.type != "cuda" or any(p.is_complex() for p in parameters):
+        return {}
+    return {"fused": True, "capturable": True}
+
+
 class EagerStepper:
     """The plain PyTorch step (and IGA's residual adjustment, IGA Eq. 4)."""
 
@@ -77,11 +99,11 @@ class EagerStepper:
 
     def __init__(self, model: nn.Module, coords: torch.Tensor, target: torch.Tensor, config, iga=None):
         self.model, self.coords, self.target, self.iga = model, coords, target, iga
-        params = model.parameters()
-        self.optimizer = (torch.optim.Adam(params, lr=config.lr) if config.optimizer == "adam"
-                          else torch.optim.SGD(params, lr=config.lr))
+        params = list(model.parameters())
+        self.optimizer = (torch.optim.Adam(params, lr=config.lr, **adam_options(coords.device, params))
+                          if config.optimizer == "adam" else torch.optim.SGD(params, lr=config.lr))
         self.scheduler = make_scheduler(self.optimizer, config)
-        self.loss_buffer = torch.zeros(config.steps, device=coords.device)
+        self.loss_buffer = torch.zeros(config.steps, device=coords.device, dtype=coords.dtype)
 
     def forward_backward(self, step: int) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
@@ -119,12 +141,11 @@ class FastStepper:
         device = coords.device
         self.mode = "graphs" if use_graphs else "static"
         self.base_lr = float(config.lr)
-        self.lr_tensor = torch.tensor(self.base_lr, device=device)
+        self.lr_tensor = torch.tensor(self.base_lr, device=device, dtype=coords.dtype)
         self.step_index = torch.zeros((), dtype=torch.long, device=device)  # steps taken so far
-        self.loss_buffer = torch.zeros(config.steps, device=device)
-        cuda = device.type == "cuda"
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.lr_tensor, capturable=cuda,
-                                          fused=True if cuda else None)
+        self.loss_buffer = torch.zeros(config.steps, device=device, dtype=coords.dtype)
+        params = list(model.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=self.lr_tensor, **adam_options(device, params))
         self.prediction: torch.Tensor | None = None
         self._graphs: tuple | None = None
         if use_graphs:
@@ -225,5 +246,5 @@ def zero_gpu() -> bool:
     return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
 
-__all__ = ["FAST_MODES", "fast_path_plan", "schedule_factor", "make_scheduler", "make_stepper", "EagerStepper",
+__all__ = ["FAST_MODES", "TF32_NOTE", "adam_options", "fast_path_plan", "step_note", "schedule_factor", "make_scheduler", "make_stepper", "EagerStepper",
            "FastStepper", "matmul_precision", "zero_gpu"]

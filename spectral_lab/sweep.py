@@ -40,7 +40,7 @@ from .metrics import psnr_from_mse
 BACKENDS = ("local", "ray")
 DONE_STATUSES = ("finished", "stopped", "diverged")
 ROW_COLUMNS = ["signal", "method", "seed", "psnr_db", "peak_psnr_db", "ssim", "rho_ag", "params", "lr", "seconds",
-               "steps", "steps_per_s", "device", "status", "note", "tuned", "cell"]
+               "tuning_s", "steps", "steps_per_s", "device", "status", "note", "tuned", "cell"]
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,14 @@ class Cell:
     knobs: tuple[str, ...] = ()  # the swept fields shown as table columns (besides signal/method/seed)
     extra: tuple[tuple[str, Any], ...] = ()  # protocol fields carried into the row (e.g. the paper's file name)
     checkpoints: tuple[int, ...] = ()  # steps whose PSNR becomes a column (psnr@25, ...)
-    tune: bool = False  # train at the best lr of a short search around the method's default (tuning.py)
+    tune: bool = False  # train at the best lr of a search on `tune_grid` (tuning.py)
+    tune_grid: tuple[float, ...] = ()  # the rates every method of the comparison tries (empty: its own grid)
 
     @classmethod
-    def make(cls, config: RunConfig, knobs=(), extra: dict | None = None, checkpoints=(), tune: bool = False) -> "Cell":
+    def make(cls, config: RunConfig, knobs=(), extra: dict | None = None, checkpoints=(), tune: bool = False,
+             tune_grid: tuple[float, ...] = ()) -> "Cell":
         return cls(tuple(sorted(config.to_dict().items())), tuple(knobs), tuple(sorted((extra or {}).items())),
-                   tuple(checkpoints), tune)
+                   tuple(checkpoints), tune, tuple(tune_grid))
 
     def run_config(self) -> RunConfig:
         return RunConfig.from_dict(dict(self.config))
@@ -65,7 +67,7 @@ class Cell:
     def id(self) -> str:
         """Stable folder name: readable prefix + hash of everything that defines the fit."""
         settings = dict(self.config)
-        defining = [self.config, self.checkpoints] + (["tuned"] if self.tune else [])
+        defining = [self.config, self.checkpoints] + (["tuned", list(self.tune_grid)] if self.tune else [])
         digest = hashlib.sha1(json.dumps(defining, default=str).encode()).hexdigest()[:10]
         stem = f"{Path(str(settings['signal'])).stem}-{settings['method']}-s{settings['seed']}"
         return "".join(c if c.isalnum() or c in "-_+." else "_" for c in stem) + f"-{digest}"
@@ -96,6 +98,7 @@ def grid_cells(base: RunConfig, signals: list[str], methods: list[str], seeds: l
         raise ConfigError("--tune chooses the lr: do not also sweep it")
     seeds = list(seeds) if seeds else [base.seed]
     widths = _equal_parameter_widths(base, signals, methods) if equal_params else {}
+    grids = _tuning_grids(base, signals, methods, widths) if tune else {}
     knobs = tuple(sets) + (("width",) if equal_params else ())
     cells = []
     for signal, method, seed, *values in product(signals, methods, seeds, *sets.values()):
@@ -103,8 +106,22 @@ def grid_cells(base: RunConfig, signals: list[str], methods: list[str], seeds: l
         if equal_params:
             changes["width"] = widths[signal, method]
         config = base.replace(signal=absolute_if_file(signal), method=method, seed=int(seed), **changes)
-        cells.append(Cell.make(config, knobs=knobs, tune=tune))
+        cells.append(Cell.make(config, knobs=knobs, tune=tune, tune_grid=grids.get(signal, ())))
     return cells
+
+
+def _tuning_grids(base: RunConfig, signals: list[str], methods: list[str], widths: dict) -> dict[str, tuple]:
+    """signal -> the one grid of rates every method tries on it (tuning.comparison_grid)."""
+    from .signals import signal_for
+    from .tuning import comparison_grid
+
+    grids = {}
+    for name in signals:
+        config = base.replace(signal=absolute_if_file(name))
+        signal = signal_for(config)
+        configs = [config.replace(method=m, **({"width": widths[name, m]} if widths else {})) for m in methods]
+        grids[name] = tuple(comparison_grid(configs, signal))
+    return grids
 
 
 def _equal_parameter_widths(base: RunConfig, signals: list[str], methods: list[str]) -> dict[tuple[str, str], int]:
@@ -175,17 +192,32 @@ def load_grid_file(path: str | os.PathLike) -> dict:
         raise ConfigError(f"{path.name}: unknown key(s) {', '.join(sorted(unknown))}; use signals, methods, seeds, "
                           "base, sets")
     base_dir = path.resolve().parent
-    signals = [str(base_dir / s) if Path(s).suffix and (base_dir / s).exists() else s for s in grid.get("signals", [])]
-    return {"signals": signals, "methods": list(grid.get("methods", [])), "seeds": list(grid.get("seeds", [])),
+    names, methods = _grid_list(grid, "signals", str, path), _grid_list(grid, "methods", str, path)
+    seeds = _grid_list(grid, "seeds", int, path)
+    signals = [str(base_dir / s) if Path(s).suffix and (base_dir / s).exists() else s for s in names]
+    return {"signals": signals, "methods": methods, "seeds": seeds,
             "base": dict(grid.get("base", {})), "sets": {k: list(v) if isinstance(v, list) else [v]
                                                          for k, v in grid.get("sets", {}).items()}}
+
+
+def _grid_list(grid: dict, key: str, kind: type, path: Path) -> list:
+    """A grid file's list of `kind` (one value alone counts as a list of one), or a ConfigError
+    naming the file, the key and the bad value."""
+    value = grid.get(key, [])
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, kind):
+            expected = "integers" if kind is int else "names (text)"
+            raise ConfigError(f"{path.name}: {key} must be {expected}; got {item!r}")
+    return values
 
 
 # ----------------------------------------------------------------------------------------------
 # One cell, in whatever process runs it
 # ----------------------------------------------------------------------------------------------
-def run_cell(cell: Cell) -> dict:
-    """Train one cell; return {row, config, curve, metrics}: small host data only.
+def run_cell(cell: Cell, say: Callable[[str], None] = lambda text: None) -> dict:
+    """Train one cell; return {row, config, curve, metrics}: small host data only. `say` hears
+    what the cell is doing ("tuning siren on tetris.wav: rate 3 of 6"), for a progress line.
 
     Never raises for a bad cell: an unreadable signal or a bad setting becomes status 'failed'
     with the message, so a sweep goes on."""
@@ -195,16 +227,17 @@ def run_cell(cell: Cell) -> dict:
     row: dict[str, Any] = {"signal": Path(str(settings["signal"])).name, "method": settings["method"],
                            "seed": settings["seed"], **{k: settings[k] for k in cell.knobs}, **dict(cell.extra),
                            "cell": cell.id}
-    tuned, signal = "", None
+    tuned, signal, search = "", None, None
     try:
         config = cell.run_config()
         if cell.tune:  # the signal is loaded once, for the search and the run
             from .signals import signal_for
-            from .tuning import describe_trials, tune_lr
+            from .tuning import describe_trials
 
             signal = signal_for(config)
-            best, trials = tune_lr(config, signal)
-            config, tuned = config.replace(lr=best), describe_trials(trials)
+            search = _search(config, signal, cell, say)
+            config, tuned = config.replace(lr=search.best_lr), describe_trials(search)
+        say(f"training {config.method} on {row['signal']}")
         run = Run(config, signal)
         for _ in run.snapshots():
             pass
@@ -227,10 +260,24 @@ def run_cell(cell: Cell) -> dict:
     summary.pop("signal", None)
     summary.pop("method", None)
     row.update(summary, lr=run.config.lr, device=_device_name(run.device))
-    if tuned:
-        row["tuned"] = tuned
+    if search is not None:  # the search's time is part of the cell's, and shown alone
+        row.update(tuned=tuned, tuning_s=round(search.seconds, 2), seconds=round(row["seconds"] + search.seconds, 2))
     return {"row": row, "config": run.config.to_dict(), "curve": (steps.tolist(), losses.tolist()),
             "metrics": {k: finite_or_none(v) for k, v in run.final.metrics.items()}}
+
+
+def _search(config: RunConfig, signal, cell: Cell, say: Callable[[str], None]):
+    """The cell's learning-rate search on its comparison's grid, saying which rate it tries."""
+    from .tuning import search_lr
+
+    search = search_lr(config, signal, list(cell.tune_grid) or None)
+    name = Path(str(config.signal)).name
+    while True:
+        try:
+            trial, total, lr = next(search)
+        except StopIteration as done:
+            return done.value
+        say(f"tuning {config.method} on {name}: rate {trial} of {total} (lr {lr:.3g})")
 
 
 def _device_name(device) -> str:
@@ -375,8 +422,8 @@ def run_sweep(cells: list[Cell], out: str | os.PathLike, backend: str = "local",
         elif workers > 1:
             _run_pool(todo, finished, workers)
         else:
-            for cell in todo:
-                finished(cell, run_cell(cell))
+            for cell in todo:  # in this process: the bar says what the cell is doing
+                finished(cell, run_cell(cell, say=lambda text: bar.set_postfix_str(text)))
     bar.close()
     results.write_tables()
     return results.ordered_rows()
@@ -396,6 +443,23 @@ def _run_pool(cells: list[Cell], finished, workers: int) -> None:
             finished(futures[future], future.result())
 
 
+def _check_reachable(address: str | None, timeout: float = 3.0) -> None:
+    """A ray://host:port address answers on its port, or a ConfigError at once (Ray's own client
+    waits 30 s before it gives up)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if not address or not address.startswith("ray://"):
+        return
+    parsed = urlparse(address)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 10001), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+                          "`ray start --head` there, or leave --address out to run Ray on this machine") from None
+
+
 def _run_ray(cells: list[Cell], finished, address: str | None, gpus_per_cell: float) -> None:
     """Ray core tasks, one per cell; rows are written as tasks finish (ray.wait)."""
     try:
@@ -403,8 +467,15 @@ def _run_ray(cells: list[Cell], finished, address: str | None, gpus_per_cell: fl
     except ImportError:
         raise ConfigError("the ray backend needs Ray: pip install -e '.[ray]'") from None
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 **({} if address else {"num_cpus": os.cpu_count()}))
+        _check_reachable(address)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     **({} if address else {"num_cpus": os.cpu_count()}))
+        except (ValueError, ConnectionError, RuntimeError) as exc:  # no client package, no cluster there
+            hint = (" (the client needs pip install -e '.[ray]', which brings ray[client])"
+                    if "client" in str(exc).lower() and "pip" in str(exc).lower() else "")
+            raise ConfigError(f"could not start Ray at {address or 'this machine'}: "
+                              f"{str(exc).splitlines()[0]}{hint}") from None
     task = ray.remote(run_cell).options(num_cpus=1, num_gpus=gpus_per_cell or 0)
     pending = {task.remote(cell): cell for cell in cells}
     while pending:

@@ -29,7 +29,7 @@ from .ntk import diagnostic_copy
 from .run_history import DiagnosticSchedule, LossHistory
 from .signals import Signal, signal_for
 from .snapshot import Snapshot
-from .stepper import fast_path_plan, make_stepper, matmul_precision, zero_gpu
+from .stepper import fast_path_plan, make_stepper, matmul_precision, step_note, zero_gpu
 
 
 def pick_device(name: str) -> torch.device:
@@ -60,8 +60,8 @@ class Run:
                 signal.grid, c.iga_group, c.iga_start, c.iga_end, c.iga_sampling, c.iga_every,
                 balance_to="end" if c.optimizer == "adam" else "start", seed=c.seed)
         complex_weights = any(p.is_complex() for p in self.model.parameters())
-        self.step_mode, self.step_note = fast_path_plan(self.config, self.device, self.modifiers, complex_weights,
-                                                        zero_gpu())
+        self.step_mode, plan = fast_path_plan(self.config, self.device, self.modifiers, complex_weights, zero_gpu())
+        self.step_note = step_note(self.config, self.device, plan)
         self.coords = torch.from_numpy(signal.coords).to(self.device)
         self.target = torch.from_numpy(signal.values).to(self.device)
         self.history = LossHistory(self.model, self.config.log_every)

@@ -109,7 +109,8 @@ def zoo_markdown(summary: list[dict], signals: list[str], plan: ZooScale, tune: 
                          if len(seeds) > 1 else f"{limit}{value:.2f}")
         cells += [str(entry["params"]), f"{entry['seconds']:.2f}" if entry["seconds"] is not None else "—"]
         lines.append("| " + " | ".join(cells) + " |")
-    lr = "each method at its own best learning rate (5-rate search)" if tune else "each method's default learning rate"
+    lr = ("each method at its own best learning rate (one shared grid, searched at another seed)" if tune
+          else "each method's default learning rate")
     seeds_text = f"seeds {', '.join(map(str, seeds))} (mean ± std)" if len(seeds) > 1 else f"seed {seeds[0]}"
     notes = (f"\nPSNR (dB, R = 2 on [-1, 1] targets) after {steps} full-batch Adam steps, {lr}, {seeds_text}; "
              f"parameters matched to ReLU {plan.depth}×{plan.width} within 5% per signal (grids: 2^10 table entries "

@@ -276,7 +276,7 @@ def test_bench_passes_options_to_its_script(capsys):
     assert exit_info.value.code == 0 and "--quick" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "gpu", "--help"])
-    assert exit_info.value.code == 0 and "--tf32" in capsys.readouterr().out
+    assert exit_info.value.code == 0 and "--no-tf32" in capsys.readouterr().out
     with pytest.raises(SystemExit):  # other commands still refuse unknown options
         main(["fit", "--bogus", "1"])
 

@@ -53,10 +53,14 @@ def test_iga_exact_entk_follows_the_linear_model_with_balanced_eigenvalues():
     assert np.all(np.abs(vanilla[1:] - balanced) > 0.05)  # the test can tell the two apart
 
 
-def test_iga_raising_end_speeds_up_the_highest_frequency_for_relu():
+def test_iga_raising_end_speeds_up_the_upper_frequencies_for_relu():
     # IGA Exp. 2 kind: Eq. 9 with frequencies halved for ReLU (10..60 cycles), 512 samples, 3×64,
-    # Adam 2e-3, 300 steps, groups of 4, S̃ₑ every 10 steps. Measured Δ at (10, 60) cycles:
-    # vanilla (0.81, 0.965), end=2 (0.76, 0.963), end=8 (0.075, 0.910).
+    # Adam 2e-3, 300 steps, groups of 4, S̃ₑ every 10 steps. Δ at 10 / 30 / 40 cycles measured over
+    # seeds 0–2 on an AMD EPYC with AVX-512 and with ATEN_CPU_CAPABILITY=default:
+    #   vanilla 0.80–0.81 / 0.925–0.932 / 0.952–0.955; end=2 0.48–0.65 / 0.863–0.898 / 0.908–0.933;
+    #   end=8 0.045–0.161 / 0.638–0.752 / 0.760–0.849.
+    # At 60 cycles nothing has moved much by step 300 (0.88–0.97 for all three, the ranking flips
+    # with the CPU's kernels), so the claim is read where the effect is ≥ 0.1 on every machine seen.
     signal = make_synthetic("iga_eq9", length=512, options="halve=1")
     base = RunConfig(signal="given", width=64, depth=3, steps=300, lr=2e-3, lr_schedule="constant", log_every=300,
                      preview_every=0, iga_group=4, iga_every=10)
@@ -64,10 +68,11 @@ def test_iga_raising_end_speeds_up_the_highest_frequency_for_relu():
     for label, changes in (("vanilla", dict(method="relu")), ("end2", dict(method="relu+iga", iga_end=2)),
                            ("end8", dict(method="relu+iga", iga_end=8))):
         run, final = run_to_end(base.replace(**changes), signal)
-        errors[label] = relative_error_at(signal, final.prediction, [10, 60])
-    assert errors["end8"][1] < errors["vanilla"][1] - 0.03, errors
-    assert errors["end8"][1] < errors["end2"][1] - 0.03, errors
-    assert errors["end8"][0] < 0.5 * errors["vanilla"][0], errors  # and the low band much faster
+        errors[label] = relative_error_at(signal, final.prediction, [10, 30, 40])
+    assert errors["end8"][1] < errors["vanilla"][1] - 0.1, errors  # measured gap ≥ 0.177
+    assert errors["end8"][1] < errors["end2"][1] - 0.07, errors  # ≥ 0.139
+    assert errors["end8"][2] < errors["vanilla"][2] - 0.06, errors  # ≥ 0.106
+    assert errors["end8"][0] < 0.3 * errors["vanilla"][0], errors  # and the low band much faster (≤ 0.2×)
 
 
 def test_fr_folds_back_to_a_plain_linear_network_with_identical_outputs():

@@ -48,7 +48,32 @@ def _execute(path: Path) -> str:
             noise = [n for n in NOISE if n in text]
             if noise:
                 return f"cell {index} printed {noise}: {text[:300]}"
+        missing = figures_without_an_image(cell)
+        if missing:
+            return f"cell {index}: {missing}"
     return ""
+
+
+def figures_without_an_image(cell) -> str:
+    """'' when every figure the cell draws (a show(...) call) left a PNG in its outputs; else why not.
+    (A matplotlib Figure made without pyplot stores only `<Figure size ... with N Axes>`.)"""
+    if cell.get("cell_type") != "code":
+        return ""
+    drawn = sum(line.lstrip().startswith("show(") for line in "".join(cell.source).splitlines())
+    images = sum("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+    texts = [str(o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", [])]
+    if drawn and images < drawn:
+        return f"{drawn} figure(s) drawn, {images} PNG(s) stored; text instead: {[t for t in texts if 'Figure' in t][:2]}"
+    return ""
+
+
+def test_a_figure_cell_without_an_image_is_caught():
+    # the check the executed notebooks go through, on a figure cell as the old show() left it
+    cell = nbformat.v4.new_code_cell("show(plots.psnr_figure(curves))")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "<Figure size 1260x990 with 6 Axes>"})]
+    assert "1 figure(s) drawn, 0 PNG(s)" in figures_without_an_image(cell)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<PNG>"})]
+    assert figures_without_an_image(cell) == ""
 
 
 @pytest.fixture(scope="module")

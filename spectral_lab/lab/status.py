@@ -3,7 +3,6 @@ and the results table's rows."""
 from __future__ import annotations
 
 from ..metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT, ZERO_OUTPUT_MARGIN_DB, psnr_text
-from ..tuning import TUNE_FACTORS, TUNE_FRACTION
 
 
 def status_line(views, stopping: bool) -> str:
@@ -14,8 +13,9 @@ def status_line(views, stopping: bool) -> str:
     tuning = [v for v in views if v.status == "tuning"]
     if tuning and not running:
         v = tuning[-1]
-        return (f"Tuning **{v.method}** ({v.index + 1}/{len(views)}): short runs at {len(TUNE_FACTORS)} "
-                f"learning rates around its default, then the full run at the best")
+        where = v.note.replace(f"tuning {v.method}: ", "") if v.note else "starting"
+        return (f"Tuning **{v.method}** (method {v.index + 1} of {len(views)}): {where}. Every method tries the "
+                f"same rates on a seed the table does not report, then trains at its best")
     if not running:
         done = [f"{v.method} {v.status} ({psnr_text(v.psnr, v.psnr_limit, 1)})" for v in views
                 if v.row and v.psnr is not None]
@@ -63,8 +63,9 @@ def final_status(views, result: str, failure: str, seconds: float, tuned: bool) 
     if result == "diverged":
         diverged = "; ".join(f"{v.method}: {v.message}" for v in views if v.status == "diverged")
         return f"**Finished, with divergence** — {diverged}.{best_text}"
-    tuned_text = (" Each method at its own best learning rate (the table's lr; a short search at "
-                  f"{TUNE_FRACTION:.0%} of the steps per rate)." if tuned else "")
+    tuned_text = (" Each method at its own best learning rate, searched on one shared grid of rates at another "
+                  "seed (the table's lr; its time includes the search, shown again under “of which tuning”)."
+                  if tuned else "")
     best_text += tuned_text
     stalled = [v.method for v in done if ZERO_OUTPUT_HINT in v.row.get("note", "")]
     stalled = (f" ⚠ {', '.join(stalled)}: {ZERO_OUTPUT_HINT} (PSNR within {ZERO_OUTPUT_MARGIN_DB:g} dB of a "

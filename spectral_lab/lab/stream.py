@@ -7,9 +7,10 @@ from typing import Callable, Iterator
 
 from ..config import RunConfig
 from ..errors import SpectralLabError
+from ..methods import resolve
 from ..signals import Signal
 from ..train import Run, Snapshot
-from ..tuning import TUNE_FACTORS, describe_trials, tune_lr
+from ..tuning import TuneResult, comparison_grid, describe_trials, search_lr
 
 OUTCOMES = ("finished", "stopped", "diverged", "failed")
 
@@ -32,31 +33,60 @@ def train_stream(config: RunConfig, methods: list[str], signal: Signal,
     one log interval of each method in turn (its own model, optimiser and RNG state, built with its
     own seed, so each ends exactly where it would alone). A failing method (a bad knob for it, out
     of memory) is reported and the others go on. `tune`: each method first searches its best
-    learning rate (tuning.tune_lr), one after the other, then all train at their winners."""
-    runs: dict[int, tuple[Run, str]] = {}  # index -> (run, its tuning note)
+    learning rate on one grid shared by all of them (tuning.py), one after the other, then all
+    train at their winners; the search's time is part of each method's time in the table."""
+    runs: dict[int, tuple[Run, TuneResult | None]] = {}  # index -> (run, its search)
+    grid = _shared_grid(config, methods, signal) if tune else None
     for index, method in enumerate(methods):
         if should_stop():
             return
-        method_config, tuned = config.replace(method=method), ""
+        method_config, search = config.replace(method=method), None
         try:
             if tune:
-                yield Update(index, method, "tuning", note=f"finding {method}'s best learning rate: short runs at "
-                                                           f"{len(TUNE_FACTORS)}+ rates around its default")
-                best, trials = tune_lr(method_config, signal, should_stop=should_stop)
+                search = yield from _tune(index, method, method_config, signal, grid, should_stop)
                 if should_stop():
                     return
-                method_config, tuned = method_config.replace(lr=best), describe_trials(trials)
-            runs[index] = (Run(method_config, signal), tuned)
+                method_config = method_config.replace(lr=search.best_lr)
+            runs[index] = (Run(method_config, signal), search)
         except SpectralLabError as exc:
             yield Update(index, method, "failed", note=str(exc))
-    for index, (run, tuned) in runs.items():
+    for index, (run, search) in runs.items():
+        tuned = describe_trials(search) if search else ""
         yield Update(index, methods[index], "start",
                      note="; ".join(n for n in (tuned, run.modifier_note, run.step_note) if n))
+    yield from _round_robin(runs, methods, should_stop)
+
+
+def _shared_grid(config: RunConfig, methods: list[str], signal: Signal) -> list[float] | None:
+    """The one lr grid of a tuned comparison, around the defaults of the methods that resolve (a
+    method that does not fails later with its own message)."""
+    configs = []
+    for method in methods:
+        try:
+            configs.append(resolve(config.replace(method=method), signal))
+        except SpectralLabError:
+            pass
+    return comparison_grid(configs, signal) if configs else None
+
+
+def _tune(index: int, method: str, config: RunConfig, signal: Signal, grid, should_stop):
+    """Yield a "tuning" update before each trial ("tuning relu_pe+iga: rate 3 of 9"); return the search."""
+    search = search_lr(config, signal, grid, should_stop)
+    while True:
+        try:
+            trial, total, lr = next(search)
+        except StopIteration as done:
+            return done.value
+        yield Update(index, method, "tuning", note=f"tuning {method}: rate {trial} of {total} (lr {lr:.3g})")
+
+
+def _round_robin(runs: dict, methods: list[str], should_stop) -> Iterator[Update]:
+    """One log interval of each run in turn until all have ended."""
     active = {index: iter(run) for index, (run, _) in runs.items()}
     stopping = False
     while active:
         for index in list(active):
-            run, tuned = runs[index]
+            run, search = runs[index]
             if should_stop() and not stopping:  # every run ends at its next step, with its own final result
                 stopping = True
                 for other, _ in runs.values():
@@ -73,10 +103,19 @@ def train_stream(config: RunConfig, methods: list[str], signal: Signal,
             row = None
             if snapshot.done:
                 del active[index]
-                row = {**run.summary_row(), "lr": run.config.lr, "steps/s": round(snapshot.steps_per_s, 1)}
-                if tuned:
-                    row["tuned"] = tuned
+                row = result_row(run, snapshot, search)
             yield Update(index, methods[index], "snapshot", snapshot=snapshot, row=row)
+
+
+def result_row(run: Run, snapshot, search: TuneResult | None) -> dict:
+    """The results table's row: the run's summary, its lr and rate; a tuned run's time includes
+    its search, which also has a column of its own."""
+    row = {**run.summary_row(), "lr": run.config.lr, "steps/s": round(snapshot.steps_per_s, 1)}
+    if search is not None:
+        row["tuning_s"] = round(search.seconds, 1)
+        row["seconds"] = round(row["seconds"] + search.seconds, 2)
+        row["tuned"] = describe_trials(search)
+    return row
 
 
 def user_message(exc: BaseException) -> str:

@@ -97,20 +97,36 @@ def families_markdown() -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-def resolve(config: RunConfig, signal: Signal) -> RunConfig:
-    """Fill every None knob with its default for this signal, in one pass, and reject
-    combinations that cannot train. Precedence: the method's own defaults, then the shared knob
-    defaults, then the modifiers' (IGA's groups and `end`, FR's α)."""
+def used_knobs(config: RunConfig, signal: Signal) -> set[str]:
+    """The RunConfig knobs `config.method` reads: lr, its spec's knobs and defaults, its modifiers'."""
     spec = get_method(config.method)
     _, modifiers = split_method(config.method)
-    filled = {k: v for k, v in spec.defaults(signal).items() if getattr(config, k) is None}
-    for knob, default in KNOB_DEFAULTS.items():
+    used = {"lr", *spec.knobs, *spec.defaults(signal)}
+    for name in modifiers:
+        used.update(MODIFIERS[name].knobs)
+    return used
+
+
+def resolve(config: RunConfig, signal: Signal) -> RunConfig:
+    """Fill every None knob the method uses with its default for this signal, in one pass, and
+    reject combinations that cannot train. Precedence: the method's own defaults, then the shared
+    knob defaults, then its modifiers' (IGA's groups and `end`, FR's α). A knob the method does not
+    use stays None (a SIREN run has no MFN scale), so a signal-derived default is computed and
+    checked only where it matters; a default out of range names the knob and the method."""
+    spec = get_method(config.method)
+    _, modifiers = split_method(config.method)
+    own = spec.defaults(signal)
+    used = used_knobs(config, signal)
+    filled = {k: v for k, v in own.items() if getattr(config, k) is None}
+    for knob in sorted(used & set(KNOB_DEFAULTS)):
         if getattr(config, knob) is None and knob not in filled:
-            filled[knob] = default(signal)
-    for modifier in MODIFIERS.values():
+            filled[knob] = KNOB_DEFAULTS[knob](signal)
+    for name in modifiers:
         partial = config.replace(**filled)
-        filled.update({k: v for k, v in modifier.defaults(spec.name, signal, partial).items()
+        filled.update({k: v for k, v in MODIFIERS[name].defaults(spec.name, signal, partial).items()
                        if getattr(config, k) is None})
+    for knob, value in filled.items():
+        _check_default(knob, value, config.method, signal)
     resolved = config.replace(**filled)
     if spec.check is not None:
         spec.check(resolved, signal)
@@ -119,10 +135,18 @@ def resolve(config: RunConfig, signal: Signal) -> RunConfig:
     return resolved
 
 
+def _check_default(knob: str, value, method: str, signal: Signal) -> None:
+    """A default computed from the signal, checked against the knob's range before any work."""
+    try:
+        RunConfig().replace(**{knob: value})
+    except ConfigError as exc:
+        raise ConfigError(f"{method}: its default {exc} for {signal.name} ({signal.num_points:,} points); "
+                          f"set {knob} yourself") from None
+
+
 def build_model(config: RunConfig, signal: Signal) -> nn.Module:
     """Build the resolved method's network on CPU, seeded by config.seed, with its modifiers."""
-    if any(getattr(config, k) is None for k in ("omega0", "first_omega0", "s0", "s1", "lr", "fr_alpha")):
-        config = resolve(config, signal)
+    config = resolve(config, signal)  # idempotent: a resolved config comes back equal
     spec = get_method(config.method)
     _, modifiers = split_method(config.method)
     torch.manual_seed(config.seed)

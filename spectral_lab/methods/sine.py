@@ -156,8 +156,11 @@ def sine_defaults(signal: Signal, lr: float = 1e-4) -> dict:
 
 
 def _siren2_defaults(signal: Signal) -> dict:
+    defaults = {"lr": 1e-4, "omega0": 30.0, "first_omega0": 30.0}
+    if not hasattr(signal, "values"):  # a saved model rebuilt from the signal's shape: its config has s0, s1
+        return {**defaults, "s0": 0.0, "s1": 0.0}
     s0, s1 = winner_scales(spectral_centroid(signal), signal.channels, signal.in_dim)
-    return {"lr": 1e-4, "omega0": 30.0, "first_omega0": 30.0, "s0": round(s0, 4), "s1": round(s1, 4)}
+    return {**defaults, "s0": round(s0, 4), "s1": round(s1, 4)}
 
 
 for knob, value in (("omega0", 30.0), ("first_omega0", 30.0), ("bias_scale", 0.0), ("damping", "sqrt"),

@@ -565,8 +565,8 @@ def _training_options(parts: SimpleNamespace) -> None:
         with gr.Row():
             parts.lr = gr.Number(label="Learning rate", placeholder="method default")
             parts.seed = gr.Number(label="Seed", precision=0)
-        parts.tune = gr.Checkbox(label="Tune: each method at its own best learning rate (short runs at "
-                                       "5–7 rates first; about 2.5× the time)", elem_id="tune")
+        parts.tune = gr.Checkbox(label="Tune: each method at its own best learning rate (every method tries the "
+                                       "same 5–9 rates first, on another seed; 2–4× the time)", elem_id="tune")
         with gr.Row():
             parts.lr_schedule = gr.Dropdown(["step", "drop", "exp", "constant"], label="LR schedule")
             parts.lr_gamma = gr.Number(label="Schedule factor γ")

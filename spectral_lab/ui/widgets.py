@@ -25,8 +25,9 @@ GALLERY_COLUMNS = 3  # ~270 px per image in the results column at 1280 px: ≥ 2
 
 # Results columns, each headed in words with its unit (the CSV download keeps the short names)
 TABLE_COLUMNS = {"method": "method", "psnr_db": "PSNR (dB)", "ssim": "SSIM (≤ 1)", "rho_ag": "ρ_AG (≤ 1)",
-                 "params": "parameters", "lr": "learning rate", "seconds": "time (s)", "steps/s": "steps/s",
-                 "status": "status", "note": "note"}
+                 "params": "parameters", "lr": "learning rate", "seconds": "time (s)",
+                 "tuning_s": "of which tuning (s)", "steps/s": "steps/s", "status": "status", "note": "note"}
+OPTIONAL_COLUMNS = ("tuning_s",)  # shown when some row has it (a tuned comparison)
 
 CSS = """
 #controls {gap: 6px;}
@@ -51,7 +52,7 @@ def gallery_height(images: int) -> int:
 def results_table(rows: list[dict]):
     import pandas as pd
 
-    columns = list(TABLE_COLUMNS)
+    columns = [c for c in TABLE_COLUMNS if c not in OPTIONAL_COLUMNS or any(c in row for row in rows)]
     frame = pd.DataFrame(rows, columns=columns) if not rows else pd.DataFrame(rows)
     for column in columns:
         if column not in frame:
