@@ -95,7 +95,8 @@ class RunConfig(FlatConfig):
     image_size: int | None = knob(None, "resize images so the longer side has this many pixels (None: keep)", 4, 2048)
     gray: bool = knob(False, "convert images to grayscale")
     signal_options: str = knob("", "generator knobs, e.g. 'freqs=2,40 amps=1,0.5' for sines; for images "
-                                   "'crop=square' (top-left) and 'channel=0' (one colour channel)")
+                                   "'crop=square' (top-left) and 'channel=0' (one colour channel); for audio longer "
+                                   "than length 'crop=first' (default), 'crop=loudest' or 'crop=resample'")
     # --- method ---
     method: str = knob("siren", "method name, optionally + modifiers: relu_pe+iga, siren+fr, relu+bn "
                                 "(see `python -m spectral_lab list`)")
@@ -119,8 +120,10 @@ class RunConfig(FlatConfig):
     hosc_beta: float | None = knob(None, "HOSC sharpness β in tanh(β·sin(ω₀z)) (None: 8 images, 4 audio/1D)", 0.01, 100.0)
     hosc_learnable: bool = knob(False, "HOSC: train β (adaptive HOSC)")
     staf_terms: int = knob(5, "STAF: sinusoids τ per layer (the reference's 5)", 1, 32)
-    finer_base: str | None = knob(None, "FINER++: base activation at the variable-period argument (|z|+1)z "
-                                        "(None: Gabor for audio, Gauss otherwise)", choices=("sine", "gauss", "gabor"))
+    finer_base: str | None = knob(None, "FINER++: the function of FINER's sine u = sin(ω(|z|+1)z): gauss exp(−(su)²) "
+                                        "(None: the reference's default), gabor cos(ω_w u)·exp(−(su)²), wire the complex "
+                                        "exp(jω_w u − |su|²), sine u itself (FINER)",
+                                  choices=("gauss", "gabor", "wire", "sine"))
     mfn_scale: float | None = knob(None, "MFN: filter frequency scale (radians per unit; None: π·N/4 for N samples "
                                          "along the shortest axis)", 0.1, 1e7)
     mfn_bandlimit: bool = knob(False, "mfn_fourier as BACON: frozen filter frequencies on an integer grid, the output "

@@ -15,7 +15,7 @@ from spectral_lab.methods.kan import FourierKANLayer
 from spectral_lab.methods.mfn import MultiplicativeFilterNetwork
 from spectral_lab.methods.sine import FinerPPActivation, HyperbolicSine
 from spectral_lab.methods.wavelets import HoscActivation, SincActivation, StafActivation
-from spectral_lab.ntk import diagnostic_copy, empirical_ntk, slow_ntk
+from spectral_lab.ntk import diagnostic_copy, empirical_ntk, float64_copy, slow_ntk
 from spectral_lab.signals import from_array
 from spectral_lab.train import run_to_end
 
@@ -31,8 +31,9 @@ def test_list_has_at_least_18_architectures_each_with_a_citation_and_a_family():
     (SincActivation(2.0), 0.5, 0.8414709848078965),  # sin(1)/1
     (SincActivation(2.0), 0.0, 1.0),  # sinc's removable singularity
     (HoscActivation(1.0, beta=2.0), math.pi / 6, 0.7615941559557649),  # tanh(2·sin(π/6)) = tanh(1)
-    (FinerPPActivation("gauss", omega=3.0, scale=1.0), 0.5, 0.569782824730923),  # exp(−(1·(1.5·0.5))²)
-    (FinerPPActivation("gabor", omega=2.0, scale=1.0), 0.5, 0.04030484257978472),  # cos(2·0.75)·exp(−0.75²)
+    (FinerPPActivation("gauss", omega=3.0, scale=1.0), 0.5, 0.5458571870034288),  # exp(−sin(3·1.5·0.5)²)
+    (FinerPPActivation("gabor", omega=2.0, scale=1.0, wavelet_omega=4.0), 0.5,
+     -0.24445979685360086),  # u = sin(2·1.5·0.5): cos(4u)·exp(−u²)
     (FinerPPActivation("sine", omega=3.0), 0.5, 0.7780731968879212),  # sin(3·0.75)
     (HyperbolicSine(1.0), 0.5, 0.9227673888116062),  # sin(sinh(1))
 ])
@@ -84,8 +85,9 @@ def test_fkan_first_layer_is_a_fourier_series_per_input():
         layer.sin_coefficients.copy_(torch.tensor([[[0.0, 2.0]]]))
         layer.bias.fill_(0.5)
     x = 0.3
-    expected = math.cos(math.pi * x) + 2 * math.sin(2 * math.pi * x) + 0.5
-    assert float(layer(torch.tensor([[x]]))) == pytest.approx(expected, abs=1e-6)
+    expected = math.cos(x) + 2 * math.sin(2 * x) + 0.5  # FKAN Eq. 4 with integer k, as its FourierKANLayer
+    assert float(layer.double()(torch.tensor([[x]], dtype=torch.float64))) == pytest.approx(expected, abs=1e-12)
+    assert expected != pytest.approx(math.cos(math.pi * x) + 2 * math.sin(2 * math.pi * x) + 0.5)  # the old kπ
 
 
 def test_mfn_multiplies_linear_maps_by_filters_of_the_input():
@@ -95,20 +97,6 @@ def test_mfn_multiplies_linear_maps_by_filters_of_the_input():
     g0, g1 = (torch.sin(f.linear(x)) for f in net.filters)
     expected = net.head(net.linears[0](g0) * g1)  # MFN Eq. 1–2: z₂ = (W z₁ + b) ⊙ g₂(x)
     assert torch.allclose(net(x), expected)
-
-
-def test_incode_starts_as_the_siren_it_modulates():
-    signal = from_array(np.sin(np.linspace(0, 20, 64)), kind="1d")
-    config = RunConfig(width=16, depth=2, seed=3)
-    incode = build_model(config.replace(method="incode"), signal)
-    siren = build_model(config.replace(method="siren"), signal)
-    siren.load_state_dict({k: v for k, v in incode.state_dict().items() if not k.startswith(("harmonizer", "features"))})
-    coords = torch.from_numpy(signal.coords)
-    assert torch.allclose(incode(coords), siren(coords), atol=1e-6)
-    assert incode.modulation().tolist() == [1.0, 1.0, 0.0, 0.0]
-    # the harmonizer is trained: its gradient is not zero
-    incode(coords).square().sum().backward()
-    assert float(incode.harmonizer[-1].weight.grad.abs().sum()) > 0
 
 
 def _small_signal(kind: str):
@@ -271,3 +259,200 @@ def test_bacon_keeps_the_output_band_limited_and_its_entk_counts_only_trained_pa
     assert np.allclose(empirical_ntk(bacon, coords), slow_ntk(bacon, coords), rtol=1e-9, atol=1e-12)
     with pytest.raises(ConfigError, match="mfn_fourier"):
         build_model(config.replace(method="mfn_gabor"), signal)
+
+
+# ----------------------------------------------------------------------------------------------
+# The zoo as its reference code: each network against the reference's formula written out in numpy
+# (float64 / complex128) at fixed inputs and weights, and the formula we had before shown to differ.
+# ----------------------------------------------------------------------------------------------
+def _numpy_forward(model, x, hidden, encode=lambda x: x):
+    """h_0 = encode(x), h_l = hidden(l, W_l h_{l-1} + b_l), out = Re(W_out h + b_out), from the model's
+    own weights as numpy arrays."""
+    layers = [(layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in [*model.linears, model.head]]
+    *hidden_layers, (w_out, b_out) = layers
+    h = encode(x)
+    for i, (w, b) in enumerate(hidden_layers):
+        h = hidden(i, h @ w.T + b)
+    return np.real(h @ w_out.T + b_out)
+
+
+def _ours(model, x):
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()
+
+
+def _finer_u(z, omega):
+    # FINER++ finer_activation: sin(ω(|z|+1)z); a complex z stretched part by part
+    # (finer_activation_complex_sep_real_imag)
+    if np.iscomplexobj(z):
+        return np.sin(omega * ((np.abs(z.real) + 1) * z.real + 1j * (np.abs(z.imag) + 1) * z.imag))
+    return np.sin(omega * (np.abs(z) + 1) * z)
+
+
+REFERENCE_FINER_PP = {  # φ of FINERplusplus models.py / FINER sdf/bacon/modules_finer_plus_plus.py
+    "gauss": lambda u, s, w: np.exp(-(s * u) ** 2),  # gauss_finer_activation
+    "gabor": lambda u, s, w: np.cos(w * u) * np.exp(-(s * u) ** 2),  # real_wire_finer_activation
+    "wire": lambda u, s, w: np.exp(1j * w * u - np.abs(s * u) ** 2),  # wire_finer_activation
+    "sine": lambda u, s, w: u,  # finer_activation
+}
+
+
+@pytest.mark.parametrize("base", list(REFERENCE_FINER_PP))
+def test_finer_pp_is_its_references_function_of_the_variable_periodic_sine(base):
+    signal = _small_signal("1d")
+    config = RunConfig(method="finer_pp", finer_base=base, width=6, depth=2, first_omega0=7.0, omega0=5.0,
+                       gauss_scale=2.0, wire_omega=3.0)
+    model = float64_copy(build_model(config, signal))
+    x, omegas = signal.coords.astype(np.float64), (7.0, 5.0)
+    reference = _numpy_forward(model, x, lambda i, z: REFERENCE_FINER_PP[base](_finer_u(z, omegas[i]), 2.0, 3.0))
+    np.testing.assert_allclose(_ours(model, x), reference, rtol=1e-10, atol=1e-12)
+    if base != "sine":  # the old φ((|z|+1)z), without the sine, is another network
+        old = _numpy_forward(model, x, lambda i, z: REFERENCE_FINER_PP[base]((np.abs(z) + 1) * z, 2.0, 3.0))
+        assert not np.allclose(old, reference, rtol=1e-3)
+
+
+@pytest.mark.parametrize("base, divisor", [("gauss", 10.0), ("gabor", 40.0), ("wire", 40.0), ("sine", 10.0)])
+def test_finer_pp_starts_as_its_references_init(base, divisor):
+    # run.sh's init_method 'sine': first layer U(±1/fan_in), later ones and the head U(±√(6/fan_in)/Ω),
+    # Ω = ω = 10 (ω·ω_w = 40 for the wavelets); first-layer bias U(±fbs = 1); other biases PyTorch's
+    model = build_model(RunConfig(method="finer_pp", finer_base=base, width=256, depth=2), _small_signal("image"))
+    hidden_bound = math.sqrt(6 / 256) / divisor  # 0.0153 or 0.0038: PyTorch's default (the old init) is 1/16
+    bounds = [(model.linears[0].weight, 1 / 2), (model.linears[0].bias, 1.0), (model.linears[1].weight, hidden_bound),
+              (model.head.weight, hidden_bound), (model.linears[1].bias, 1 / 16)]
+    for tensor, bound in bounds:
+        parts = (tensor.real, tensor.imag) if tensor.is_complex() else (tensor,)
+        largest = max(float(part.detach().abs().max()) for part in parts)
+        assert 0.9 * bound < largest <= bound, (tuple(tensor.shape), largest, bound)
+
+
+def test_finer_pp_defaults_are_its_references_gauss_variant_and_a_wider_first_layer_for_audio():
+    image = resolve(RunConfig(method="finer_pp"), _small_signal("image"))
+    assert (image.finer_base, image.first_omega0, image.omega0, image.gauss_scale, image.bias_scale, image.lr) == \
+        ("gauss", 10.0, 10.0, 3.0, 1.0, 1e-3)  # FINERplusplus run.sh: --scale 3 --omega 10 --fbs 1 --lr 1e-3
+    audio = resolve(RunConfig(method="finer_pp"), from_array(np.sin(np.linspace(0, 90, 64)), kind="audio",
+                                                             sample_rate=8000))
+    assert (audio.finer_base, audio.first_omega0) == ("gauss", 200.0)
+
+
+def _fkan_reference(model, x, frequencies, norm=True, activation=None):
+    """FKAN_INR.ipynb: FourierKANLayer (Eq. 4), LayerNorm (FKANLayer), SineLayer's (z + tanh(30z))·σ(z)."""
+    kan, layer_norm = model.encoding.kan, model.encoding.norm
+    a, b, c = (t.detach().numpy() for t in (kan.cos_coefficients, kan.sin_coefficients, kan.bias))
+    gamma, beta = layer_norm.weight.detach().numpy(), layer_norm.bias.detach().numpy()
+
+    def encode(x):
+        angles = x[:, :, None] * frequencies  # (N, d) -> (N, d, K)
+        y = np.einsum("ndk,odk->no", np.cos(angles), a) + np.einsum("ndk,odk->no", np.sin(angles), b) + c
+        if not norm:
+            return y
+        return (y - y.mean(1, keepdims=True)) / np.sqrt(y.var(1, keepdims=True) + 1e-5) * gamma + beta
+
+    activation = activation or (lambda i, z: (z + np.tanh(30 * z)) / (1 + np.exp(-z)))
+    return _numpy_forward(model, x, activation, encode)
+
+
+def test_fkan_is_its_references_network():
+    signal = _small_signal("image")
+    model = float64_copy(build_model(RunConfig(method="fkan", width=6, depth=2, kan_terms=3), signal))
+    with torch.no_grad():  # LayerNorm's γ, β away from their (1, 0) start, so they count too
+        model.encoding.norm.weight.uniform_(0.5, 1.5)
+        model.encoding.norm.bias.uniform_(-0.5, 0.5)
+    x, k = signal.coords.astype(np.float64), np.arange(1.0, 4.0)
+    reference = _fkan_reference(model, x, k)
+    np.testing.assert_allclose(_ours(model, x), reference, rtol=1e-10, atol=1e-12)
+    # the old FKAN, each of its differences alone: cos(kπx), no LayerNorm, ReLU hidden layers
+    for old in (_fkan_reference(model, x, np.pi * k), _fkan_reference(model, x, k, norm=False),
+                _fkan_reference(model, x, k, activation=lambda i, z: np.maximum(z, 0.0))):
+        assert not np.allclose(old, reference, rtol=1e-3)
+
+
+def test_fkan_starts_as_its_references_init():
+    model = build_model(RunConfig(method="fkan", width=256, depth=2, kan_terms=16), _small_signal("image"))
+    bound = math.sqrt(6 / 256) / 30  # SineLayer (is_first=False) and FKAN_INR's head: √(6/fan_in)/30
+    for linear in (*model.linears, model.head):
+        assert 0.9 * bound < float(linear.weight.detach().abs().max()) <= bound
+    kan = model.encoding.kan
+    coefficients = torch.cat([kan.cos_coefficients.flatten(), kan.sin_coefficients.flatten()])
+    assert float(coefficients.std()) == pytest.approx(1 / math.sqrt(2 * 16), rel=0.05)  # N(0, 1/(d·K))
+    assert float(kan.bias.abs().max()) == 0.0
+
+
+def _incode_harmonizer_reference(model):
+    """INCODE modules/incode.py: MLP = Linear, SiLU, Linear, SiLU, Linear; (a, b, c, d) = (e^a', e^b', c', d')."""
+    (w1, b1), (w2, b2), (w3, b3) = [(m.weight.detach().numpy(), m.bias.detach().numpy())
+                                    for m in model.harmonizer if isinstance(m, torch.nn.Linear)]
+    silu = lambda v: v / (1 + np.exp(-v))  # noqa: E731
+    raw = w3 @ silu(w2 @ silu(w1 @ model.features.numpy() + b1) + b2) + b3
+    return np.array([np.exp(raw[0]), np.exp(raw[1]), raw[2], raw[3]])
+
+
+def test_incode_harmonizer_starts_as_its_references_and_the_composer_is_its_formula():
+    signal = _small_signal("1d")
+    config = resolve(RunConfig(method="incode", width=16, depth=2, seed=3), signal)
+    model = float64_copy(build_model(config, signal))
+    modulation = _incode_harmonizer_reference(model)
+    np.testing.assert_allclose(model.modulation().detach().numpy(), modulation, rtol=1e-12)
+    # mlp_bias = 0.3120, weights N(0, 0.001²): a = b = e^0.312 ≈ 1.37, c = d ≈ 0.31 (not SIREN's 1, 1, 0, 0)
+    np.testing.assert_allclose(modulation, [math.exp(0.312), math.exp(0.312), 0.312, 0.312], atol=1e-3)
+    linears = [m for m in model.harmonizer if isinstance(m, torch.nn.Linear)]
+    assert all(float((m.bias - 0.312).abs().max()) < 1e-7 for m in linears)
+    assert float(torch.cat([m.weight.flatten() for m in linears]).std()) == pytest.approx(0.001, rel=0.2)
+    # the composer: a·sin(b·ω₀z + c) + d in every layer (SineLayer.forward), SIREN's head
+    a, b, c, d = modulation
+    x, omegas = signal.coords.astype(np.float64), (config.first_omega0, config.omega0)
+    reference = _numpy_forward(model, x, lambda i, z: a * np.sin(b * omegas[i] * z + c) + d)
+    np.testing.assert_allclose(_ours(model, x), reference, rtol=1e-9, atol=1e-12)
+    old = _numpy_forward(model, x, lambda i, z: np.sin(omegas[i] * z))  # the old start: SIREN itself
+    assert not np.allclose(old, reference, rtol=1e-3)
+    model(torch.from_numpy(x)).square().sum().backward()  # and the harmonizer is trained
+    assert float(model.harmonizer[-1].weight.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("kind, skip", [("image", True), ("1d", False)])
+def test_staf_is_its_references_network_with_the_skip_connection_on_images(kind, skip):
+    signal = _small_signal(kind)
+    model = float64_copy(build_model(RunConfig(method="staf", width=6, depth=3, staf_terms=3), signal))
+
+    def staf(i, z, with_skip):  # StafLayer: Σ Cᵢ sin(Ωᵢz + Φᵢ), + z with skip_conn except on the first layer
+        act = model.activations[i]
+        amplitudes, frequencies, phases = (p.detach().numpy() for p in (act.amplitudes, act.frequencies, act.phases))
+        activated = (amplitudes * np.sin(frequencies * z[..., None] + phases)).sum(-1)
+        return activated + z if with_skip and i > 0 else activated
+
+    x = signal.coords.astype(np.float64)
+    reference = _numpy_forward(model, x, lambda i, z: staf(i, z, skip))
+    np.testing.assert_allclose(_ours(model, x), reference, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(_numpy_forward(model, x, lambda i, z: staf(i, z, not skip)), reference, rtol=1e-3)
+
+
+def _exact_resolutions(levels, n_min, n_max):
+    """Instant-NGP Eq. 2–3 in integers: N_l = ⌊N_min·(N_max/N_min)^(l/(L−1))⌋ is the largest n with
+    n^(L−1) ≤ N_min^(L−1−l)·N_max^l."""
+    exact = []
+    for level in range(levels):
+        target = n_min ** (levels - 1 - level) * n_max**level
+        n = int(math.exp(math.log(target) / (levels - 1)))
+        while n ** (levels - 1) > target:
+            n -= 1
+        while (n + 1) ** (levels - 1) <= target:
+            n += 1
+        exact.append(n)
+    return exact
+
+
+@pytest.mark.parametrize("levels, n_min, n_max", [(16, 16, 4096), (2, 1, 64), (3, 4, 4096), (5, 16, 4096),
+                                                  (8, 8, 2048), (12, 2, 1000), (16, 16, 524288), (4, 3, 100)])
+def test_grid_levels_are_instant_ngps_from_n_min_to_exactly_n_max(levels, n_min, n_max):
+    exact = _exact_resolutions(levels, n_min, n_max)
+    assert exact[0] == n_min and exact[-1] == n_max
+    assert level_resolutions(levels, n_min, n_max) == exact
+
+
+def test_the_plain_float_formula_drops_the_finest_level_to_n_max_minus_one():
+    growth = math.exp((math.log(4096) - math.log(16)) / 15)  # L = 16, N_min = 16, N_max = 4096 (Instant-NGP's)
+    assert int(math.floor(16 * growth**15)) == 4095  # the old level_resolutions' finest level
+    assert level_resolutions(16, 16, 4096)[-1] == 4096
+
+
+def test_sinc_is_cited_at_icml_2024():
+    assert "ICML 2024" in METHODS["sinc"].citation and "ICML 2024" in SincActivation.__doc__

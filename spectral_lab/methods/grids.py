@@ -24,12 +24,23 @@ from .registry import MethodSpec, register
 HASH_PRIMES = (1, 2654435761, 805459861)  # Instant-NGP Eq. 4
 
 
+# Relative guard on N_min·b^l before the floor of Eq. 2: float rounding of exp/log/pow leaves a level
+# that is an integer exactly (the finest, N_min·b^(L−1) = N_max) a few ulps below it — 4095.99…
+# for 4096 — and ⌊·⌋ would drop it to N_max − 1. 1e-9 is far above that error (~1e-15 relative) and
+# moves no other level: that would take N_min·b^l within 10⁻⁹·N_l below an integer (checked against
+# exact integer arithmetic, n^(L−1) ≤ N_min^(L−1−l)·N_max^l, for L ≤ 24, N_min ≤ 32, N_max ≤ 2^19).
+RESOLUTION_GUARD = 1e-9
+
+
 def level_resolutions(levels: int, min_resolution: int, max_resolution: int) -> list[int]:
-    """N_l = ⌊N_min·b^l⌋, b from the finest resolution (Instant-NGP Eq. 2–3)."""
+    """N_l = ⌊N_min·b^l⌋ with b = exp((ln N_max − ln N_min)/(L − 1)) (Instant-NGP Eq. 2–3), so the
+    coarsest level is N_min and the finest exactly N_max. (tiny-cuda-nn counts vertices instead,
+    scale = N_min·b^l − 1, resolution ⌈scale⌉ + 1, grid.h grid_scale/grid_resolution: we follow the paper.)"""
     if levels == 1:
         return [max_resolution]
-    growth = math.exp((math.log(max_resolution) - math.log(min_resolution)) / (levels - 1))
-    return [int(math.floor(min_resolution * growth**level)) for level in range(levels)]
+    growth = math.exp((math.log(max_resolution) - math.log(min_resolution)) / (levels - 1))  # Eq. 3
+    return [min(max_resolution, int(math.floor(min_resolution * growth**level * (1.0 + RESOLUTION_GUARD))))
+            for level in range(levels)]  # Eq. 2
 
 
 class GridEncoding(nn.Module):

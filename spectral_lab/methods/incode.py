@@ -7,9 +7,11 @@ here; its audio harmonizer, a pretrained audio network. Here every kind gets a s
 trained from scratch, jointly with the composer, on descriptors of the target computed by the
 engine: librosa's spectral centroid, bandwidth, roll-off, flatness, zero-crossing rate and RMS
 plus a 16-band log spectrum for 1D/audio; an 8×8 thumbnail, per-channel mean/std and the WINNER
-spectral centroid for images. The harmonizer's last layer starts at zero, so the network starts
-as SIREN (a = b = 1, c = d = 0), as INCODE's init intends. INCODE's regulariser on (a, b, c, d)
-is left out (one loss for every method here).
+spectral centroid for images. Its layers start as the reference's (INCODE repo, modules/incode.py,
+MLP.init_weights): weights truncated-normal with std 0.001, every bias 0.3120 (`mlp_bias`, the value
+of its image, audio, SDF, CT and super-resolution notebooks), so the harmonizer starts at
+(a', b', c', d') ≈ (0.312, 0.312, 0.312, 0.312): a = b = e^0.312 ≈ 1.37, c = d ≈ 0.31, not at SIREN.
+INCODE's regulariser on (a, b, c, d) is left out (one loss for every method here).
 """
 from __future__ import annotations
 
@@ -83,6 +85,19 @@ def harmonizer_features(signal: Signal) -> np.ndarray:
     return ((features - features.mean()) / (features.std() + 1e-8)).astype(np.float32)
 
 
+HARMONIZER_BIAS = 0.3120  # the reference notebooks' mlp_bias (0.0005 only in its denoising one)
+HARMONIZER_WEIGHT_STD = 0.001
+
+
+@torch.no_grad()
+def harmonizer_init(linear: nn.Linear) -> None:
+    """INCODE modules/incode.py, MLP.init_weights: W ~ N(0, 0.001²) truncated at ±2 (trunc_normal_'s
+    default bounds, ~2000σ: in effect untruncated), b = 0.3120. With weights that small every layer's
+    output is ≈ its bias, so (a', b', c', d') start ≈ 0.312 whatever the features."""
+    nn.init.trunc_normal_(linear.weight, std=HARMONIZER_WEIGHT_STD)
+    nn.init.constant_(linear.bias, HARMONIZER_BIAS)
+
+
 class IncodeNetwork(CoordinateMLP):
     """SIREN composer + harmonizer. Its harmonizer is not applied per sample, so the eNTK takes the
     torch.func path (`layerwise_ntk = False`)."""
@@ -97,9 +112,9 @@ class IncodeNetwork(CoordinateMLP):
         self.harmonizer = nn.Sequential(nn.Linear(features.size, harmonizer_width), nn.SiLU(),
                                         nn.Linear(harmonizer_width, harmonizer_width // 2), nn.SiLU(),
                                         nn.Linear(harmonizer_width // 2, 4))
-        with torch.no_grad():  # starts as SIREN: a' = b' = c' = d' = 0
-            self.harmonizer[-1].weight.zero_()
-            self.harmonizer[-1].bias.zero_()
+        for linear in self.harmonizer:
+            if isinstance(linear, nn.Linear):
+                harmonizer_init(linear)
 
     def modulation(self) -> torch.Tensor:
         """(a, b, c, d) = (e^a', e^b', c', d'), INCODE Eq. 3."""
@@ -138,5 +153,7 @@ register(MethodSpec(
     "Kazerouni et al., INCODE: Implicit Neural Conditioning with Prior Knowledge Embeddings, WACV 2024",
     SINE_PARAM + "; (a,b,c,d) = (e^a', e^b', c', d') shared by all layers (Eq. 3); harmonizer trained from scratch "
     "on engine-computed descriptors (librosa features for 1D/audio, a thumbnail for images), not the paper's "
-    "pretrained ResNet-34 / audio network (cannot be fetched here); starts as SIREN; no (a,b,c,d) regulariser",
+    "pretrained ResNet-34 / audio network (cannot be fetched here), a quarter of the composer's width wide (the "
+    "reference's 64→32→4); its init as the reference's MLP.init_weights (W ~ N(0, 0.001²), biases 0.3120: a = b ≈ "
+    "1.37, c = d ≈ 0.31 at the start); no (a,b,c,d) regulariser",
     sine_defaults, ("omega0", "first_omega0"), family="periodic activations"))

@@ -1,10 +1,16 @@
-"""A learnable first layer in the style of Kolmogorov–Arnold networks, as an input encoding.
+"""FKAN (Mehrabian et al., Implicit Neural Representations with Fourier Kolmogorov-Arnold Networks,
+ICASSP 2025), as its public code (github.com/Ali-Meh619/FKAN, FKAN_INR.ipynb):
 
-FKAN (Mehrabian et al., Implicit Neural Representations with Fourier Kolmogorov-Arnold Networks,
-ICASSP 2025, Eq. 4): every output j sums a learned Fourier series of every input coordinate,
-y_j = Σᵢ Σ_{k=1..K} (a_ijk cos(kπxᵢ) + b_ijk sin(kπxᵢ)) + c_j, so the first layer's activation is
-itself trained. Coefficients start N(0, 1/(d·K)) as the FourierKAN reference layer (variance
-shared over the d·K terms of a sum). The frequency kπ on [-1, 1] puts k/2 cycles across the signal.
+- a Kolmogorov–Arnold first layer whose every output sums a learned Fourier series of every input
+  coordinate, y_j = Σᵢ Σ_{k=1..K} (a_ijk cos(k xᵢ) + b_ijk sin(k xᵢ)) + c_j (Eq. 4; FourierKANLayer),
+  integer frequencies k (no π: on [-1, 1] term k spans k/π cycles), coefficients N(0, 1/(d·K)), c = 0;
+- a LayerNorm over its outputs (FKANLayer);
+- hidden layers φ(z) = (z + tanh(ω₀z))·σ(z), z = Wx + b, ω₀ = 30 (its SineLayer.forward), with SIREN's
+  hidden-layer init W ~ U(±√(6/fan_in)/ω₀) (SineLayer.init_weights, is_first=False) and PyTorch's
+  default biases; a linear head U(±√(6/width)/ω₀) (FKAN_INR.__init__).
+
+Where we differ: the hidden layers keep the config's width × depth (the reference widens them,
+W → 2W → 2W → 2W → 4W, four of them), and ω₀ = 30 is fixed, as it is in the reference.
 """
 from __future__ import annotations
 
@@ -15,23 +21,27 @@ from torch import nn
 
 from ..config import RunConfig
 from ..signals import Signal
-from .network import CoordinateMLP
+from .network import CoordinateMLP, siren_init
 from .registry import MethodSpec, knob_default, register
+
+FKAN_OMEGA0 = 30.0  # SineLayer's omega_0 default, which FKAN_INR never overrides
 
 
 class FourierKANLayer(nn.Module):
+    """FKAN Eq. 4 (FourierKANLayer): a learned Fourier series per (output, input) pair, summed over inputs."""
+
     def __init__(self, in_dim: int, out_dim: int, terms: int):
         super().__init__()
         self.in_dim, self.terms, self.out_dim = in_dim, int(terms), out_dim
+        # N(0, 1/(d·K)): unit-variance outputs for unit-variance inputs, the reference's normalisation
         scale = 1.0 / math.sqrt(in_dim * self.terms)
         self.cos_coefficients = nn.Parameter(torch.randn(out_dim, in_dim, self.terms) * scale)
         self.sin_coefficients = nn.Parameter(torch.randn(out_dim, in_dim, self.terms) * scale)
         self.bias = nn.Parameter(torch.zeros(out_dim))
-        self.register_buffer("frequencies", math.pi * torch.arange(1, self.terms + 1, dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer("frequencies", torch.arange(1, self.terms + 1, dtype=torch.float32), persistent=False)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        angles = coords[..., None] * self.frequencies.to(coords.dtype)  # (N, d) -> (N, d, K)
+        angles = coords[..., None] * self.frequencies.to(coords.dtype)  # (N, d) -> (N, d, K): k·xᵢ
         return (torch.einsum("ndk,odk->no", torch.cos(angles), self.cos_coefficients)
                 + torch.einsum("ndk,odk->no", torch.sin(angles), self.sin_coefficients) + self.bias)
 
@@ -39,22 +49,59 @@ class FourierKANLayer(nn.Module):
         return f"in_dim={self.in_dim}, out_dim={self.out_dim}, terms={self.terms}"
 
 
+class FKANEncoding(nn.Module):
+    """The reference's FKANLayer: the Fourier KAN layer, then LayerNorm over its `out_dim` outputs."""
+
+    def __init__(self, in_dim: int, out_dim: int, terms: int):
+        super().__init__()
+        self.kan = FourierKANLayer(in_dim, out_dim, terms)
+        self.norm = nn.LayerNorm(out_dim)
+        self.out_dim = out_dim
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.kan(coords))
+
+
+class FkanActivation(nn.Module):
+    """FKAN's hidden activation (FKAN_INR.ipynb, SineLayer.forward): φ(z) = (z + tanh(ω₀z))·σ(z),
+    a SiLU-like gate on z plus a sharp step tanh(ω₀z)."""
+
+    def __init__(self, omega0: float = FKAN_OMEGA0):
+        super().__init__()
+        self.omega0 = float(omega0)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (z + torch.tanh(self.omega0 * z)) * torch.sigmoid(z)
+
+    def extra_repr(self) -> str:
+        return f"omega0={self.omega0}"
+
+
 def kan_terms(signal: Signal) -> int:
-    # FKAN: K terms reach K cycles across the signal; a quarter of its Nyquist rate, 4 to 256 terms
-    return int(max(4, min(256, min(signal.grid) // 8)))
+    # Term k spans k/π cycles across [-1, 1]; K = π·n/6 reaches a third of the Nyquist rate n/2 of the
+    # shortest axis, the reference's ratio (270 terms for its 768×512 Kodak images: π·512/6 ≈ 268).
+    # At most 512: the layer has 2·width·d·K parameters. On chip_melody (8000 samples, ~880 cycles) at
+    # the zoo's budget (ReLU 3×128's 33k parameters, 500 steps) K = 256 / 512 / 1024 leave widths 50 / 30
+    # / 16 and reach 15.4 / 21.7 / 16.1 dB; at width 128, 200 steps, 14.2 / 31.7 / 39.3 (zero output 7.5).
+    return int(max(4, min(512, round(math.pi * min(signal.grid) / 6))))
 
 
 knob_default("kan_terms", kan_terms)
 
 
 def build_fkan(cfg: RunConfig, signal: Signal) -> nn.Module:
-    encoding = FourierKANLayer(signal.in_dim, cfg.width, cfg.kan_terms)
-    return CoordinateMLP(signal.in_dim, signal.channels, cfg.width, cfg.depth, lambda i: nn.ReLU(), encoding)
+    encoding = FKANEncoding(signal.in_dim, cfg.width, cfg.kan_terms)
+    model = CoordinateMLP(signal.in_dim, signal.channels, cfg.width, cfg.depth, lambda i: FkanActivation(), encoding)
+    for linear in [*model.linears, model.head]:  # every one a SIREN hidden layer (is_first=False), the head too
+        siren_init(linear, FKAN_OMEGA0, first=False)
+    return model
 
 
 register(MethodSpec(
-    "fkan", build_fkan, "FKAN: a learned Fourier-series first layer (KAN-style), then a ReLU MLP.",
+    "fkan", build_fkan,
+    "FKAN: a learned Fourier-series first layer (KAN-style) + LayerNorm, then (z + tanh(30z))·σ(z) layers.",
     "Mehrabian et al., Implicit Neural Representations with Fourier Kolmogorov-Arnold Networks, ICASSP 2025",
-    "first layer Σᵢ Σₖ aᵢₖ cos(kπxᵢ) + bᵢₖ sin(kπxᵢ) per output (Eq. 4), coefficients N(0, 1/(d·K)); then "
-    "ReLU layers with PyTorch's init", lambda s: {"lr": 1e-3, "kan_terms": kan_terms(s)}, ("kan_terms",),
-    family="learnable activations"))
+    "first layer Σᵢ Σₖ aᵢₖ cos(kxᵢ) + bᵢₖ sin(kxᵢ) per output, k = 1..K (Eq. 4), coefficients N(0, 1/(d·K)), then "
+    "LayerNorm; hidden φ(z) = (z + tanh(30z))·σ(z) with SIREN's hidden init U(±√(6/fan_in)/30), head likewise "
+    "(the reference's FKAN_INR); hidden layers width × depth, not the reference's widening W→2W→4W",
+    lambda s: {"lr": 1e-3, "kan_terms": kan_terms(s)}, ("kan_terms",), family="learnable activations"))

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import RunConfig
 from ..signals import Signal, spectral_centroid
-from .network import mlp, sine_family_mlp, uniform_bias
+from .network import mlp, sine_family_mlp, siren_initialised, uniform_bias
 from .registry import MethodSpec, knob_default, register
 
 SINE_PARAM = "ω₀ inside the activation: sin(ω₀(Wx+b)); W not pre-scaled by ω₀"
@@ -79,29 +79,62 @@ class FinerActivation(nn.Module):
         return f"omega0={self.omega0}"
 
 
-FINER_BASES = ("sine", "gauss", "gabor")
+# FINER++'s variants: the reference's default first (FINERplusplus run.sh trains the Gauss one), then
+# its wavelet ("Type 2") as a real and as a complex Gabor, then FINER++Sine (= FINER).
+FINER_BASES = ("gauss", "gabor", "wire", "sine")
+
+
+def variable_periodic_sine(z: torch.Tensor, omega: float) -> torch.Tensor:
+    """FINER's u = sin(ω α(z) z) with α(z) = |z| + 1 computed without gradient (FINER Eq. 4; FINERplusplus
+    models.py and FINER's modules_finer_plus_plus.py, generate_alpha + finer_activation). A complex z (FINER++'s
+    wavelet after its first layer) stretches its real and imaginary parts separately, α = |Re z| + 1
+    and |Im z| + 1, as finer_activation_complex_sep_real_imag does."""
+    if z.is_complex():
+        stretched = torch.complex((z.real.detach().abs() + 1.0) * z.real, (z.imag.detach().abs() + 1.0) * z.imag)
+        return torch.sin(omega * stretched)
+    return torch.sin(omega * (z.detach().abs() + 1.0) * z)
 
 
 class FinerPPActivation(nn.Module):
-    """FINER++ (Zhu et al., arXiv 2407.19434, Eq. 6–8): a base activation evaluated at the
-    variable-period argument α(z)·z with α(z) = |z| + 1 (detached, as FINER): sine sin(ω αz),
-    Gauss exp(−(s αz)²), or a real Gabor wavelet cos(ω αz)·exp(−(s αz)²)."""
+    """FINER++ (Zhu et al., arXiv 2407.19434): a classical activation φ evaluated at FINER's variable-
+    periodic sine u = sin(ω(|z|+1)z) — the sine sits *inside* φ (the reference's φ∘finer_activation):
 
-    def __init__(self, base: str = "gauss", omega: float = 30.0, scale: float = 10.0):
+      gauss  exp(−(s u)²)                 FINERplusplus models.py GFLayer / gauss_finer_activation (the default)
+      gabor  cos(ω_w u)·exp(−(s u)²)      FINER sdf/bacon/modules_finer_plus_plus.py RealWFLayer /
+                                          real_wire_finer_activation: the real "Type 2" wavelet
+      wire   exp(jω_w u − |s u|²)         models.py WFLayer / wire_finer_activation: the complex "Type 2"
+                                          wavelet the reference trains (complex layers after the first)
+      sine   u                            FinerLayer: FINER++Sine, i.e. FINER
+
+    ω is the FINER frequency (per layer), s the Gauss scale and ω_w the wavelet's frequency (every layer).
+    """
+
+    def __init__(self, base: str = "gauss", omega: float = 10.0, scale: float = 3.0, wavelet_omega: float = 4.0):
         super().__init__()
         if base not in FINER_BASES:
             raise ValueError(f"base must be one of {FINER_BASES}")
-        self.base, self.omega0, self.scale = base, float(omega), float(scale)
+        self.base, self.omega0, self.scale, self.wavelet_omega = base, float(omega), float(scale), float(wavelet_omega)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        stretched = (z.detach().abs() + 1.0) * z
+        u = variable_periodic_sine(z, self.omega0)
         if self.base == "sine":
-            return torch.sin(self.omega0 * stretched)
-        envelope = torch.exp(-(self.scale * stretched).square())
-        return envelope if self.base == "gauss" else torch.cos(self.omega0 * stretched) * envelope
+            return u
+        if self.base == "wire":
+            return complex_gabor(u, self.wavelet_omega, self.scale)
+        envelope = torch.exp(-(self.scale * u).square())
+        return envelope if self.base == "gauss" else torch.cos(self.wavelet_omega * u) * envelope
 
     def extra_repr(self) -> str:
-        return f"base={self.base}, omega0={self.omega0}, scale={self.scale}"
+        return f"base={self.base}, omega0={self.omega0}, scale={self.scale}, wavelet_omega={self.wavelet_omega}"
+
+
+def complex_gabor(u: torch.Tensor, omega: float, scale: float) -> torch.Tensor:
+    """WIRE's wavelet exp(jωu − |su|²) of a real or complex u (WIRE Eq. 6), as one exponential of the
+    combined real part, exp(−ω Im u − s²|u|²)·e^{jω Re u}: bounded by exp(ω²/4s²), where the product of the
+    two factors would overflow to inf·0 = NaN (see wavelets.GaborActivation)."""
+    real, imag = (u.real, u.imag) if u.is_complex() else (u, torch.zeros_like(u))
+    magnitude = torch.exp(-omega * imag - scale**2 * (real.square() + imag.square()))
+    return torch.complex(torch.cos(omega * real), torch.sin(omega * real)) * magnitude
 
 
 class HyperbolicSine(nn.Module):
@@ -199,15 +232,45 @@ def build_finer(cfg: RunConfig, signal: Signal) -> nn.Module:
     return model
 
 
-def build_finer_pp(cfg: RunConfig, signal: Signal) -> nn.Module:
-    """FINER++: PyTorch default weights (its Gauss/wavelet variants, as WIRE/Gauss), sine base with
-    SIREN's init; the first layer's bias U(±k) widens the range of periods (FINER++ Sec. 3.3)."""
-    def activation(i: int) -> nn.Module:
-        first = i == 0
-        return FinerPPActivation(cfg.finer_base, _layer_omega(cfg, i),
-                                 cfg.first_omega0 if first and cfg.finer_base == "gauss" else cfg.gauss_scale)
+FINER_PP_PARAM = (
+    "φ(sin(ω(|z|+1)z)), |z|+1 detached, ω inside the sine; φ = exp(−(s·)²) (gauss), cos(ω_w·)·exp(−(s·)²) (gabor), "
+    "exp(jω_w· − |s·|²) with complex layers after the first (wire), or the identity (sine = FINER); first layer's ω "
+    "= first_omega0, s = gauss_scale and ω_w = wire_omega in every layer; the reference's init: first layer "
+    "U(±1/fan_in), later layers and head U(±√(6/fan_in)/Ω), Ω = ω (ω·ω_w for the wavelets), first-layer bias U(±k); "
+    "defaults its Gauss variant's (ω 10, s 3, k 1, lr 1e-3; ω_w 4 is its wavelet's, which it runs at ω 5, s 2), "
+    "audio's first-layer ω 200 ours (the reference has no audio setting); not reproduced: its wavelet's width ÷√2 "
+    "(parameter parity) and its SDF code's Gauss normalised to [0, 1]")
 
-    model = (sine_family_mlp(cfg, signal, activation) if cfg.finer_base == "sine" else mlp(cfg, signal, activation))
+# The reference has no audio setting. Its ω 10 leaves chip_melody (8000 samples, ~880 cycles) at 9.1 dB
+# after 200 steps (zero output 7.5); first-layer ω 200 reaches 48.9 / 51.6 / 55.9 dB (seeds 0–2), where
+# 100 gives 24.6 / 28.4, 150 gives 42.3 / 40.6 / 30.0 and 300 gives 15.6 / 30.3 (width 128, depth 3).
+FINER_PP_FIRST_OMEGA = {"audio": 200.0}
+
+
+def _finer_pp_defaults(signal: Signal) -> dict:
+    """FINERplusplus run.sh's Finer++Gauss: --omega 10 --scale 3 --fbs 1 --lr 1e-3 (its WF's ω_w 4)."""
+    return {"lr": 1e-3, "finer_base": "gauss", "first_omega0": FINER_PP_FIRST_OMEGA.get(signal.kind, 10.0),
+            "omega0": 10.0, "gauss_scale": 3.0, "wire_omega": 4.0, "bias_scale": 1.0}
+
+
+def _finer_pp_init_omega(cfg: RunConfig) -> float:
+    """The Ω the reference's init divides by after the first layer: the layer's ω, times ω_w for the
+    wavelets (RealWFLayer / WFLayer call init_weights_cond with omega*omega_w); ω alone where ω_w = 0."""
+    wavelet = cfg.finer_base in ("gabor", "wire") and cfg.wire_omega > 0
+    return cfg.omega0 * cfg.wire_omega if wavelet else cfg.omega0
+
+
+def build_finer_pp(cfg: RunConfig, signal: Signal) -> nn.Module:
+    """FINER++ as its reference (FINERplusplus models.py GF / WF / Finer, run.sh's init_method 'sine'):
+    first layer W ~ U(±1/fan_in), later layers and the head U(±√(6/fan_in)/Ω) (init_weights); biases
+    PyTorch's default except the first layer's, U(±k) with k = bias_scale (init_bias, the reference's
+    fbs: FINER Sec. 3.3's wider first-layer bias). The complex wavelet uses complex layers after the first
+    and the real part of the output, as WF."""
+    def activation(i: int) -> nn.Module:
+        return FinerPPActivation(cfg.finer_base, _layer_omega(cfg, i), cfg.gauss_scale, cfg.wire_omega)
+
+    model = siren_initialised(mlp(cfg, signal, activation, complex_hidden=cfg.finer_base == "wire"),
+                              cfg.first_omega0, _finer_pp_init_omega(cfg))
     uniform_bias(model.linears[0], cfg.bias_scale)
     return model
 
@@ -240,18 +303,12 @@ register(MethodSpec(
     SINE_PARAM + "; |z|+1 detached", lambda s: {**sine_defaults(s), "bias_scale": 1.0},
     ("omega0", "first_omega0", "bias_scale"), family=PERIODIC))
 register(MethodSpec(
-    "finer_pp", build_finer_pp, "FINER++: Gauss / Gabor / sine at the variable-period argument (|z|+1)z, wide first bias.",
+    "finer_pp", build_finer_pp,
+    "FINER++: Gauss / Gabor wavelet of FINER's variable-periodic sine sin(ω(|z|+1)z), wide first bias.",
     "Zhu et al., FINER++: Building a Family of Variable-periodic Functions for Activating Implicit Neural "
     "Representation, arXiv 2407.19434 (2024)",
-    "ω, s inside the activation, |z|+1 detached; first layer's s (Gauss) or ω (sine, Gabor) = first_omega0, bias "
-    "U(±k); PyTorch default init for Gauss/Gabor, SIREN's for sine",
-    # Audio: the Gabor base at ω 300 (16.1 dB on chip_melody in 200 steps vs 7.5 for a zero output;
-    # Gauss bumps stay at 7.5–7.6 for every first-layer s from 10 to 3000 we tried: 128 bumps cannot
-    # draw a melody with ~880 cycles across the clip). Elsewhere the Gauss base with s = 10.
-    lambda s: {"lr": 1e-3, "finer_base": "gabor" if s.kind == "audio" else "gauss",
-               "first_omega0": 300.0 if s.kind == "audio" else 10.0, "omega0": 10.0, "gauss_scale": 10.0,
-               "bias_scale": 1.0},
-    ("finer_base", "first_omega0", "omega0", "gauss_scale", "bias_scale"), family="wavelets and bumps"))
+    FINER_PP_PARAM, _finer_pp_defaults,
+    ("finer_base", "first_omega0", "omega0", "gauss_scale", "wire_omega", "bias_scale"), family="wavelets and bumps"))
 register(MethodSpec(
     "hsiren", build_hsiren, "H-SIREN: a SIREN whose first activation is sin(ω₀·sinh(2z)), more frequencies at the ends.",
     "Gao & Jaiman, H-SIREN: Improving Implicit Neural Representations with Hyperbolic Periodic Functions, "
