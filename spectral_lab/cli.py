@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_common import (CREATED_FOLDERS, EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, add_config_options, default_out,
-                         finite_or_none, given_options, markdown_table, prepare_out, remove_empty_outputs)
+from .cli_common import (CREATED_FOLDERS, EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, add_batch_option, add_config_options,
+                         default_out, finite_or_none, given_options, markdown_table, parse_seeds, prepare_out,
+                         remove_empty_outputs)
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
+from .memory import is_out_of_memory, out_of_memory_message
 from .methods import PLUGIN_PROBLEMS, family_of, list_methods
 from .metrics import PSNR_CONVENTION, psnr_from_mse, psnr_text, zero_output_note
 from .modifiers import expand_methods
@@ -33,10 +35,12 @@ TUNED_LINE = ("Tuned: each method at its own best learning rate, the best final 
               "schedule's shape kept; seconds include the search (tuning_s: the search alone).")
 
 
-def train_with_progress(config: RunConfig, signal: Signal, progress: bool, label: str = "") -> Run:
+def train_with_progress(config: RunConfig, signal: Signal, progress: bool, label: str = "",
+                        run: Run | None = None) -> Run:
+    """Train `run` (or a new Run of `config`) with a progress bar on stderr."""
     from tqdm import tqdm
 
-    run = Run(config, signal)
+    run = run or Run(config, signal)
     if run.modifier_note:
         print(run.modifier_note, file=sys.stderr)
     bar = tqdm(total=run.config.steps, desc=label or run.config.method, unit="step", disable=not progress,
@@ -149,8 +153,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if Path(config.signal).suffix and Path(config.signal).exists():
         config = config.replace(signal=str(Path(config.signal).resolve()))  # config.json re-runs from anywhere
     signal = signal_for(config)
+    run = Run(config, signal)  # the model is built and its memory checked before the output folder is made
     out = prepare_out(args.out or default_out("fit", config.signal, config.method))  # before any training
-    run = train_with_progress(config, signal, progress=not args.quiet)
+    run = train_with_progress(config, signal, progress=not args.quiet, run=run)
     written = save_outputs(run, out)
     m = run.final.metrics
     if not math.isfinite(run.best_loss):
@@ -192,16 +197,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def compare(config: RunConfig, signals: list[str], methods: list[str], out: Path, progress: bool = False,
-            on_row=None, tune: bool = False, equal_params: bool = False) -> list[dict]:
-    """Every method on every signal with the same budget: a sweep with one seed, local. Signals
-    are all loaded first, so a bad one fails before any training. `tune`: each method at its own
-    best lr; `equal_params`: widths chosen so parameter counts match the first method's."""
+            on_row=None, tune: bool = False, equal_params: bool = False, seeds: list[int] | None = None,
+            batch: bool = True) -> list[dict]:
+    """Every method on every signal with the same budget: a local sweep (one seed, or `seeds`).
+    Signals are all loaded first, so a bad one fails before any training. `tune`: each method at
+    its own best lr; `equal_params`: widths chosen so parameter counts match the first method's;
+    `batch`: runs that share an architecture and a signal size (the seeds) train as one."""
     from .sweep import grid_cells, run_sweep
 
     for name in signals:
         signal_for(config.replace(signal=name))
-    cells = grid_cells(config, signals, methods, [config.seed], tune=tune, equal_params=equal_params)
-    return run_sweep(cells, out, backend="local", progress=progress, on_row=on_row)
+    cells = grid_cells(config, signals, methods, seeds or [config.seed], tune=tune, equal_params=equal_params)
+    return run_sweep(cells, out, backend="local", progress=progress, on_row=on_row, batch=batch)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -214,10 +221,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise SpectralLabError("give at least one signal (--signals) and one method (--methods)")
     config = RunConfig.from_dict({**given_options(args, skip=("signal", "method")), "signal": signals[0],
                                   "method": methods[0]})
+    seeds = parse_seeds(args.seeds)
     out = prepare_out(args.out or default_out("compare", *signals))
     rows = compare(config, signals, methods, out, progress=not args.quiet, tune=args.tune,
-                   equal_params=args.equal_params)
-    table = markdown_table(rows, COMPARE_COLUMNS[:2] + (["width"] if args.equal_params else []) + COMPARE_COLUMNS[2:])
+                   equal_params=args.equal_params, seeds=seeds, batch=args.batch)
+    table = markdown_table(rows, COMPARE_COLUMNS[:2] + (["seed"] if seeds and len(seeds) > 1 else [])
+                           + (["width"] if args.equal_params else []) + COMPARE_COLUMNS[2:])
     notes = [PSNR_CONVENTION] + ([TUNED_LINE] if args.tune else []) + (
         ["Equal parameters: each method's width gives the first method's parameter count within 5%."]
         if args.equal_params else [])
@@ -236,10 +245,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     base = {**grid["base"], **given_options(args, skip=("signal", "method", "seed"))}
     signals = parse_values(args.signals) if args.signals else grid["signals"]
     methods = parse_values(args.methods) if args.methods else grid["methods"]
-    try:
-        seeds = [int(s) for s in parse_values(args.seeds)] if args.seeds else [int(s) for s in grid["seeds"]]
-    except ValueError:
-        raise ConfigError(f"--seeds expects comma-separated integers, got {args.seeds!r}") from None
+    seeds = parse_seeds(args.seeds) if args.seeds else [int(s) for s in grid["seeds"]]
     sets = {**grid["sets"], **parse_sets(args.set)}
     if not signals or not methods:
         raise ConfigError("a sweep needs signals and methods (--signals/--methods or a --grid file)")
@@ -247,7 +253,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     cells = grid_cells(config, signals, methods, seeds, sets, tune=args.tune, equal_params=args.equal_params)
     out = prepare_out(args.out or default_out("sweep", *signals[:3]))
     rows = run_sweep(cells, out, backend=args.backend, workers=args.workers, address=args.address,
-                     gpus_per_cell=args.gpus_per_cell, progress=not args.quiet)
+                     gpus_per_cell=args.gpus_per_cell, progress=not args.quiet, batch=args.batch)
     print((out / "summary.md").read_text() if (out / "summary.md").exists() else "no cell finished")
     failed = [r for r in rows if r.get("status") == "failed"]
     print(f"{len(rows)} cells ({len(failed)} failed); {PSNR_CONVENTION}" + (f"\n{TUNED_LINE}" if args.tune else ""))
@@ -272,7 +278,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         report = reproduce(args.protocol, args.data, scale=args.scale, out=out, backend=args.backend,
                            workers=args.workers, address=args.address, gpus_per_cell=args.gpus_per_cell,
                            progress=not args.quiet, overrides=given_options(args, skip=("signal", "method")),
-                           tune=args.tune)
+                           tune=args.tune, batch=args.batch)
     except AllCellsFailed as exc:  # the table is empty: say why once, and fail
         print(exc.report)
         print(f"error: {exc}", file=sys.stderr)
@@ -293,14 +299,31 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         raise ConfigError("--steps must be at least 1")
     out = prepare_out(args.out or Path("runs") / ("zoo-quick" if args.quick else "zoo"))
     run_zoo(out, scale=scale, tune=args.tune, seeds=seeds, steps=args.steps, methods=methods,
-            progress=not args.quiet)
+            progress=not args.quiet, batch=args.batch)
     print((out / "zoo.md").read_text())
     print(f"saved: {out / 'zoo.md'}, {out / 'zoo.csv'}, {out / 'zoo.png'}, every run in {out / 'results.csv'}")
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Rewrite docs/zoo.md's generated part from the registry (or check it is current)."""
+    from .zoo_page import DOCS_ZOO, generated_part, write_zoo_page, zoo_page
+
+    if not DOCS_ZOO.is_file():
+        raise SpectralLabError("docs/zoo.md is not in this checkout (the docs ship with the repository)")
+    if args.check:
+        if generated_part() != zoo_page():
+            print("docs/zoo.md is out of date: run `python -m spectral_lab docs`", file=sys.stderr)
+            return 1
+        print("docs/zoo.md is current")
+        return 0
+    print(f"wrote the registry's part of {write_zoo_page()}")
+    return 0
+
+
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
-BENCH_SCRIPTS = ("train", "app", "browser", "diagnostics", "gpu", "modifiers", "sweep", "nern_claims", "zoo")
+BENCH_SCRIPTS = ("train", "app", "browser", "diagnostics", "gpu", "batched", "memory", "modifiers", "sweep", "nern_claims",
+                 "zoo")
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
@@ -357,7 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                "runs with each of them")
     comp.add_argument("--combine-modifiers", action="store_true",
                       help="instead: run each method once with all the modifiers together")
+    comp.add_argument("--seeds", help="comma-separated seeds: each method on each signal once per seed (the summary "
+                                      "gives mean ± std) [the --seed setting]")
     _add_fairness_options(comp)
+    add_batch_option(comp)
     add_config_options(comp, skip=("signal", "method"))
     comp.add_argument("--out", help="output folder [runs/compare-SIGNALS-TIME]")
     comp.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -370,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="sweep a setting over values, e.g. --set width=128,256 (repeatable)")
     _add_fairness_options(sw)
     _add_backend_options(sw)
+    add_batch_option(sw)
     add_config_options(sw, skip=("signal", "method", "seed"), title="settings shared by every cell")
     sw.add_argument("--out", help="output folder; run again with the same folder to resume [runs/sweep-…]")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -383,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="quick: CPU-sized crops, networks and steps; paper: the paper's settings [quick]")
     _add_backend_options(rep)
     _add_fairness_options(rep, equal_params=False)
+    add_batch_option(rep)
     add_config_options(rep, skip=("signal", "method"), title="override the protocol's settings")
     rep.add_argument("--out", help="output folder; resumable [runs/reproduce-PROTOCOL-SCALE]")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -394,8 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.add_argument("--seeds", help="comma-separated seeds [0,1,2; quick: 0]")
     zoo.add_argument("--steps", type=int, help="training steps per run [500; quick: 20]")
     zoo.add_argument("--methods", help="comma-separated methods [all; ReLU first sets the budget]")
+    add_batch_option(zoo)
     zoo.add_argument("--out", help="output folder; resumable [runs/zoo or runs/zoo-quick]")
     zoo.add_argument("--quiet", action="store_true", help="no progress bar")
+    docs = sub.add_parser("docs", help="rewrite docs/zoo.md's method list from the registry (every method, its paper, "
+                                       "how we build it, its defaults)")
+    docs.add_argument("--check", action="store_true", help="only check the page is current (exit 1 if not)")
     # add_help=False: `bench gpu --help` is the script's own help (every option goes to the script)
     bench = sub.add_parser("bench", add_help=False,
                            help=f"run bench/bench_SCRIPT.py, SCRIPT one of {', '.join(BENCH_SCRIPTS)} [train: our fit "
@@ -417,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     from .nern.cli import cmd_nern
 
     commands = {"list": cmd_list, "fit": cmd_fit, "predict": cmd_predict, "compare": cmd_compare,
-                "sweep": cmd_sweep, "reproduce": cmd_reproduce, "nern": cmd_nern, "zoo": cmd_zoo,
+                "sweep": cmd_sweep, "reproduce": cmd_reproduce, "nern": cmd_nern, "zoo": cmd_zoo, "docs": cmd_docs,
                 "bench": lambda parsed: cmd_bench(parsed, rest)}
     try:
         code = _main(args, commands)
@@ -442,6 +474,11 @@ def _main(args, commands) -> int:
         return 0
     except (OSError, MemoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RuntimeError as exc:  # an allocation that failed mid-run (the memory estimate let it start)
+        if not is_out_of_memory(exc):
+            raise
+        print(f"error: {out_of_memory_message(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -51,6 +51,25 @@ def _help_text(f) -> str:
     return f"{doc} [method default]"
 
 
+def add_batch_option(parser: argparse.ArgumentParser) -> None:
+    """--no-batch: every run alone, instead of stacked batches of runs that can share one."""
+    parser.add_argument("--no-batch", dest="batch", action="store_false",
+                        help="train every run alone; by default runs that share an architecture and a signal size "
+                             "(seeds, learning-rate trials, methods of one architecture, files of one length) train "
+                             "as one stacked model, each with its own Adam state and rate (the batch column says how "
+                             "each trained; its seconds are its share of the batch's)")
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """'0,1,2' -> [0, 1, 2]; None or '' -> None."""
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds expects comma-separated integers, got {text!r}") from None
+
+
 def given_options(args: argparse.Namespace, config_cls: type = RunConfig, skip: tuple[str, ...] = ()) -> dict:
     """The config fields given on the command line, parsed into their types."""
     values = {f.name: getattr(args, f.name, None) for f in fields(config_cls) if f.name not in skip}

@@ -231,9 +231,12 @@ def _mean_std(values: list[float], offset: float) -> str:
 
 def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str | os.PathLike = "runs/reproduce",
               backend: str = "local", workers: int = 1, address: str | None = None, gpus_per_cell: float = 0.0,
-              progress: bool = True, overrides: dict | None = None, tune: bool = False) -> str:
+              progress: bool = True, overrides: dict | None = None, tune: bool = False,
+              batch: bool = True) -> str:
     """Run a protocol's cells (resumable sweep in `out`) and return the comparison as Markdown.
-    `tune`: every method at its own best lr (tuning.py) instead of the protocol's."""
+    `tune`: every method at its own best lr (tuning.py) instead of the protocol's. `batch`: the
+    cells that share an architecture and a length (a method's seeds, files of one length) train
+    as one stacked model (batched.py; WINNER Table 1 at paper scale: 55 runs per method)."""
     from .sweep import run_sweep
 
     if name not in PROTOCOLS:
@@ -245,7 +248,7 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
         cells = [dataclasses.replace(cell, tune=True) for cell in cells]
     out = Path(out)
     rows = run_sweep(cells, out, backend=backend, workers=workers, address=address, gpus_per_cell=gpus_per_cell,
-                     progress=progress)
+                     progress=progress, batch=batch)
     table = comparison_table(protocol, rows, files)
     missing = [n for n, p in files.items() if p is None]
     lines = [f"## {protocol.title}", f"Source: {protocol.source}.",

@@ -1,4 +1,4 @@
-"""How one optimisation step runs: eagerly, or as a captured CUDA graph (the fast path).
+"""How one optimisation step runs: eagerly, as captured CUDA graphs, or compiled (the fast path).
 
 A step is split in two halves, so the host can look between them at log points (the loss of the
 parameters that produced it, NaN guard, best-parameter copy) without changing what is trained:
@@ -16,6 +16,14 @@ is what the CPU tests check against `EagerStepper`.
 
 Methods the fast path cannot capture fall back to eager with a reason (`fast_path_plan`):
 IGA (a host eigen-decomposition every step), batch norm and WIRE's complex weights, and SGD.
+
+Graphs or compile (`fast_path_plan` chooses per run, and the run's step note says which): CUDA
+graphs remove launch overhead, which is what a small model's step is made of; a large one's step
+is compute-bound, and there `torch.compile` (Inductor) helps instead, fusing each layer's bias,
+ω₀ scale and sine (and their backward) into one kernel after the matmul instead of one pass over
+the activations per operation. The crossover is `COMPILE_MIN_WORK` (see there; unmeasured on a
+GPU here: bench/bench_gpu.py prints eager, graphs and compiled side by side). ZeroGPU forbids
+torch.compile (spaces_support.py), and Inductor needs Triton on CUDA: both fall back to graphs.
 """
 from __future__ import annotations
 
@@ -25,6 +33,15 @@ import torch
 from torch import nn
 
 FAST_MODES = ("auto", "on", "off")
+STEP_MODES = ("eager", "static", "graphs", "compiled")
+# points × width² × depth above which a CUDA step counts as compute-bound. A step is ~6·N·w²·d FLOPs
+# (forward 2, backward 4) and ~100 kernel launches of ~5 µs: at ~50 TFLOP/s fp32 the two are equal
+# near N·w²·d ≈ 4e9 (SIREN 5×256 on 256² is 2.1e10: compiled; 3×128 on 64² is 2e8: graphs). An
+# estimate from spec sheets, not a measurement: bench/bench_gpu.py measures both modes per case.
+COMPILE_MIN_WORK = 4e9
+# Compiling costs tens of seconds once per shape (Inductor's code generation; 19-40 s for a small
+# SIREN on this 2-core CPU): a short run would spend more compiling than a 1.25× step saves it.
+COMPILE_MIN_STEPS = 2000
 
 
 TF32_NOTE = ("TF32 matmuls: faster, ~3 significant digits per product (SPDER 5×256 lost 15 dB on an H200; "
@@ -36,10 +53,30 @@ def step_note(config, device: torch.device, plan_note: str) -> str:
     return f"{plan_note}; {TF32_NOTE}" if config.tf32 and device.type == "cuda" else plan_note
 
 
+def step_workload(num_points: int, config) -> float:
+    """points × width² × depth: how compute-bound a step is (COMPILE_MIN_WORK)."""
+    return float(num_points) * config.width**2 * config.depth
+
+
+def compile_blocker(device: torch.device) -> str:
+    """Why torch.compile cannot make this device's step ('' when it can)."""
+    if device.type != "cuda":
+        return "the compiled step is for CUDA"
+    if not hasattr(torch, "compile"):
+        return "this PyTorch has no torch.compile"
+    try:
+        from torch.utils._triton import has_triton
+    except ImportError:
+        return "this PyTorch cannot tell whether Triton is installed"
+    return "" if has_triton() else "Triton (Inductor's CUDA code generator) is not installed"
+
+
 def fast_path_plan(config, device: torch.device, modifiers: list[str], complex_weights: bool,
-                   zero_gpu: bool = False) -> tuple[str, str]:
-    """(mode, reason): mode is 'eager', 'graphs' (CUDA graphs) or 'static' (the fast path's
-    code without graphs, off CUDA). `auto` is the fast path on CUDA and eager elsewhere."""
+                   zero_gpu: bool = False, workload: float = 0.0) -> tuple[str, str]:
+    """(mode, reason): mode is 'eager', 'graphs' (CUDA graphs), 'compiled' (torch.compile, CUDA,
+    when `workload` = step_workload(...) is compute-bound) or 'static' (the fast path's code without
+    graphs, off CUDA). `auto` is the fast path on CUDA and eager elsewhere. The reason starts with
+    the mode, so a run's step note says which runs."""
     if config.fast == "off" or (config.fast == "auto" and device.type != "cuda"):
         return "eager", "eager steps" + (" (fast path is for CUDA; --fast on to force it)"
                                           if config.fast == "auto" else "")
@@ -51,10 +88,20 @@ def fast_path_plan(config, device: torch.device, modifiers: list[str], complex_w
     ) if present]
     if blockers:
         return "eager", f"eager steps: no fast path for {', '.join(blockers)}"
-    if device.type == "cuda":
-        suffix = " (ZeroGPU: no torch.compile, plain CUDA graphs)" if zero_gpu else ""
-        return "graphs", f"fast path: forward+backward and Adam captured as CUDA graphs{suffix}"
-    return "static", "fast path without graphs (no CUDA): static buffers, device-side schedule"
+    if device.type != "cuda":
+        return "static", "static steps: the fast path without graphs (no CUDA): static buffers, device-side schedule"
+    graphs = "graphs steps: forward+backward and Adam captured as CUDA graphs"
+    if workload < COMPILE_MIN_WORK:
+        return "graphs", graphs + (" (ZeroGPU: no torch.compile)" if zero_gpu else "")
+    if config.steps < COMPILE_MIN_STEPS:
+        return "graphs", f"{graphs} (compute-bound, but {config.steps} steps would not repay compiling)"
+    if zero_gpu:
+        return "graphs", f"{graphs} (compute-bound, but ZeroGPU forbids torch.compile)"
+    blocker = compile_blocker(device)
+    if blocker:
+        return "graphs", f"{graphs} (compute-bound, but {blocker})"
+    return "compiled", (f"compiled steps: forward+backward by torch.compile, fused Adam (compute-bound: points × "
+                        f"width² × depth = {workload:.2g} ≥ {COMPILE_MIN_WORK:.0e})")
 
 
 def schedule_factor(config, step: torch.Tensor | int):
@@ -134,12 +181,17 @@ class EagerStepper:
 
 
 class FastStepper:
-    """Static-buffer step with Adam on a tensor learning rate; captured as CUDA graphs on CUDA."""
+    """Static-buffer step with Adam on a tensor learning rate; captured as CUDA graphs on CUDA, or
+    its forward and backward compiled by torch.compile (`use_compile`)."""
 
-    def __init__(self, model: nn.Module, coords: torch.Tensor, target: torch.Tensor, config, use_graphs: bool):
+    def __init__(self, model: nn.Module, coords: torch.Tensor, target: torch.Tensor, config, use_graphs: bool,
+                 use_compile: bool = False):
         self.model, self.coords, self.target, self.config = model, coords, target, config
         device = coords.device
-        self.mode = "graphs" if use_graphs else "static"
+        self.mode = "graphs" if use_graphs else "compiled" if use_compile else "static"
+        # static shapes: one compilation for the whole run (the coordinates never change)
+        self._loss = torch.compile(self._prediction_and_loss, dynamic=False) if use_compile else \
+            self._prediction_and_loss
         self.base_lr = float(config.lr)
         self.lr_tensor = torch.tensor(self.base_lr, device=device, dtype=coords.dtype)
         self.step_index = torch.zeros((), dtype=torch.long, device=device)  # steps taken so far
@@ -151,10 +203,13 @@ class FastStepper:
         if use_graphs:
             self._capture()
 
-    # The two halves as plain functions: run eagerly, or recorded once into graphs.
-    def _forward_backward(self) -> torch.Tensor:
+    # The two halves as plain functions: run eagerly, recorded once into graphs, or compiled.
+    def _prediction_and_loss(self) -> tuple[torch.Tensor, torch.Tensor]:
         prediction = self.model(self.coords)
-        loss = torch.mean((prediction - self.target) ** 2)
+        return prediction, torch.mean((prediction - self.target) ** 2)
+
+    def _forward_backward(self) -> torch.Tensor:
+        prediction, loss = self._loss()
         loss.backward()
         self.loss_buffer.index_copy_(0, self.step_index.view(1), loss.detach().view(1))
         return prediction
@@ -220,7 +275,7 @@ class FastStepper:
 def make_stepper(model: nn.Module, coords: torch.Tensor, target: torch.Tensor, config, mode: str, iga=None):
     if mode == "eager":
         return EagerStepper(model, coords, target, config, iga)
-    return FastStepper(model, coords, target, config, use_graphs=mode == "graphs")
+    return FastStepper(model, coords, target, config, use_graphs=mode == "graphs", use_compile=mode == "compiled")
 
 
 @contextmanager
@@ -246,5 +301,6 @@ def zero_gpu() -> bool:
     return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
 
-__all__ = ["FAST_MODES", "TF32_NOTE", "adam_options", "fast_path_plan", "step_note", "schedule_factor", "make_scheduler", "make_stepper", "EagerStepper",
-           "FastStepper", "matmul_precision", "zero_gpu"]
+__all__ = ["FAST_MODES", "STEP_MODES", "COMPILE_MIN_WORK", "COMPILE_MIN_STEPS", "TF32_NOTE", "adam_options", "compile_blocker",
+           "fast_path_plan", "step_note", "step_workload", "schedule_factor", "make_scheduler", "make_stepper",
+           "EagerStepper", "FastStepper", "matmul_precision", "zero_gpu"]

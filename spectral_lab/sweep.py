@@ -15,7 +15,13 @@ each cell finishes, `cells/<id>/{config.json, curve.csv, metrics.json}` and rewr
 Resumable: a cell whose metrics.json says it finished (or diverged: that is a result too) is
 skipped when the sweep runs again; failed cells (unreadable signal, bad setting) are recorded
 with their message and retried next time. Ray is optional (`pip install -e .[ray]`): Ray core
-tasks, one per cell, with `num_gpus=gpus_per_cell` so that several small fits share a GPU.
+tasks, one per unit, with `num_gpus=gpus_per_cell` so that several small fits share a GPU.
+
+Cells that share an architecture and a signal size (seeds, methods of one architecture, the files
+of one length) train as one stacked model: the driver groups them into units (`batch_units`), and
+the worker that runs a unit trains its cells in batches (sweep_cells.run_cells -> batched.py),
+each cell's row the same as alone but for its `batch` column and its seconds (its share of the
+batch's time). `batch=False` (the CLI's --no-batch) trains every cell alone.
 """
 from __future__ import annotations
 
@@ -33,14 +39,19 @@ import numpy as np
 
 from .cli_common import finite_or_none, markdown_table, write_csv
 from .config import RunConfig, coerce
-from .errors import ConfigError, SpectralLabError
+from .errors import ConfigError
 from .methods import get_method
 from .metrics import psnr_from_mse
+from .sweep_cells import run_cell, run_cell_list, run_cells  # noqa: F401 (run_cell: one cell, as before)
 
 BACKENDS = ("local", "ray")
 DONE_STATUSES = ("finished", "stopped", "diverged")
 ROW_COLUMNS = ["signal", "method", "seed", "psnr_db", "peak_psnr_db", "ssim", "rho_ag", "params", "lr", "seconds",
-               "tuning_s", "steps", "steps_per_s", "device", "status", "note", "tuned", "cell"]
+               "tuning_s", "steps", "steps_per_s", "device", "status", "note", "batch", "tuned", "cell"]
+# Cells that differ only in these may train as one stacked batch (batched.py decides exactly, from the
+# built networks): the loop, the architecture's size and the signal's size must agree.
+UNIT_FIELDS = ("steps", "log_every", "preview_every", "optimizer", "tf32", "device", "fast", "width", "depth",
+               "length", "image_size", "gray", "signal_options")
 
 
 @dataclass(frozen=True)
@@ -212,82 +223,6 @@ def _grid_list(grid: dict, key: str, kind: type, path: Path) -> list:
     return values
 
 
-# ----------------------------------------------------------------------------------------------
-# One cell, in whatever process runs it
-# ----------------------------------------------------------------------------------------------
-def run_cell(cell: Cell, say: Callable[[str], None] = lambda text: None) -> dict:
-    """Train one cell; return {row, config, curve, metrics}: small host data only. `say` hears
-    what the cell is doing ("tuning siren on tetris.wav: rate 3 of 6"), for a progress line.
-
-    Never raises for a bad cell: an unreadable signal or a bad setting becomes status 'failed'
-    with the message, so a sweep goes on."""
-    from .train import Run
-
-    settings = dict(cell.config)
-    row: dict[str, Any] = {"signal": Path(str(settings["signal"])).name, "method": settings["method"],
-                           "seed": settings["seed"], **{k: settings[k] for k in cell.knobs}, **dict(cell.extra),
-                           "cell": cell.id}
-    tuned, signal, search = "", None, None
-    try:
-        config = cell.run_config()
-        if cell.tune:  # the signal is loaded once, for the search and the run
-            from .signals import signal_for
-            from .tuning import describe_trials
-
-            signal = signal_for(config)
-            search = _search(config, signal, cell, say)
-            config, tuned = config.replace(lr=search.best_lr), describe_trials(search)
-        say(f"training {config.method} on {row['signal']}")
-        run = Run(config, signal)
-        for _ in run.snapshots():
-            pass
-    except SpectralLabError as exc:
-        return {"row": {**row, "status": "failed", "note": str(exc)}, "config": settings, "curve": None, "metrics": {}}
-    except (MemoryError, RuntimeError, OSError) as exc:  # out of (GPU) memory, I/O: a bad cell, not a bad sweep
-        return {"row": {**row, "status": "failed", "note": str(exc).strip().splitlines()[0] if str(exc).strip()
-                        else "out of memory or an I/O error"}, "config": settings,
-                "curve": None, "metrics": {}}
-    summary = run.summary_row()
-    steps, losses = run.curve()
-    # Peak PSNR over every step (WINNER's reference keeps the best epoch): each step's loss is
-    # measured before its update, so this sees every parameter state, not only log points; the
-    # final parameters (after the last update) are the run's own PSNR.
-    curve_peak = psnr_from_mse(float(losses.min())) if losses.size else -np.inf
-    summary["peak_psnr_db"] = round(max(curve_peak, summary["psnr_db"]), 2)
-    for checkpoint in cell.checkpoints:
-        hit = np.nonzero(steps == checkpoint)[0]
-        summary[f"psnr@{checkpoint}"] = round(psnr_from_mse(float(losses[hit[0]])), 2) if hit.size else None
-    summary.pop("signal", None)
-    summary.pop("method", None)
-    row.update(summary, lr=run.config.lr, device=_device_name(run.device))
-    if search is not None:  # the search's time is part of the cell's, and shown alone
-        row.update(tuned=tuned, tuning_s=round(search.seconds, 2), seconds=round(row["seconds"] + search.seconds, 2))
-    return {"row": row, "config": run.config.to_dict(), "curve": (steps.tolist(), losses.tolist()),
-            "metrics": {k: finite_or_none(v) for k, v in run.final.metrics.items()}}
-
-
-def _search(config: RunConfig, signal, cell: Cell, say: Callable[[str], None]):
-    """The cell's learning-rate search on its comparison's grid, saying which rate it tries."""
-    from .tuning import search_lr
-
-    search = search_lr(config, signal, list(cell.tune_grid) or None)
-    name = Path(str(config.signal)).name
-    while True:
-        try:
-            trial, total, lr = next(search)
-        except StopIteration as done:
-            return done.value
-        say(f"tuning {config.method} on {name}: rate {trial} of {total} (lr {lr:.3g})")
-
-
-def _device_name(device) -> str:
-    if device.type == "cuda":
-        import torch
-
-        return torch.cuda.get_device_name(device)
-    return "cpu"
-
-
 def _worker_init(threads: int) -> None:
     import torch
 
@@ -392,8 +327,10 @@ def summarise(rows: list[dict], group_by: list[str]) -> list[dict]:
 
 def run_sweep(cells: list[Cell], out: str | os.PathLike, backend: str = "local", workers: int = 1,
               address: str | None = None, gpus_per_cell: float = 0.0, progress: bool = True,
-              on_row: Callable[[dict], None] | None = None) -> list[dict]:
-    """Run every cell not finished yet; rows in grid order (finished ones from earlier runs too)."""
+              on_row: Callable[[dict], None] | None = None, batch: bool = True) -> list[dict]:
+    """Run every cell not finished yet; rows in grid order (finished ones from earlier runs too).
+    `batch`: cells that share an architecture and a signal size train as one stacked model
+    (batched.py; the row's `batch` column says how each trained); off, every cell trains alone."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}")
     if workers < 1:
@@ -416,31 +353,55 @@ def run_sweep(cells: list[Cell], out: str | os.PathLike, backend: str = "local",
         if on_row:
             on_row(row)
 
-    if todo:
+    units = batch_units(todo, batch)
+    if units:
         if backend == "ray":
-            _run_ray(todo, finished, address, gpus_per_cell)
+            _run_ray(units, finished, address, gpus_per_cell, batch)
         elif workers > 1:
-            _run_pool(todo, finished, workers)
+            _run_pool(units, finished, workers, batch)
         else:
-            for cell in todo:  # in this process: the bar says what the cell is doing
-                finished(cell, run_cell(cell, say=lambda text: bar.set_postfix_str(text)))
+            for unit in units:  # in this process: the bar says what the unit is doing
+                for cell, result in run_cells(unit, say=lambda text: bar.set_postfix_str(text), batch=batch):
+                    finished(cell, result)
     bar.close()
     results.write_tables()
     return results.ordered_rows()
 
 
-def _run_pool(cells: list[Cell], finished, workers: int) -> None:
-    """A local process pool (spawned: no forked torch state), threads split between workers."""
+def batch_units(cells: list[Cell], batch: bool) -> list[list[Cell]]:
+    """The work units of a sweep: with `batch`, the cells that may share a stacked batch (the same
+    UNIT_FIELDS, and tuned alike), in grid order; otherwise one cell each."""
+    if not batch:
+        return [[cell] for cell in cells]
+    units: dict[tuple, list[Cell]] = {}
+    for cell in cells:
+        settings = dict(cell.config)
+        key = tuple(settings[name] for name in UNIT_FIELDS) + (cell.tune,)
+        units.setdefault(key, []).append(cell)
+    return list(units.values())
+
+
+def _run_pool(units: list[list[Cell]], finished, workers: int, batch: bool) -> None:
+    """A local process pool (spawned: no forked torch state), threads split between the workers that
+    have work."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    busy = min(workers, len(units))
+    threads = max(1, (os.cpu_count() or 1) // busy)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+    with ProcessPoolExecutor(max_workers=busy, mp_context=context, initializer=_worker_init,
                              initargs=(threads,)) as pool:
-        futures = {pool.submit(run_cell, cell): cell for cell in cells}
+        futures = {pool.submit(run_cell_list, unit, batch): unit for unit in units}
         for future in as_completed(futures):
-            finished(futures[future], future.result())
+            _deliver(futures[future], future.result(), finished)
+
+
+def _deliver(unit: list[Cell], results: list[tuple[str, dict]], finished) -> None:
+    """A unit's (cell id, result) pairs to `finished`, cell by cell."""
+    by_id = {cell.id: cell for cell in unit}
+    for cell_id, result in results:
+        finished(by_id[cell_id], result)
 
 
 def _check_reachable(address: str | None, timeout: float = 3.0) -> None:
@@ -460,8 +421,9 @@ def _check_reachable(address: str | None, timeout: float = 3.0) -> None:
                           "`ray start --head` there, or leave --address out to run Ray on this machine") from None
 
 
-def _run_ray(cells: list[Cell], finished, address: str | None, gpus_per_cell: float) -> None:
-    """Ray core tasks, one per cell; rows are written as tasks finish (ray.wait)."""
+def _run_ray(units: list[list[Cell]], finished, address: str | None, gpus_per_cell: float, batch: bool) -> None:
+    """Ray core tasks, one per unit (a cell, or cells that may train as one batch), each asking for
+    `gpus_per_cell` GPUs; rows are written as tasks finish (ray.wait)."""
     try:
         import ray
     except ImportError:
@@ -476,10 +438,10 @@ def _run_ray(cells: list[Cell], finished, address: str | None, gpus_per_cell: fl
                     if "client" in str(exc).lower() and "pip" in str(exc).lower() else "")
             raise ConfigError(f"could not start Ray at {address or 'this machine'}: "
                               f"{str(exc).splitlines()[0]}{hint}") from None
-    task = ray.remote(run_cell).options(num_cpus=1, num_gpus=gpus_per_cell or 0)
-    pending = {task.remote(cell): cell for cell in cells}
+    task = ray.remote(run_cell_list).options(num_cpus=1, num_gpus=gpus_per_cell or 0)
+    pending = {task.remote(unit, batch): unit for unit in units}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:
-            finished(pending.pop(ref), ray.get(ref))
+            _deliver(pending.pop(ref), ray.get(ref), finished)
 

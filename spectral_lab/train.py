@@ -4,8 +4,10 @@ Full-batch Adam on every point of the signal. Per step the loss is written into 
 (no host sync); the host reads it only every `log_every` steps, which is when a Snapshot is
 emitted, the NaN/Inf guard runs and the best parameters are kept. Stopping the iteration (or
 calling `Run.stop()`) ends training at the next step; `run.final` is then still set. How a step
-runs (eager, or the CUDA-graph fast path) is stepper.py's job; what a run remembers (the loss
-curve, the best parameters, the diagnostics it owes on a budget) is run_history.py's.
+runs (eager, CUDA graphs or compiled) is stepper.py's job; many Runs as one stacked model,
+batched.py's; whether a run fits in memory, memory.py's (checked when it is built); what a run
+remembers (the loss curve, the best parameters, the diagnostics it owes on a budget) is
+run_history.py's.
 
 Diagnostics (eNTK, activations, error maps, band errors) run on their own cadences within a time
 budget (run_history.DiagnosticSchedule). The final Snapshot always carries every enabled
@@ -22,6 +24,7 @@ import torch
 from .config import RunConfig
 from .diagnostics import due_diagnostics, enabled_diagnostics
 from .errors import ConfigError
+from .memory import check_run_memory
 from .methods import build_model, count_parameters, resolve
 from .metrics import at_float32_limit, evaluate, psnr, psnr_from_mse, zero_output_note
 from .modifiers import InductiveGradientAdjustment, describe_modifiers, split_method
@@ -29,7 +32,7 @@ from .ntk import diagnostic_copy
 from .run_history import DiagnosticSchedule, LossHistory
 from .signals import Signal, signal_for
 from .snapshot import Snapshot
-from .stepper import fast_path_plan, make_stepper, matmul_precision, step_note, zero_gpu
+from .stepper import fast_path_plan, make_stepper, matmul_precision, step_note, step_workload, zero_gpu
 
 
 def pick_device(name: str) -> torch.device:
@@ -49,8 +52,7 @@ class Run:
         self.signal = signal
         self.config = resolve(config, signal)
         self.device = pick_device(self.config.device)
-        self.model = build_model(self.config, signal).to(self.device)
-        self.num_parameters = count_parameters(self.model)
+        model = build_model(self.config, signal)
         self.modifiers = split_method(self.config.method)[1]
         self.modifier_note = describe_modifiers(self.config, signal)  # what IGA / FR chose, in words
         self.iga = None
@@ -59,8 +61,13 @@ class Run:
             self.iga = InductiveGradientAdjustment(
                 signal.grid, c.iga_group, c.iga_start, c.iga_end, c.iga_sampling, c.iga_every,
                 balance_to="end" if c.optimizer == "adam" else "start", seed=c.seed)
+        # before the model moves or anything trains: a ConfigError naming what it needs and what is free
+        self.memory = check_run_memory(model, self.config, signal, self.device, self.iga)
+        self.model = model.to(self.device)
+        self.num_parameters = count_parameters(self.model)
         complex_weights = any(p.is_complex() for p in self.model.parameters())
-        self.step_mode, plan = fast_path_plan(self.config, self.device, self.modifiers, complex_weights, zero_gpu())
+        self.step_mode, plan = fast_path_plan(self.config, self.device, self.modifiers, complex_weights, zero_gpu(),
+                                              step_workload(signal.num_points, self.config))
         self.step_note = step_note(self.config, self.device, plan)
         self.coords = torch.from_numpy(signal.coords).to(self.device)
         self.target = torch.from_numpy(signal.values).to(self.device)

@@ -95,28 +95,35 @@ def trial_steps(config: RunConfig, trials: int) -> int:
     return max(1, round(config.steps * SHORT_FRACTION))
 
 
+class TrialProgress(tuple):
+    """(i, n, lr) said before trial i of n; `batched`: how many trials train with it as one stacked
+    batch (1: it trains alone), so a caller can say "9 rates as one batch"."""
+
+    def __new__(cls, index: int, total: int, lr: float, batched: int = 1):
+        progress = super().__new__(cls, (index, total, lr))
+        progress.batched = batched
+        return progress
+
+
 def search_lr(config: RunConfig, signal: Signal, grid: list[float] | None = None,
-              should_stop: Callable[[], bool] = lambda: False) -> Generator[tuple[int, int, float], None, TuneResult]:
+              should_stop: Callable[[], bool] = lambda: False,
+              batch: bool = True) -> Generator[TrialProgress, None, TuneResult]:
     """Train one trial per rate of `grid` (default: the grid around this method alone) and pick the
     best final PSNR; a trial that diverges or fails scores −inf. Yields (i, n, lr) before trial i of
     n, so a caller can say where the search is; returns the TuneResult. When `should_stop()` turns
-    true the current trial stops, no more run, and the result says so."""
-    from .train import Run
-
+    true the current trial stops, no more run, and the result says so. `batch`: the trials differ
+    only in their rate, so they train as one stacked batch (batched.py) where the method allows;
+    then every (i, n, lr) is said before the batch starts."""
     grid = sorted(grid or comparison_grid([config], signal))
     steps = trial_steps(config, len(grid))
     short = trial_config(config, steps)
     result = TuneResult(resolve(config, signal).lr, [], steps, config.steps, short.seed)
-    started = time.perf_counter()
-    for index, lr in enumerate(grid):
-        if should_stop():
-            result.stopped = True
-            break
-        paused = time.perf_counter()
-        yield index + 1, len(grid), lr
-        started += time.perf_counter() - paused  # the caller's time is not the search's
-        result.trials.append((lr, _trial_psnr(Run, short.replace(lr=lr), signal, should_stop)))
-    result.seconds = time.perf_counter() - started
+    clock = [time.perf_counter()]
+    trials = _batched_trials(short, signal, grid, should_stop, clock) if batch else \
+        _serial_trials(short, signal, grid, should_stop, clock)
+    result.trials = yield from trials
+    result.stopped = should_stop() or len(result.trials) < len(grid)
+    result.seconds = time.perf_counter() - clock[0]
     finite = [trial for trial in result.trials if math.isfinite(trial[1])]
     if finite:
         result.best_lr = max(finite, key=lambda trial: trial[1])[0]
@@ -125,10 +132,63 @@ def search_lr(config: RunConfig, signal: Signal, grid: list[float] | None = None
     return result
 
 
+def _said(progress: TrialProgress, clock: list[float]):
+    """Yield `progress`; the caller's time is not the search's (clock[0] moves on by it)."""
+    paused = time.perf_counter()
+    yield progress
+    clock[0] += time.perf_counter() - paused
+
+
+def _serial_trials(short: RunConfig, signal: Signal, grid: list[float], should_stop, clock):
+    """One trial after the other; returns [(lr, PSNR)]."""
+    from .train import Run
+
+    trials = []
+    for index, lr in enumerate(grid):
+        if should_stop():
+            break
+        yield from _said(TrialProgress(index + 1, len(grid), lr), clock)
+        trials.append((lr, _trial_psnr(Run, short.replace(lr=lr), signal, should_stop)))
+    return trials
+
+
+def _batched_trials(short: RunConfig, signal: Signal, grid: list[float], should_stop, clock):
+    """Every trial built, said, then trained together (stacked where the method allows); returns
+    [(lr, PSNR)]."""
+    from .batched import plan_batches, train_runs
+    from .train import Run
+
+    built = {}
+    for lr in grid:
+        try:
+            built[lr] = Run(short.replace(lr=lr), signal)
+        except (SpectralLabError, RuntimeError, MemoryError):  # this rate cannot train: it scores −inf
+            pass
+    runs = list(built.values())
+    batches, _ = plan_batches(runs)
+    together = {id(runs[i]): len(members) for members in batches for i in members}
+    for index, lr in enumerate(grid):
+        if should_stop():
+            return []
+        batched = together.get(id(built[lr]), 1) if lr in built else 1
+        yield from _said(TrialProgress(index + 1, len(grid), lr, batched), clock)
+    scores = {id(run): _score(outcome.run if outcome.error is None else None)
+              for run, outcome in zip(runs, train_runs(runs, should_stop=should_stop))}
+    return [(lr, scores.get(id(built[lr]), -math.inf) if lr in built else -math.inf) for lr in grid]
+
+
+def _score(run) -> float:
+    """A trial's final PSNR, or −inf when it failed, diverged or was stopped."""
+    if run is None or run.final is None or run.final.status != "finished":
+        return -math.inf
+    psnr = run.final.metrics["psnr"]
+    return psnr if math.isfinite(psnr) else -math.inf
+
+
 def tune_lr(config: RunConfig, signal: Signal, grid: list[float] | None = None,
-            should_stop: Callable[[], bool] = lambda: False) -> TuneResult:
+            should_stop: Callable[[], bool] = lambda: False, batch: bool = True) -> TuneResult:
     """search_lr to its end."""
-    search = search_lr(config, signal, grid, should_stop)
+    search = search_lr(config, signal, grid, should_stop, batch)
     while True:
         try:
             next(search)
@@ -139,13 +199,12 @@ def tune_lr(config: RunConfig, signal: Signal, grid: list[float] | None = None,
 def _trial_psnr(run_class, config: RunConfig, signal: Signal, should_stop) -> float:
     try:
         run = run_class(config, signal)
-        for final in run:
+        for _ in run:
             if should_stop():
                 run.stop()
-    except (SpectralLabError, FloatingPointError, RuntimeError):
+    except (SpectralLabError, FloatingPointError, RuntimeError, MemoryError):
         return -math.inf
-    psnr = final.metrics["psnr"] if final.status == "finished" else -math.inf
-    return psnr if math.isfinite(psnr) else -math.inf
+    return _score(run)
 
 
 def describe_trials(result: TuneResult) -> str:

@@ -52,8 +52,10 @@ def zoo_methods() -> list[str]:
 
 
 def run_zoo(out: str | os.PathLike, scale: str = "full", tune: bool = False, seeds: tuple[int, ...] | None = None,
-            steps: int | None = None, methods: list[str] | None = None, progress: bool = True) -> list[dict]:
-    """Run the table; returns the per-(method, signal) summary rows (also written to `out`)."""
+            steps: int | None = None, methods: list[str] | None = None, progress: bool = True,
+            batch: bool = True) -> list[dict]:
+    """Run the table; returns the per-(method, signal) summary rows (also written to `out`).
+    `batch`: a method's seeds (and methods of one architecture and width) train as one stacked model."""
     from .sweep import grid_cells, run_sweep
 
     plan = SCALES[scale]
@@ -64,7 +66,7 @@ def run_zoo(out: str | os.PathLike, scale: str = "full", tune: bool = False, see
         base = RunConfig(signal=signal, method=methods[0], width=plan.width, depth=plan.depth,
                          steps=steps or plan.steps, **sizes, **ZOO_SETTINGS, **dict(plan.settings))
         cells = grid_cells(base, [signal], methods, list(seeds or plan.seeds), tune=tune, equal_params=True)
-        rows += run_sweep(cells, out / signal, progress=progress)
+        rows += run_sweep(cells, out / signal, progress=progress, batch=batch)
     write_csv(rows, out / "results.csv")
     (out / "results.md").write_text(markdown_table(rows) + "\n")
     summary = summarise_zoo(rows, [s for s, _ in plan.signals], methods)

@@ -231,3 +231,30 @@ def test_spder_table1_prepares_images_as_its_reference(tmp_path):
     assert signal.grid == (48, 48) and signal.channels == 1
     image = signal.to_original()  # (48, 48) in [0, 1]: the red ramp of the left 60 columns only
     assert image[:, -1].mean() == pytest.approx(59 / 255, abs=0.03) and image[:, 0].mean() < 0.02
+
+
+def test_a_sweeps_seeds_train_as_one_batch_with_the_rows_they_give_alone(tmp_path):
+    base = RunConfig(length=256, width=16, depth=2, steps=12, log_every=4, preview_every=0)
+    cells = grid_cells(base, ["sines"], ["siren"], seeds=[0, 1, 2])
+    together = run_sweep(cells, tmp_path / "batched", progress=False)
+    alone = run_sweep(cells, tmp_path / "alone", progress=False, batch=False)
+    assert [r["batch"] for r in together] == ["3 runs stacked"] * 3
+    assert [r["batch"] for r in alone] == ["alone: batching is off"] * 3
+    for mine, serial in zip(together, alone):
+        assert (mine["cell"], mine["status"], mine["steps"]) == (serial["cell"], serial["status"], serial["steps"])
+        assert abs(mine["psnr_db"] - serial["psnr_db"]) <= 0.01 and abs(mine["rho_ag"] - serial["rho_ag"]) <= 1e-3
+    assert "| batch |" in (tmp_path / "batched" / "results.md").read_text()
+
+
+def test_compare_with_seeds_batches_them_and_no_batch_turns_it_off(tmp_path, capsys):
+    argv = ["compare", "--signals", "sines", "--methods", "relu,siren", "--seeds", "0,1", "--length", "128",
+            "--width", "8", "--steps", "4", "--quiet"]
+    assert main(argv + ["--out", str(tmp_path / "on")]) == 0
+    assert "| seed |" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(tmp_path / "on" / "results.csv")))
+    assert [(r["method"], r["seed"], r["batch"]) for r in rows] == [
+        ("relu", "0", "2 runs stacked"), ("relu", "1", "2 runs stacked"),
+        ("siren", "0", "2 runs stacked"), ("siren", "1", "2 runs stacked")]
+    assert all(s["seeds"] == "2" for s in csv.DictReader(open(tmp_path / "on" / "summary.csv")))
+    assert main(argv + ["--no-batch", "--out", str(tmp_path / "off")]) == 0
+    assert {r["batch"] for r in csv.DictReader(open(tmp_path / "off" / "results.csv"))} == {"alone: batching is off"}

@@ -54,3 +54,8 @@ def check_limits(config: RunConfig, methods: list[str], limits: AppLimits, signa
     if signal is not None and signal.values.size > limits.max_points:
         raise ConfigError(f"the signal has {signal.values.size:,} values; this server's limit is "
                           f"{limits.max_points:,} (shorten the audio with 'length' or set an image size)")
+    if signal is not None:  # the methods train side by side: together they must fit (each run checks itself too)
+        from ..memory import check_comparison_memory
+        from ..train import pick_device
+
+        check_comparison_memory([config.replace(method=m) for m in methods], signal, pick_device(config.device))
