@@ -28,10 +28,18 @@ GLOSSARY = """
 - **ψ**: the signal's spectral centroid, its energy-weighted mean frequency over Nyquist (WINNER Eq. 10); high ψ =
   a high-frequency signal.
 - **eNTK**, K: the empirical neural tangent kernel, how a step on one point moves the output at another.
-  **λᵢ** its eigenvalues: the error along eigenvector i shrinks like (1 − ηλᵢ)ᵗ, so large λ = learned fast.
+  **λᵢ** its eigenvalues: under plain gradient descent on the MSE with K fixed at its start, the error along
+  eigenvector i shrinks like |1 − η(2/N)λᵢ|ᵗ (η the learning rate, N the training points, t the steps; the 2/N
+  comes from the MSE's gradient), so large λ = learned fast. It holds while the kernel stays near its start (wide
+  networks); with Adam, the lab's default, each weight's step is rescaled by its own gradient history and the
+  formula no longer gives the pace.
 - **S(k)**: where the kernel puts its energy in frequency (WINNER Eq. 6); nothing there = nothing learned there.
-- **Δ** per band: the error in a frequency band over the target's energy there (1 = as bad as outputting 0).
-- **ω₀**: the frequency scale of a sine layer (SIREN); **s₀, s₁**: SIREN²'s noise scales (WINNER Eq. 11).
+- **Δ** per band: the error in a frequency band over the target's energy there (equation 7 of the IGA paper,
+  summed over the band; 1 = as bad as outputting 0, below 0.5 the lessons count the band as learned).
+- **ω₀**: the frequency scale of a sine layer (SIREN); **s₀, s₁**: SIREN²'s noise scales on its first two weight
+  matrices, set from the target's spectral centroid ψ (equation 11 of the WINNER paper); 0 = plain SIREN.
+- **At equal PSNR**: two runs compared when each reached the same PSNR, not at the same step: a run that is only
+  faster then leaves the same error in every band; a steered one (IGA) leaves it in other bands.
 - **M**: the points the eNTK is measured on. **cycles per signal**: oscillations across the whole signal (or
   image side); audio frequencies are in Hz.
 """
