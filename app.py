@@ -10,6 +10,12 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio is imported
 
+from spectral_lab.lab.allocator import limit_arenas
+
+# Before the server's threads allocate: glibc gives each an arena of its own (16 on 2 cores), each
+# keeping its high-water mark; capped (SPECTRAL_LAB_MALLOC_ARENAS, bench/bench_soak.py measured it).
+limit_arenas()
+
 import threading
 
 import matplotlib
@@ -18,15 +24,37 @@ matplotlib.use("Agg")  # the figure downloads are drawn off screen, in server th
 
 from spectral_lab.diagnostics import warm_up
 from spectral_lab.ui import CSS, build_demo
+from spectral_lab.ui.session_end import gradio_capacity
 
 
-def main() -> None:
-    threading.Thread(target=warm_up, daemon=True).start()  # librosa's numba compile, off the first request
-    demo = build_demo()
+def start_up() -> None:
+    """Off the first request: librosa's numba compile, then this machine's steps/s per method (the
+    time estimates before each run; SPECTRAL_LAB_CALIBRATE=0 keeps the built-in guess)."""
+    warm_up()
+    if os.environ.get("SPECTRAL_LAB_CALIBRATE", "1") != "0":
+        from spectral_lab.lab.estimate import RATES
+        from spectral_lab.train import pick_device
+
+        RATES.calibrate(pick_device("auto").type)
+
+
+def build():
+    """The page, with the start-up work begun beside it (bench/bench_soak.py builds it this way too,
+    to probe the running server's memory)."""
+    threading.Thread(target=start_up, daemon=True).start()
+    return build_demo()
+
+
+def launch(demo) -> None:
     demo.queue(max_size=32).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=False, ssr_mode=False, footer_links=["settings"], css=CSS)
+        share=False, ssr_mode=False, footer_links=["settings"], css=CSS,
+        state_session_capacity=gradio_capacity())  # tabs whose state Gradio keeps: sized by the figures budget
+
+
+def main() -> None:
+    launch(build())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,13 @@ Three ways to train the same preset's methods, median steps/s of the first metho
                     turned into what spectral_lab.ui sends: plotly JSON for every figure, PNG for gallery images,
                     WAV bytes for players — i.e. the app short of the websocket.
 The goal (issue 9): app stream ≥ 0.85 × headless.
+
+    python bench/bench_app.py --latency [--size 256]
+
+The stream as a visitor meets it (issue 26, item 3): time from Train to the first frame, frames a
+second, the whole run, and the diagnostics' share of it, for the 3-method image preset and a
+6-method comparison at `--size`² (on a CPU the default 64). Targets on an H200: first frame < 0.5 s,
+diagnostics ≤ 10 %, the 3-method image preset in < 5 s (unmeasured here: no GPU).
 """
 from __future__ import annotations
 
@@ -41,14 +48,44 @@ def send(frame) -> None:
             sf.write(io.BytesIO(), wave, rate, format="WAV")
 
 
+def latency(config, methods: list[str], label: str) -> None:
+    """Train → first frame, frames/s, total seconds and the diagnostics' share, one comparison."""
+    signal = load_ui_signal(config, None, AppLimits())
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    live = LiveComparison(with_app_cadence(config.replace(device=device), device), methods, signal)
+    pressed = time.perf_counter()
+    first, frames = None, 0
+    for frame in live.frames():
+        send(frame)
+        frames += 1
+        first = first if first is not None else time.perf_counter() - pressed
+    total = time.perf_counter() - pressed
+    diagnostics = sum(v.diagnostics_seconds for v in live.views)
+    seconds = sum(v.metrics.get("seconds", 0.0) for v in live.views) or total
+    print(f"  {label}: first frame {first:.2f} s, {frames / total:.1f} frames/s, total {total:.1f} s, diagnostics "
+          f"{100 * diagnostics / seconds:.0f} % of training ({live.outcome()})", flush=True)
+
+
+def latency_report(size: int) -> None:
+    config, methods = parse_share_query(PRESETS["Image: ReLU vs SIREN vs SPDER"].query)
+    latency(config.replace(image_size=size), methods, f"image preset, 3 methods at {size}²")
+    six = ["relu", "relu_pe", "siren", "siren2", "spder", "finer"]
+    latency(config.replace(image_size=size), six, f"6 methods at {size}²")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--preset", default="Audio: chip melody, SIREN vs SIREN²", choices=list(PRESETS))
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--latency", action="store_true", help="the stream as a visitor meets it (issue 26)")
+    parser.add_argument("--size", type=int, default=None, help="--latency: image side [256 on CUDA, 64 on CPU]")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.latency:
+        latency_report(args.size or (256 if torch.cuda.is_available() else 64))
+        return
     config, methods = parse_share_query(PRESETS[args.preset].query)
     if args.steps:
         config = config.replace(steps=args.steps)

@@ -7,14 +7,12 @@ shared colour scale (one colour bar per row), so panels can be read against each
 """
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .diagnostics import ErrorMap, LayerStats
-from .metrics import psnr_from_mse
+from .diagnostics import LayerStats
 from .ntk import NTKResult
 from .signals import Signal
 
@@ -257,7 +255,7 @@ def ntk_figure(kernels, title: str = "Empirical NTK", audio: tuple[float, int] |
 
 def kernel_figure(result: NTKResult, title: str = "Normalised kernel Kᵢⱼ/√(KᵢᵢKⱼⱼ)") -> FigureSpec:
     shown = result.kernel_preview.shape[0]
-    drawn = f" (every {result.num_points // shown}th drawn)" if shown < result.num_points else ""
+    drawn = f" (every {ordinal(result.num_points // shown)} point drawn)" if shown < result.num_points else ""
     panel = Panel(f"M = {result.num_points} points{drawn}, cond = {result.condition_number:.2g}, "
                   f"eff. rank = {result.effective_rank:.1f}", "point j", "point i",
                   [Trace("heatmap", z=result.kernel_preview, colorbar="K (normalised)", colorscale="RdBu")])
@@ -324,10 +322,12 @@ def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
     maps = _single(maps, "fit")
     kinds = {m.kind for m in maps.values()}
     kind = kinds.pop() if len(kinds) == 1 else "1d"
-    labels = list(maps)
     if kind == "image":
-        panels = [Panel(f"{label}: FFT error", "kx (cycles per image)", "ky",
-                        [Trace("heatmap", z=m.fft_log_error[::-1], coloraxis="fft")]) for label, m in maps.items()]
+        # the spectrum is centred (fftshift): its axes are signed, −N/2 … N/2 − 1 cycles, DC at 0
+        panels = [Panel(f"{label}: FFT error", "kx (cycles per image)", "ky (cycles per image)",
+                        [Trace("heatmap", x=signed_frequencies(m.fft_log_error.shape[1]),
+                               y=signed_frequencies(m.fft_log_error.shape[0]), z=m.fft_log_error, coloraxis="fft")])
+                  for label, m in maps.items()]
         rows = _grid(len(panels))
         axes = {"fft": ColorAxis("log-magnitude error", "Magma", *_shared_range([m.fft_log_error for m in maps.values()]),
                                  row=0)}
@@ -370,32 +370,61 @@ BAND_CAPTION = ("Δ = √(Σ|F[fit] − F[target]|² / Σ|F[target]|²) per band
 def band_error_figure(histories, title: str = "Relative error per frequency band over training",
                       hz_per_cycle: float | None = None) -> FigureSpec:
     """histories: method -> (steps, band edges in cycles per signal, Δ (bands, steps)) (or one such
-    tuple). x runs from step 0 to the last step; each column spans from its step to the next one.
+    tuple). x is the true step axis: each column sits at its step, one cadence wide; a gap in the
+    history is a grey gap (band_columns).
     Audio: `hz_per_cycle` (sample rate / samples) labels the bands in Hz."""
     scale, unit = (hz_per_cycle, "Hz") if hz_per_cycle else (1.0, "cycles per signal")
     if isinstance(histories, tuple):
         histories = {"fit": histories}
     panels = []
     for label, (steps, edges, heat) in histories.items():
-        steps = np.asarray(steps)
-        x = _column_edges(steps)
+        x, z = band_columns(steps, heat)
         centres = _centres(np.asarray(edges)) if np.size(edges) else np.asarray(edges)
         panels.append(Panel(f"{label}: Δ per band", "step", f"frequency band ({unit})",
-                            [Trace("heatmap", x=x, y=centres * scale, z=np.clip(heat, 0, 1.0), coloraxis="delta")]))
+                            [Trace("heatmap", x=x, y=centres * scale, z=np.clip(z, 0, 1.0), coloraxis="delta")]))
     rows = _grid(len(panels))
     return FigureSpec(title, panels, rows=rows, coloraxes={"delta": ColorAxis("Δ (1 = zero output)", "Viridis_r",
                                                                               0.0, 1.0, row=0)},
                       background=NO_DATA_GREY, height=grid_height(len(rows), 250), caption=BAND_CAPTION)
 
 
-def _column_edges(steps: np.ndarray) -> np.ndarray:
-    """Heatmap column edges: column i spans [steps[i], steps[i+1]); the last one a typical width."""
+def ordinal(n: int) -> str:
+    """2 -> '2nd', 11 -> '11th', 23 -> '23rd'."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def signed_frequencies(n: int) -> np.ndarray:
+    """The frequencies, in cycles across the n samples, of an fftshift-ed axis: −n/2 … n/2 − 1 (DC at 0)."""
+    return np.fft.fftshift(np.fft.fftfreq(n, 1.0 / n))
+
+
+def _centred_heatmap(z: np.ndarray, coloraxis: str) -> Trace:
+    """A centred (fftshift-ed) 2D spectrum on signed frequency axes."""
+    return Trace("heatmap", x=signed_frequencies(z.shape[1]), y=signed_frequencies(z.shape[0]), z=z,
+                 coloraxis=coloraxis)
+
+
+def band_columns(steps: np.ndarray, heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Heatmap column edges and values on the true step axis: column i spans [steps[i], steps[i] + c)
+    with c the usual cadence (the median spacing), cut at the next column; where the next column
+    comes later than that, an empty (NaN, grey) column shows the gap instead of stretching a value
+    over steps that were never measured. Returns (x edges, z with the gap columns)."""
+    steps = np.asarray(steps, dtype=np.float64)
+    heat = np.asarray(heat, dtype=np.float64)
     if steps.size == 0:
-        return steps
-    if steps.size == 1:
-        return np.array([steps[0], steps[0] + 1])
-    last = steps[-1] + (steps[-1] - steps[-2])
-    return np.r_[steps, last].astype(np.float64)
+        return steps, heat
+    cadence = float(np.median(np.diff(steps))) if steps.size > 1 else 1.0
+    edges, columns = [], []
+    for i, step in enumerate(steps):
+        end = steps[i + 1] if i + 1 < steps.size else step + cadence
+        edges.append(step)
+        columns.append(heat[:, i])
+        if end - step > 1.5 * cadence:  # a gap: this column ends after one cadence, then grey
+            edges.append(step + cadence)
+            columns.append(np.full(heat.shape[0], np.nan))
+    edges.append(steps[-1] + cadence)
+    return np.asarray(edges), np.stack(columns, axis=1)
 
 
 def reconstruction_figure(signal: Signal, predictions=None, title: str = "Reconstruction",
@@ -467,10 +496,10 @@ def kernel_spectra_figure(spectra: dict, title: str = "Kernel ordering and its s
         Panel(f"{layer.removesuffix('.weight')}, CNN order", "channel", "filter",
               [Trace("heatmap", z=taps[0], coloraxis="w")]),
         Panel("smoothed order", "channel", "filter", [Trace("heatmap", z=taps[1], coloraxis="w")]),
-        Panel("log₁₀|FFT|², CNN order", "channel frequency", "filter frequency",
-              [Trace("heatmap", z=powers[0], coloraxis="power")]),
-        Panel("log₁₀|FFT|², smoothed", "channel frequency", "filter frequency",
-              [Trace("heatmap", z=powers[1], coloraxis="power")]),
+        Panel("log₁₀|FFT|², CNN order", "channel frequency (cycles)", "filter frequency (cycles)",
+              [_centred_heatmap(powers[0], "power")]),
+        Panel("log₁₀|FFT|², smoothed", "channel frequency (cycles)", "filter frequency (cycles)",
+              [_centred_heatmap(powers[1], "power")]),
     ], cols=2, height=grid_height(2, 260),
         coloraxes={"w": ColorAxis("centre weight w", "RdBu", -limit, limit, row=0),
                    "power": ColorAxis("log₁₀ power", "Viridis", *_shared_range(powers), row=1)})

@@ -60,7 +60,7 @@ def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 # Diagnostics the budget never defers. Band errors cost one FFT of a prediction the step already made,
 # and their columns are read by *when* each band is learned (the heatmap's time axis, the lessons'
 # takeaways): deferred columns put gaps of different lengths into each run's history.
-ON_CADENCE = frozenset({"band_error"})
+ON_CADENCE = frozenset({"bands"})  # the name in diagnostics.CADENCES (its result is "band_error")
 
 
 class DiagnosticSchedule:

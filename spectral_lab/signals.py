@@ -302,13 +302,23 @@ def make_synthetic(name: str, length: int | None = None, options: str | dict | N
 # ----------------------------------------------------------------------------------------------
 # Files and arrays
 # ----------------------------------------------------------------------------------------------
+AUDIO_CROPS = ("first", "loudest", "resample")  # how a clip longer than `length` becomes `length` samples
+
+
 def load_audio(path: str | os.PathLike, length: int | None = None, offset: int = 0,
-               name: str | None = None) -> Signal:
-    """Audio file -> mono Signal divided by max|x|, original sample rate kept, optional crop to `length` samples."""
+               name: str | None = None, options: str | dict | None = None) -> Signal:
+    """Audio file -> mono Signal divided by max|x|, optionally made `length` samples long.
+
+    `options` 'crop=first' (the default: the first `length` samples), 'crop=loudest' (the
+    `length`-sample window with the most energy) or 'crop=resample' (the whole clip resampled to
+    `length` samples, its sample rate lowered to match, so the highs above the new Nyquist go)."""
     import soundfile as sf
 
     path = _existing_file(path, "audio file")
     name = name or path.stem
+    crop = parse_options(options).get("crop", "first")
+    if crop not in AUDIO_CROPS:
+        raise SignalError(f"audio crop must be one of {', '.join(AUDIO_CROPS)}; got {crop!r}")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (L, channels)
     except Exception:
@@ -318,15 +328,8 @@ def load_audio(path: str | os.PathLike, length: int | None = None, offset: int =
     if offset:
         mono = mono[int(offset):]
     if length is not None:
-        if length < 8:
-            raise SignalError(f"length must be at least 8 samples, got {length}")
-        if length > mono.size:
-            raise SignalError(f"{path.name} has {mono.size:,} samples{' after the offset' if offset else ''}; "
-                              f"length {int(length):,} asks for more (leave length empty for the whole file)")
-        if int(length) < mono.size:
-            changes.append(f"cropped to the first {int(length):,} of {mono.size:,} samples "
-                           f"({int(length) / rate:.3g} of {mono.size / rate:.3g} s)")
-        mono = mono[: int(length)]
+        mono, rate, change = crop_audio(mono, int(rate), int(length), crop, path.name, bool(offset))
+        changes += [change] if change else []
     if mono.size < 8:
         raise SignalError(f"{path.name}: the audio has fewer than 8 samples")
     if mono.size > MAX_SAMPLES:
@@ -334,6 +337,38 @@ def load_audio(path: str | os.PathLike, length: int | None = None, offset: int =
     values, peak = _normalise_peak(mono, path.name)
     return Signal(values, (values.size,), "audio", name, sample_rate=int(rate), scale=peak,
                   description=f"audio file {path.name}", changes=tuple(changes))
+
+
+def crop_audio(mono: np.ndarray, rate: int, length: int, crop: str, name: str = "clip",
+               after_offset: bool = False) -> tuple[np.ndarray, int, str]:
+    """(samples, sample rate, what was done in words) for a clip made `length` samples long."""
+    if length < 8:
+        raise SignalError(f"length must be at least 8 samples, got {length}")
+    if length > mono.size:
+        raise SignalError(f"{name} has {mono.size:,} samples{' after the offset' if after_offset else ''}; "
+                          f"length {length:,} asks for more (leave length empty for the whole file)")
+    if length == mono.size:
+        return mono, rate, ""
+    whole = f"{mono.size:,} samples ({mono.size / rate:.3g} s)"
+    if crop == "resample":
+        import librosa
+
+        new_rate = max(1, round(rate * length / mono.size))
+        resampled = librosa.resample(mono, orig_sr=rate, target_sr=new_rate)[:length]
+        resampled = np.pad(resampled, (0, length - resampled.size))
+        return resampled.astype(np.float32), new_rate, (f"the whole {whole} resampled to {length:,} samples at "
+                                                         f"{new_rate:,} Hz (nothing above {new_rate / 2:,.0f} Hz)")
+    start = loudest_window(mono, length) if crop == "loudest" else 0
+    what = "loudest" if crop == "loudest" else "first"
+    where = f", from {start / rate:.2f} s" if start else ""
+    return mono[start:start + length], rate, (f"cropped to the {what} {length:,} of {whole}: "
+                                              f"{length / rate:.3g} s{where}")
+
+
+def loudest_window(mono: np.ndarray, length: int) -> int:
+    """Start of the `length`-sample window with the most energy (a running sum of x²)."""
+    energy = np.concatenate([[0.0], np.cumsum(np.asarray(mono, dtype=np.float64) ** 2)])
+    return int(np.argmax(energy[length:] - energy[:-length]))
 
 
 def _existing_file(path: str | os.PathLike, what: str) -> Path:
@@ -501,11 +536,11 @@ def load_signal(spec: str, length: int | None = None, image_size: int | None = N
         return load_image(spec, size=image_size, gray=gray, options=options)
     assets = builtin_audio()
     if spec in assets:
-        return load_audio(assets[spec], length=length)
+        return load_audio(assets[spec], length=length, options=options)
     path = Path(spec)
     suffix = path.suffix.lower()
     if suffix in AUDIO_EXTENSIONS:
-        return load_audio(path, length=length)
+        return load_audio(path, length=length, options=options)
     if suffix in IMAGE_EXTENSIONS:
         return load_image(path, size=image_size, gray=gray, options=options)
     if suffix == ".npy":

@@ -107,30 +107,37 @@ def test_an_upload_is_checked_at_once_and_the_message_sits_beside_it(tmp_path):
     assert "silent" in train[0][app_lab.ui.status]
     good = tmp_path / "tone.wav"
     sf.write(good, np.sin(np.arange(4000) * 0.2), 8000)
-    updates = app_lab.on_upload(str(good), *values)  # the default preset crops 4096 samples: longer than the clip
+    updates = app_lab.on_upload(str(good), *values)  # the default preset's length 4096: longer than the clip
     assert updates[app_lab.ui.upload_state] == str(good) and "tone" in updates[app_lab.ui.upload_message]
-    assert "cleared" in updates[app_lab.ui.upload_message]
+    # the upload is the signal: the picker names it, the preset gives way, the size is left to the plan
+    assert updates[app_lab.ui.signal]["value"] == "upload: tone.wav" and updates[app_lab.ui.preset] == app_lab.CUSTOM
     assert updates[app_lab.ui.controls[app_lab.CONTROL_FIELDS.index("length")]] is None
+    assert updates[app_lab.ui.crop]["visible"]  # how a long clip is shortened: the visitor's choice
+    assert app_lab.on_crop("loudest", "sample_rate=8000 crop=first") == "sample_rate=8000 crop=loudest"
+    assert app_lab.on_crop("first", "crop=loudest") == ""
 
 
 def test_the_upload_message_says_what_was_done_to_the_file(tmp_path):
-    values = app_lab._preset_values("Audio: chip melody, SIREN vs SIREN²")  # length 8000
+    values = app_lab._preset_values("Audio: chip melody, SIREN vs SIREN²")  # length 8000: a preset's
+    values[app_lab.CONTROL_FIELDS.index("length")] = 9000  # the visitor's own length is kept
     stereo = tmp_path / "stereo.wav"
     sf.write(stereo, np.random.default_rng(0).uniform(-1, 1, (96_000, 2)), 96_000)
     message = app_lab.on_upload(str(stereo), *values)[app_lab.ui.upload_message]
-    assert "mixed 2 channels to mono" in message and "cropped to the first 8,000 of 96,000 samples" in message
+    assert "mixed 2 channels to mono" in message and "cropped to the first 9,000 of 96,000 samples" in message
     image = tmp_path / "wide.png"
     from skimage import io
 
     io.imsave(image, (np.random.default_rng(0).uniform(0, 1, (60, 90, 3)) * 255).astype(np.uint8))
-    values = app_lab._preset_values("Image: ReLU vs SIREN vs SPDER")  # image_size 64
-    assert "resized from 60×90 to 43×64" in app_lab.on_upload(str(image), *values)[app_lab.ui.upload_message]
+    values = app_lab._preset_values("Image: ReLU vs SIREN vs SPDER")  # image_size 64: a preset's, not kept
+    values[app_lab.CONTROL_FIELDS.index("image_size")] = 45  # the visitor's own size is
+    assert "resized from 60×90 to 30×45" in app_lab.on_upload(str(image), *values)[app_lab.ui.upload_message]
 
 
 def test_a_preset_drops_the_upload_and_edits_make_the_label_custom(tmp_path):
     # Issue 17: an upload silently replaced the signal a later-chosen preset names.
     outputs = app_lab.on_preset("Image: ReLU vs SIREN vs SPDER")
-    assert outputs[-2] is None and outputs[-1] == ""  # upload_state and its message cleared
+    assert outputs[-3] is None and outputs[-2] == ""  # upload_state and its message cleared
+    assert outputs[-1]["visible"] is False  # and the long clip's crop choice hidden
     values = outputs[:len(app_lab.CONTROL_FIELDS) + 1]
     request = FakeRequest(session="edits")
     same = app_lab.on_edit(request, None, [], "each", False, *values)
@@ -197,12 +204,12 @@ def test_switching_the_signal_kind_takes_that_kinds_sizes_unless_the_user_set_th
     # Issue 17: length 4096 / width 64 of the 1D preset carried over to audio (an 8,513-parameter net).
     values = app_lab._preset_values(app_lab.DEFAULT_PRESET)  # 1D: length 4096, width 64
     values[app_lab.CONTROL_FIELDS.index("signal")] = "chip_melody"
-    upload, note, *sizes = app_lab.on_signal(*values)
+    upload, note, _, _, *sizes = app_lab.on_signal(*values)  # (+ the picker, the crop choice)
     audio = dict(zip(SIZE_FIELDS, sizes))
     assert upload is None and audio["length"] == 8000 and audio["width"] == RunConfig().width
     assert "the preset “Audio: chip melody" in note and "length 8000" in note
     values[app_lab.CONTROL_FIELDS.index("width")] = 96  # the user's own width: kept, nothing reset
-    _, note, *sizes = app_lab.on_signal(*values)
+    _, note, _, _, *sizes = app_lab.on_signal(*values)
     assert dict(zip(SIZE_FIELDS, sizes))["width"] == 96 and dict(zip(SIZE_FIELDS, sizes))["length"] == 4096
     assert note == ""
 

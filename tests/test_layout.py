@@ -80,3 +80,45 @@ def test_the_layout_check_fails_on_a_stretched_panel_a_long_title_and_a_crowded_
     spec.panels[0].title = "a panel title far too long to fit above its own panel at this width" * 2
     problems = " ".join(layout_problems(spec))
     assert "panel widths" in problems and "wider than its panel" in problems and "beside the title" in problems
+
+
+def axis_problems(spec, band_steps: dict | None = None) -> list[str]:
+    """What the axes of the drawn figure claim, against what the data are: a centred (fftshift-ed)
+    spectrum must read in signed cycles with DC at 0; a band heatmap's columns must start at the
+    steps their errors were measured at (gaps shown as gaps, not stretched columns)."""
+    figure, problems = plots.render(spec), []
+    for panel, trace in zip(spec.panels, figure.data):
+        if trace.type != "heatmap":
+            continue
+        if "FFT" in panel.title or "|FFT|" in panel.title:
+            x = np.asarray(trace.x, dtype=float)
+            if not (x.min() < 0 < x.max() and 0.0 in x):
+                problems.append(f"{panel.title}: axis {x.min():g}…{x.max():g}, not signed around DC")
+        if "Δ per band" in panel.title and band_steps is not None:
+            steps = np.asarray(band_steps[panel.title.split(":")[0]], dtype=float)
+            edges = np.asarray(trace.x, dtype=float)
+            starts = [e for e, value in zip(edges, np.asarray(trace.z, dtype=float).T) if np.isfinite(value).any()]
+            if not np.array_equal(np.asarray(starts), steps):
+                problems.append(f"{panel.title}: columns start at {starts[:6]}…, measured at {list(steps[:6])}…")
+    return problems
+
+
+def test_centred_spectra_read_in_signed_cycles_and_band_columns_sit_at_their_steps(one_run, monkeypatch):
+    run, _ = one_run
+    final = run.final.diagnostics
+    steps, edges, heat = run.band_error_history()
+    uneven = np.array([0, 3, 6, 30, 33])  # a history with a gap (a stopped-and-resumed stream, a budget)
+    bands = {"even": (steps, edges, heat), "gap": (uneven, edges, np.resize(heat, (heat.shape[0], 5)))}
+    specs = [plots.band_error_figure(bands)]
+    if run.signal.kind == "image":
+        specs.append(plots.error_figure({"fit": final["error_map"]}))
+    measured = {"even": steps, "gap": uneven}
+    assert not [p for spec in specs for p in axis_problems(spec, measured)]
+    # the broken case: what issue 28 saw (0…N−1 on a centred spectrum, columns side by side)
+    monkeypatch.setattr(plots, "signed_frequencies", lambda n: np.arange(n, dtype=float))
+    monkeypatch.setattr(plots, "band_columns", lambda s, z: (np.arange(np.size(s) + 1, dtype=float), np.asarray(z)))
+    broken = [plots.band_error_figure(bands)] + ([plots.error_figure({"fit": final["error_map"]})]
+                                                 if run.signal.kind == "image" else [])
+    problems = " ".join(p for spec in broken for p in axis_problems(spec, measured))
+    assert "columns start at" in problems
+    assert run.signal.kind != "image" or "not signed around DC" in problems

@@ -1,4 +1,6 @@
 """The Snapshot stream: cadence, stopping, NaN guard, reproducibility, config round-trips."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -134,6 +136,58 @@ def test_the_fast_paths_arithmetic_equals_the_eager_steps_in_float64(method):
         np.testing.assert_allclose(fast.detach().numpy(), eager.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
+def test_the_fast_path_compiles_compute_bound_cuda_steps_and_says_which_mode_runs(monkeypatch):
+    # Launch-bound (small) steps keep CUDA graphs; compute-bound ones compile, where allowed. The plan
+    # is host logic: checked here for a CUDA device without one.
+    from spectral_lab import stepper
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    config = RunConfig(width=256, depth=5, steps=stepper.COMPILE_MIN_STEPS)
+    big = stepper.step_workload(256 * 256, config)  # SIREN 5×256 on 256²
+    small = stepper.step_workload(64 * 64, config.replace(width=128, depth=3))  # the app's 3×128 on 64²
+    assert big >= stepper.COMPILE_MIN_WORK > small
+    monkeypatch.setattr(stepper, "compile_blocker", lambda device: "")
+    mode, note = stepper.fast_path_plan(config, cuda, [], False, False, big)
+    assert mode == "compiled" and note.startswith("compiled steps") and "compute-bound" in note
+    assert stepper.fast_path_plan(config, cuda, [], False, False, small)[1].startswith("graphs steps")
+    mode, note = stepper.fast_path_plan(config.replace(steps=500), cuda, [], False, False, big)
+    assert mode == "graphs" and "would not repay compiling" in note
+    mode, note = stepper.fast_path_plan(config, cuda, [], False, True, big)
+    assert mode == "graphs" and "ZeroGPU forbids torch.compile" in note
+    monkeypatch.setattr(stepper, "compile_blocker", lambda device: "Triton is not installed")
+    mode, note = stepper.fast_path_plan(config, cuda, [], False, False, big)
+    assert mode == "graphs" and "Triton is not installed" in note
+    assert stepper.fast_path_plan(config.replace(fast="off"), cuda, [], False, False, big)[0] == "eager"
+    assert stepper.fast_path_plan(config.replace(fast="on"), cpu, [], False, False, big)[1].startswith("static")
+    assert stepper.fast_path_plan(config, cpu, [], False, False, big)[1].startswith("eager")
+    monkeypatch.undo()
+    assert stepper.compile_blocker(cpu) == "the compiled step is for CUDA"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("SPECTRAL_LAB_TEST_COMPILE") != "1",
+                    reason="torch.compile's first CPU compile of this step took 19-40 s on the 2-core test machine "
+                           "(Inductor's C++ backend, cold cache); SPECTRAL_LAB_TEST_COMPILE=1 runs it")
+def test_the_compiled_step_equals_the_eager_steps_in_float64():
+    # The compiled forward and backward (Inductor, here its CPU backend) are the eager arithmetic:
+    # parameters equal to round-off after 20 steps (measured: 5e-16).
+    from spectral_lab.stepper import EagerStepper, FastStepper
+
+    signal = make_synthetic("sines", length=256)
+    config = RunConfig(signal="given", method="siren", width=16, depth=2, steps=20, lr=1e-3, lr_every=5, lr_gamma=0.5)
+    models = [build_model(config, signal).double() for _ in range(2)]
+    coords, target = torch.from_numpy(signal.coords).double(), torch.from_numpy(signal.values).double()
+    compiled = FastStepper(models[1], coords, target, config, use_graphs=False, use_compile=True)
+    steppers = [EagerStepper(models[0], coords, target, config), compiled]
+    assert compiled.mode == "compiled"
+    for step in range(1, config.steps + 1):
+        for one in steppers:
+            one.forward_backward(step)
+            one.update(step)
+    for eager, fast in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_allclose(fast.detach().numpy(), eager.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
 def test_switching_tf32_on_says_what_it_costs():
     from spectral_lab.stepper import TF32_NOTE, step_note
 
@@ -248,3 +302,17 @@ def test_a_runs_time_leaves_out_its_consumers_time_but_counts_its_diagnostics():
     wall = time.perf_counter() - started
     assert wall > 1.2 and run.final.elapsed < wall - 0.9
     assert 0 < run.final.diagnostics_seconds < run.final.elapsed
+
+
+def test_band_errors_keep_their_cadence_whatever_the_diagnostics_budget():
+    # the band heatmap's columns are read by *when* each band is learned: the budget, which defers an
+    # eNTK that costs more than its share, must never defer them (before: gaps of up to 35 steps)
+    from spectral_lab.run_history import ON_CADENCE
+    from spectral_lab.diagnostics import CADENCES
+
+    assert ON_CADENCE <= set(CADENCES)  # the names the scheduler uses
+    config = RunConfig(signal="sines", length=1024, width=32, steps=60, bands_every=3, ntk_every=3, ntk_points=64,
+                       diagnostics_budget=1e-6, log_every=60)
+    run = Run(config)
+    steps = [s.step for s in run if "band_error" in s.diagnostics]
+    assert steps == list(range(0, 61, 3))

@@ -22,6 +22,7 @@ from ..errors import SpectralLabError
 from ..signals import Signal
 from ..train import pick_device
 from . import status
+from .estimate import RATES
 from .figures import ComparisonFigures, to_audio
 from .method_view import MethodView
 from .replay import prediction_limit, view_at
@@ -59,9 +60,11 @@ class LiveComparison:
 
     def __init__(self, config: RunConfig, methods: list[str], signal: Signal, curve_hz: float = 1.0,
                  heavy_hz: float = 1.0, stream: Callable[..., Iterator[Update]] = train_stream, tune: bool = False,
-                 panels: tuple[str, ...] = HEAVY_PANELS):
+                 panels: tuple[str, ...] = HEAVY_PANELS, note: str = "", estimate: float | None = None):
         self.config, self.methods, self.signal = config, list(methods), signal
         self.tune = tune  # each method at its best learning rate (a short search first)
+        self.note = note  # what the plan changed to fit the server's time budget (estimate.plan_run)
+        self.estimate = estimate  # seconds the plan expected, before the first measured rate
         # Measured in a browser (bench/bench_browser.py): curves at 1 Hz and one heavy panel a second
         # keep the page responsive; training keeps ≥ 0.85 of headless speed (bench/bench_app.py).
         self.curve_hz, self.heavy_hz = curve_hz, heavy_hz
@@ -80,6 +83,8 @@ class LiveComparison:
         self.replay_step: int | None = None  # a step the user scrubbed to: live frames leave the panels alone
         self.x_axis = "step"  # the curves' x axis: "step" or "seconds"
         self._prediction_limit = prediction_limit(signal.values.size, len(self.methods))
+        self.downloads: dict[str, str] = {}  # file name -> path: the CSV, the figures, the GIF
+        self.device_type = pick_device(config.device).type
 
     # --------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -168,6 +173,9 @@ class LiveComparison:
             self._mark(panel)
         if "done" in changed:
             self._dirty.update(self.panels)
+            if view.status == "finished" and update.row:  # this server's measured rate, for later estimates
+                RATES.observe(view.method, self.device_type, self.signal.num_points, update.row.get("params", 0),
+                              update.row.get("steps/s", 0.0))
             return True
         return False
 
@@ -177,7 +185,8 @@ class LiveComparison:
         return running[-1].step if running else max((v.step for v in self.views), default=0)
 
     def status_line(self, final: bool = False) -> str:
-        return self.final_status() if final else status.status_line(self.views, self.stopping)
+        line = self.final_status() if final else status.status_line(self.views, self.stopping, self.estimate)
+        return f"{line} · ⓘ {self.note}" if self.note else line
 
     def outcome(self) -> str:
         """failed > stopped > diverged > finished, over the whole comparison."""
@@ -209,9 +218,17 @@ class LiveComparison:
         return self.figures.details(next(v for v in (views or self.views) if v.method == method))
 
     def export(self, outdir: str | os.PathLike, figures: bool = True) -> list[str]:
-        """results.csv and (with `figures`) PNG figures drawn with matplotlib, for download."""
+        """results.csv and (with `figures`) PNG figures drawn with matplotlib, for download; returns
+        every download this comparison has made (a later file of the same name replaces the earlier)."""
         rows = self.table()
-        return self.figures.export(rows, self.views, self.curves_figure(), outdir, figures)
+        for path in self.figures.export(rows, self.views, self.curves_figure(), outdir, figures):
+            self.add_download(path)
+        return list(self.downloads.values())
+
+    def add_download(self, path: str | os.PathLike) -> list[str]:
+        """Keep a file among the downloads (the GIF beside the CSV, not instead of it); returns them all."""
+        self.downloads[os.path.basename(path)] = str(path)
+        return list(self.downloads.values())
 
     def max_step(self) -> int:
         return max((v.step for v in self.views), default=0)

@@ -11,8 +11,9 @@ from .limits import AppLimits
 
 
 # Keys of a link that address the page, not the run: the tab, a lesson (and a follow-up of it),
-# parts to hide (a teacher's link), and whether to train at once.
-PAGE_KEYS = ("tab", "lesson", "followup", "hide", "run")
+# parts to hide (a teacher's link), whether to train at once, and a class (a student's `class=CODE`,
+# a teacher's `teacher=KEY`: spectral_lab.lab.classroom).
+PAGE_KEYS = ("tab", "lesson", "followup", "hide", "run", "class", "teacher")
 
 
 def share_query(config: RunConfig, methods: list[str], tune: bool = False) -> str:
@@ -56,8 +57,12 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
     for key in ("tune", *PAGE_KEYS):
         pairs.pop(key, None)
     dropped, accepted = [], {}
+    unknown = [name for name in pairs if name != "methods" and name not in RunConfig.__dataclass_fields__]
+    if unknown:  # one note for all of them: a link of garbage is not sixty notes
+        more = f" and {len(unknown) - 6} more" if len(unknown) > 6 else ""
+        dropped.append(f"unknown setting(s): {', '.join(unknown[:6])}{more}")
     for name, value in pairs.items():
-        if name == "methods":
+        if name == "methods" or name in unknown:
             continue
         try:
             if name == "signal" and value not in {n for n, _ in list_signals()}:
@@ -66,12 +71,16 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
         except ConfigError as exc:
             dropped.append(str(exc))
     methods = []
-    for method in (m for m in pairs.get("methods", "").split(",") if m):
+    for method in (m.strip() for m in pairs.get("methods", "").split(",") if m.strip()):
         try:
             get_method(method)  # the architecture and its modifiers
-            methods.append(method)
         except ConfigError:
             dropped.append(f"method {method!r} is unknown")
+            continue
+        if method in methods:
+            dropped.append(f"method {method!r} was listed more than once: kept once")
+        else:
+            methods.append(method)
     if limits is not None:
         caps = {"steps": limits.max_steps, "width": limits.max_width, "depth": limits.max_depth,
                 "ntk_points": limits.max_ntk_points}
@@ -82,4 +91,39 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
             dropped.append(f"methods after the first {limits.max_methods} (this server's limit)")
             methods = methods[:limits.max_methods]
     config = RunConfig.from_dict(accepted)
-    return config, methods or [config.method], dropped
+    return config, methods or [config.method], said_once(dropped)
+
+
+def said_once(notes: list[str], shown: int = 5) -> list[str]:
+    """Each note once, in order, at most `shown` of them and then how many more (a link of garbage
+    must not repeat one note sixty times)."""
+    unique = list(dict.fromkeys(notes))
+    if len(unique) > shown:
+        return unique[:shown] + [f"and {len(unique) - shown} more"]
+    return unique
+
+
+TABS = {"lessons": "lessons", "signals": "signals", "lab": "signals", "nern": "nern", "cnn": "nern"}
+
+
+def link_page(query: dict, lessons: dict, first_lesson) -> tuple[str, object, list[str]]:
+    """(tab, lesson, notes) a link opens: `tab=` by name (lab / signals, lessons, nern / cnn), else
+    the lessons for the bare address or a lesson's link and the lab for a link with settings;
+    `lesson=` by number or key (pass the query with a follow-up expanded, lessons.expand_link). An
+    unknown tab or lesson is named in a note and the nearest sensible page opens instead.
+    `lessons`: find_lesson-like callable; `first_lesson`: the lesson shown by default."""
+    notes = []
+    lesson = first_lesson
+    if "lesson" in query:
+        found = lessons(query["lesson"])
+        if found is None:
+            notes.append(f"There is no lesson {query['lesson']!r}: showing lesson {first_lesson.number}.")
+        else:
+            lesson = found
+    default = "lessons" if "lesson" in query or not has_settings(query) else "signals"
+    asked = str(query.get("tab", "")).strip().lower()
+    tab = TABS.get(asked, default) if asked else default
+    if asked and asked not in TABS:
+        notes.append(f"There is no tab {query['tab']!r} (lessons, lab, nern): opening the "
+                     f"{'lab' if tab == 'signals' else tab}.")
+    return tab, lesson, notes

@@ -23,6 +23,7 @@ class MethodView:
     best_psnr: float | None = None
     psnr_limit: float | None = None  # the final fit's float32 limit (metrics["float32_limit_psnr"])
     steps_per_s: float = 0.0
+    diagnostics_seconds: float = 0.0  # the run's time on diagnostics so far
     curve_steps: list = field(default_factory=list)
     curve_losses: list = field(default_factory=list)
     prediction: np.ndarray | None = None
@@ -60,6 +61,7 @@ class MethodView:
         self.step, self.total_steps = snapshot.step, snapshot.total_steps
         keep(self.elapsed, snapshot.step, snapshot.elapsed, limit=10**6)
         self.psnr, self.best_psnr, self.steps_per_s = snapshot.psnr, snapshot.best_psnr, snapshot.steps_per_s
+        self.diagnostics_seconds = snapshot.diagnostics_seconds
         if snapshot.steps.size:
             self.curve_steps.append(snapshot.steps)
             self.curve_losses.append(snapshot.losses)

@@ -3,10 +3,12 @@ and the results table's rows."""
 from __future__ import annotations
 
 from ..metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT, ZERO_OUTPUT_MARGIN_DB, psnr_text
+from .estimate import duration
 
 
-def status_line(views, stopping: bool) -> str:
-    """One line while training: which method is where, and the time left."""
+def status_line(views, stopping: bool, estimate: float | None = None) -> str:
+    """One line while training: which method is where, and the time left (from the measured rates;
+    before the first one, the plan's estimate)."""
     running = [v for v in views if v.status == "running"]
     if stopping:
         return "Stopping at the next step…"
@@ -19,7 +21,8 @@ def status_line(views, stopping: bool) -> str:
     if not running:
         done = [f"{v.method} {v.status} ({psnr_text(v.psnr, v.psnr_limit, 1)})" for v in views
                 if v.row and v.psnr is not None]
-        return ("; ".join(done) + " · starting…") if done else "Starting…"
+        first = f" About {duration(estimate)} here." if estimate else ""
+        return ("; ".join(done) + " · starting…") if done else f"Starting…{first}"
     # the methods train round-robin: the time left is every running method's steps at its own rate
     eta = sum((v.total_steps - v.step) / v.steps_per_s for v in running if v.steps_per_s)
     if len(running) == 1 and len(views) == 1:

@@ -112,7 +112,7 @@ def result_row(run: Run, snapshot, search: TuneResult | None) -> dict:
     its search, which also has a column of its own."""
     row = {**run.summary_row(), "lr": run.config.lr, "steps/s": round(snapshot.steps_per_s, 1)}
     if search is not None:
-        row["tuning_s"] = round(search.seconds, 1)
+        row["tuning_s"] = round(search.seconds, 2)
         row["seconds"] = round(row["seconds"] + search.seconds, 2)
         row["tuned"] = describe_trials(search)
     return row

@@ -10,8 +10,10 @@ from ..signals import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, Signal, load_audio, lo
 from .limits import AppLimits
 
 
-def load_ui_signal(config: RunConfig, upload: str | os.PathLike | None, limits: AppLimits) -> Signal:
-    """The built-in named by config.signal, or an uploaded file; checked against the limits."""
+def load_ui_signal(config: RunConfig, upload: str | os.PathLike | None, limits: AppLimits,
+                   check_size: bool = True) -> Signal:
+    """The built-in named by config.signal, or an uploaded file; checked against the limits (the
+    signal's size only with `check_size`: a run plan may shrink it first, estimate.plan_run)."""
     if upload:
         path = Path(upload)
         if not path.is_file():
@@ -21,7 +23,7 @@ def load_ui_signal(config: RunConfig, upload: str | os.PathLike | None, limits: 
             raise SignalError(f"{path.name} is {size_mb:.1f} MB; this server accepts up to {limits.max_upload_mb:g} MB")
         suffix = path.suffix.lower()
         if suffix in AUDIO_EXTENSIONS:
-            signal = load_audio(path, length=config.length)
+            signal = load_audio(path, length=config.length, options=config.signal_options)
         elif suffix in IMAGE_EXTENSIONS:
             signal = load_image(path, size=config.image_size, gray=config.gray, options=config.signal_options)
         else:
@@ -29,7 +31,7 @@ def load_ui_signal(config: RunConfig, upload: str | os.PathLike | None, limits: 
                               f"or an image ({', '.join(IMAGE_EXTENSIONS)})")
     else:
         signal = signal_for(config)
-    if signal.values.size > limits.max_points:
+    if check_size and signal.values.size > limits.max_points:
         raise SignalError(f"{signal.name} has {signal.values.size:,} values; this server's limit is "
                           f"{limits.max_points:,} (set 'length' for audio or 'image size' for images)")
     return signal

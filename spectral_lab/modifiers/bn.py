@@ -3,6 +3,7 @@ CVPR 2024, the reference's layout), statistics over the full batch of coordinate
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..errors import ConfigError

@@ -5,7 +5,6 @@ comes from spectral_lab (see spectral_lab/lab/).
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,14 +18,17 @@ from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, 
                               LiveComparison, check_limits, has_settings, load_ui_signal, matching_preset, parse_link,
                               parse_share_query, preset_query, session_key, share_query, share_tune, sizes_for_signal,
                               to_audio, user_message, with_app_cadence)
+from spectral_lab.lab.estimate import plan_lab_run
+from spectral_lab.lab.files import SessionFolders
 from spectral_lab.lab.lessons import expand_link
-from spectral_lab.lab.replay import checkpoint_steps, gallery_gif
-from spectral_lab.methods import families_markdown, ordered_methods
+from spectral_lab.lab.replay import Replays, checkpoint_steps, gallery_gif
+from spectral_lab.methods import PLUGIN_PROBLEMS, families_markdown, ordered_methods
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
-from spectral_lab.signals import SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, spectral_centroid
+from spectral_lab.signals import (AUDIO_EXTENSIONS, SKIMAGE_IMAGES, SYNTHETIC, builtin_audio, parse_options,
+                                  spectral_centroid)
 from spectral_lab.spaces_support import gpu_stream
 from spectral_lab.train import pick_device
-from spectral_lab.ui.widgets import (CONCURRENCY, DEVICE, GALLERY_COLUMNS, LIMITS, PRIVATE, SESSIONS, SLIDERS,
+from spectral_lab.ui.widgets import (DEVICE, GALLERY_COLUMNS, LIMITS, PRIVATE, RUNS, SESSIONS, SLIDERS, SLOTS,
                                      gallery_height, results_table, slider)
 from spectral_lab.ui.words import EXPLAIN, GLOSSARY, RECONSTRUCTION_NOTES
 
@@ -35,8 +37,11 @@ UI_NAMES = ("signal_info", "recon_note", "target_audio", "gallery", "recon_plot"
             "status", "share", "preset_note", "preset", "details_choice", "curves", "results", "downloads",
             "audio_slots", "ntk", "errors", "bands", "activations", "kernel", "controls", "tune", "upload", "methods",
             "method_info", "steps", "accordions", "families", "replay",
-            "replay_row", "curves_x")
-FINISHED: dict[str, LiveComparison] = {}  # session hash -> its last comparison (the details selector reads it)
+            "replay_row", "curves_x", "signal", "crop")
+# session hash -> its last comparison (the replay, details and downloads read it); their replay histories
+# share the server's budget (SPECTRAL_LAB_REPLAYS_MB): the least recently used one's is dropped past it
+FINISHED = Replays()
+FOLDERS = SessionFolders()  # session hash -> the temp folders of its downloads (gone when it trains again or closes)
 SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAGES)
 # The registry's methods in family order (encodings, periodic, wavelets, learned, filters, grids), by
 # short name: a chip with its family ("siren · periodic") takes a line of its own, and six of them
@@ -61,7 +66,8 @@ def _config_from(values: list, check: bool = True) -> tuple[RunConfig, list[str]
     """Control values -> (RunConfig, methods). Blank controls (and damping 'auto') keep defaults."""
     *field_values, methods = values
     given = {name: coerce(name, str(value)) for name, value in zip(CONTROL_FIELDS, field_values)
-             if value not in ("", None, "auto") or name in ("device", "fast")}
+             if (value not in ("", None, "auto") or name in ("device", "fast"))
+             and not (name == "signal" and str(value).startswith(UPLOAD_PREFIX))}  # the upload is its own state
     config = RunConfig.from_dict(given)
     methods = list(methods or [])
     if check:
@@ -173,19 +179,21 @@ def _upload_path(upload):
 def on_signal(*values):
     """A built-in signal chosen: the upload is dropped, and a preset's sizes follow the signal's kind
     (the user's own sizes stay); the note beside Upload says what changed."""
+    hide = [gr.update(choices=SIGNAL_CHOICES), gr.update(visible=False)]  # the upload's entry and crop choice go
     try:
         config, _ = _config_from(values, check=False)
     except SpectralLabError:
-        return [None, ""] + [gr.skip()] * len(SIZE_FIELDS)
+        return [None, ""] + hide + [gr.skip()] * len(SIZE_FIELDS)
     resized, what = sizes_for_signal(config, DEVICE)
-    return [None, f"Set for this signal: {what}." if what else ""] + [getattr(resized, f) for f in SIZE_FIELDS]
+    return ([None, f"Set for this signal: {what}." if what else ""] + hide
+            + [getattr(resized, f) for f in SIZE_FIELDS])
 
 
 def on_preset(name: str):
     """A preset's settings; it also drops an upload (the preset names its own signal)."""
     if name == CUSTOM or name not in PRESETS:
-        return [gr.skip()] * (len(CONTROL_FIELDS) + 5)
-    return [*_preset_values(name), PRESETS[name].explanation, False, None, ""]
+        return [gr.skip()] * (len(CONTROL_FIELDS) + 6)
+    return [*_preset_values(name), PRESETS[name].explanation, False, None, "", gr.update(visible=False)]
 
 
 def on_edit(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune, *values):
@@ -220,7 +228,7 @@ def on_preview(upload, *values):
     """Show the chosen signal before training: the target image / waveform and audio player, ψ."""
     try:
         config, _ = _config_from(values, check=False)  # the preview does not depend on the methods
-        signal = load_ui_signal(config, _upload_path(upload), LIMITS)
+        signal = load_ui_signal(config, _upload_path(upload), LIMITS, check_size=False)
     except SpectralLabError as exc:
         return {ui.signal_info: f"⚠️ {exc}"}
     info = (f"**{signal.summary()}** · spectral centroid ψ = {spectral_centroid(signal):.3f} "
@@ -240,27 +248,55 @@ def on_preview(upload, *values):
     return updates
 
 
+UPLOAD_PREFIX = "upload: "  # the signal picker's entry for an upload
+CROP_CHOICES = [("its first N samples", "first"), ("the loudest N samples", "loudest"),
+                ("all of it, resampled to N samples (highs above the new Nyquist go)", "resample")]
+
+
 def on_upload(file, *values):
-    """Check an upload at once and say what is wrong next to the upload button. A length longer
-    than the clip (a preset's crop) is cleared rather than refused."""
+    """Check an upload at once and say what is wrong next to the upload button. A good one becomes
+    the signal (the picker says "upload: name", the preset's note gives way); its size is left to
+    the run's plan (Train fits it to this server's time), and a clip says how it will be shortened:
+    its first samples, the loudest stretch, or all of it resampled — the visitor's choice."""
     path = getattr(file, "name", file)
-    length_control = ui.controls[CONTROL_FIELDS.index("length")]
-    updates = {}
+    control = {name: ui.controls[CONTROL_FIELDS.index(name)] for name in ("length", "image_size", "signal_options")}
     try:
         config, _ = _config_from(values, check=False)
-        try:
-            signal = load_ui_signal(config, path, LIMITS)
-        except SpectralLabError as exc:
-            if config.length is None or "asks for more" not in str(exc):
-                raise
-            signal = load_ui_signal(config.replace(length=None), path, LIMITS)
-            updates[length_control] = None
+        kind_size = "length" if Path(str(path)).suffix.lower() in AUDIO_EXTENSIONS else "image_size"
+        own = getattr(config, kind_size)
+        if own is not None and own in _preset_sizes(kind_size):
+            own = None  # a preset's size (a 1D preset's 4096 would be 0.09 s of a clip): the plan chooses
+        whole = load_ui_signal(config.replace(**{kind_size: None}), path, LIMITS, check_size=False)
+        if own is not None and own > (whole.num_points if kind_size == "length" else max(whole.grid)):
+            own = None  # longer than the clip itself: the whole clip
+        signal = load_ui_signal(config.replace(**{kind_size: own}), path, LIMITS, check_size=False)
     except SpectralLabError as exc:
-        return {ui.upload_state: {"error": str(exc)}, ui.upload_message: f"⚠️ {exc}"}
-    done = list(signal.changes) + (["the length setting was longer than the clip: cleared"] if updates else [])
-    what = f" — {'; '.join(done)}" if done else ""
-    return {**updates, ui.upload_state: path,
-            ui.upload_message: f"Using your upload: **{signal.summary()}**{what}. Pick a built-in signal to go back."}
+        return {ui.upload_state: {"error": str(exc)}, ui.upload_message: f"⚠️ {exc}",
+                ui.crop: gr.update(visible=False)}
+    label = UPLOAD_PREFIX + Path(str(path)).name
+    audio = signal.kind == "audio"
+    crop = parse_options(config.signal_options).get("crop", "first")
+    how = ("Train fits it to this server's time: choose below how a long clip is shortened (Length under Signal "
+           "options sets the size yourself)" if audio else
+           "Train fits it to this server's time (Image size under Signal options sets it yourself)")
+    return {ui.upload_state: path, control[kind_size]: own,
+            ui.signal: gr.update(choices=SIGNAL_CHOICES + [label], value=label),
+            ui.preset: CUSTOM, ui.preset_note: "Your upload is the signal; the other settings stay as they were.",
+            ui.crop: gr.update(visible=audio, value=crop if crop in dict(map(reversed, CROP_CHOICES)) else "first"),
+            ui.upload_message: f"Using your upload: **{signal.summary()}**"
+                               f"{' — ' + '; '.join(signal.changes) if signal.changes else ''}. {how}. "
+                               "Pick a built-in signal to go back."}
+
+
+def _preset_sizes(field: str) -> set:
+    """The lengths or image sizes the presets set (an upload does not keep those: they were not chosen for it)."""
+    return {getattr(parse_share_query(preset_query(title, DEVICE))[0], field) for title in PRESETS} - {None}
+
+
+def on_crop(crop: str, options: str):
+    """How a long clip is shortened: `crop=` in the signal options (signals.crop_audio)."""
+    kept = [part for part in str(options or "").split() if not part.startswith("crop=")]
+    return " ".join(kept + ([f"crop={crop}"] if crop and crop != "first" else []))
 
 
 def on_queue(request: gr.Request):
@@ -275,22 +311,38 @@ def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune,
         *field_values, methods = values
         methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
         config, methods = _config_from([*field_values, methods])
-        signal = load_ui_signal(config, _upload_path(upload), LIMITS)
-        check_limits(config, methods, LIMITS, signal)
         device = pick_device(config.device)
+        pinned = {name for name, value in zip(CONTROL_FIELDS, field_values) if value not in ("", None)
+                  and name in ("image_size", "length")} | {"steps"}  # blank sizes: the plan may shrink them
+        plan = plan_lab_run(config, methods, _upload_path(upload), LIMITS, device.type, bool(tune), pinned)
     except SpectralLabError as exc:
         SESSIONS.discard(session)
         yield {ui.status: f"⚠️ {exc}"}
         return
     link = _share_link(request, config, methods, bool(tune))  # the user's settings, before the app's cadences
+    config, signal = plan.config, plan.signal
     live = LiveComparison(with_app_cadence(config, device.type), methods, signal, stream=gpu_stream(),
-                          tune=bool(tune))
-    if not SESSIONS.start(session, live):
+                          tune=bool(tune), note=plan.note, estimate=plan.seconds)
+    turn = SLOTS.enter(", ".join(methods), plan.seconds)
+    try:
+        yield from _train_in_turn(session, live, turn, link, config, methods, signal)
+    finally:
+        SLOTS.leave(turn)
+
+
+def _train_in_turn(session: str, live: LiveComparison, turn, link: str, config: RunConfig, methods: list[str],
+                   signal):
+    """Wait for a training slot (saying where this visitor stands), then train and stream the frames."""
+    for words in SLOTS.wait(turn, cancelled=lambda: SESSIONS.cancelled(session)):
+        yield {ui.status: words}
+    if turn.started is None or not SESSIONS.start(session, live):
+        SESSIONS.discard(session)
         yield {ui.status: "**Cancelled** before it started: nothing was trained."}
         return
     FINISHED[session] = live
-    outdir = Path(tempfile.mkdtemp(prefix="spectral-lab-"))
-    yield {**_clear_outputs(), ui.status: "Starting…", ui.share: link, ui.preset: matching_preset(config, methods, DEVICE),
+    FOLDERS.remove(session)  # the previous run's downloads: no longer shown
+    outdir = FOLDERS.make(session)
+    yield {**_clear_outputs(), ui.status: live.status_line(), ui.share: link, ui.preset: matching_preset(config, methods, DEVICE),
            ui.details_choice: gr.update(choices=methods, value=methods[0], visible=len(methods) > 1),
            ui.gallery: gr.update(visible=signal.kind == "image", columns=GALLERY_COLUMNS,
                                  height=gallery_height(len(methods) + 1)),
@@ -394,7 +446,7 @@ def on_gif(request: gr.Request):
     live = _comparison(request)
     if live is None or not checkpoint_steps(live.views):
         return gr.skip()
-    return [str(gallery_gif(live, Path(tempfile.mkdtemp(prefix="spectral-lab-")) / "replay.gif"))]
+    return live.add_download(gallery_gif(live, FOLDERS.make(session_key(request)) / "replay.gif"))
 
 
 def on_x_axis(choice: str, request: gr.Request):
@@ -419,7 +471,7 @@ def on_export(request: gr.Request):
     live = _comparison(request)
     if live is None:
         return gr.skip()
-    return live.export(tempfile.mkdtemp(prefix="spectral-lab-"))
+    return live.export(FOLDERS.make(session_key(request)))
 
 
 def on_stop(request: gr.Request):
@@ -441,9 +493,18 @@ def on_reset(request: gr.Request):
             ui.replay_row: gr.update(visible=False)}
 
 
+def release(session: str) -> None:
+    """What this tab keeps for a session, dropped: its last comparison (and replay), its downloads'
+    folders. ui/session_end.py calls it when the browser tab closes, with the other tabs' release."""
+    FINISHED.pop(session, None)
+    FOLDERS.remove(session)
+
+
 def on_unload(request: gr.Request):
-    SESSIONS.stop(session_key(request))
-    FINISHED.pop(session_key(request), None)
+    """The tab closed: everything it owned, in every tab, released (ui/session_end.py)."""
+    from spectral_lab.ui.session_end import on_unload as release_all
+
+    release_all(request)
 
 
 def _clear_outputs() -> dict:
@@ -496,6 +557,7 @@ def _choose_and_run(parts: SimpleNamespace) -> None:
         parts.upload = gr.UploadButton("Upload…", file_types=["audio", "image"], type="filepath",
                                        size="sm", scale=1, min_width=90, elem_id="upload-button")
     parts.upload_message = gr.Markdown(elem_id="upload-message")
+    parts.crop = gr.Radio(CROP_CHOICES, value="first", label="A long clip: take", visible=False, elem_id="audio-crop")
     parts.methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare)",
                                 max_choices=LIMITS.max_methods, allow_custom_value=True, elem_id="methods")
     parts.steps = slider("steps", label="Steps per method", elem_id="steps")
@@ -584,7 +646,7 @@ def _link_and_help(parts: SimpleNamespace) -> None:
                              elem_id="share-link")
     parts.method_info = gr.Markdown(elem_id="method-info")
     with gr.Accordion("All methods, by family", open=False, elem_id="method-families") as parts.families:
-        gr.Markdown(families_markdown())
+        gr.Markdown(families_markdown() + "".join(f"\n- ⚠ {problem}" for problem in PLUGIN_PROBLEMS))
     with gr.Accordion("Symbols, in words", open=False, elem_id="glossary"):
         gr.Markdown(GLOSSARY)
 
@@ -680,27 +742,31 @@ def _wire_link(demo: gr.Blocks, parts: SimpleNamespace) -> None:
     demo.load(on_load, None, parts.controls + [parts.preset_note, parts.preset, parts.tune], **PRIVATE).then(
         on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE).then(
         on_link, parts.edit_inputs, parts.share, **PRIVATE).then(
-        on_autorun, parts.edit_inputs, parts.train_outputs, concurrency_limit=CONCURRENCY, concurrency_id="train",
-        **PRIVATE)
+        on_autorun, parts.edit_inputs, parts.train_outputs, **RUNS, **PRIVATE)
 
 
 def _wire_settings(parts: SimpleNamespace) -> None:
     """A preset, a signal, an upload or any edit: the controls, the preview and the share link follow."""
     controls = parts.controls
     parts.preset.input(on_preset, parts.preset,
-                       controls + [parts.preset_note, parts.tune, parts.upload_state, parts.upload_message],
+                       controls + [parts.preset_note, parts.tune, parts.upload_state, parts.upload_message, parts.crop],
                        **PRIVATE).then(
         on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE).then(
         on_link, parts.edit_inputs, parts.share, **PRIVATE)
     size_controls = [ui_control for name, ui_control in zip(CONTROL_FIELDS, controls) if name in SIZE_FIELDS]
-    parts.signal.input(on_signal, controls, [parts.upload_state, parts.upload_message] + size_controls, queue=False,
+    parts.signal.input(on_signal, controls, [parts.upload_state, parts.upload_message, parts.signal, parts.crop]
+                       + size_controls, queue=False,
                        **PRIVATE).then(
         on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE).then(
         on_edit, parts.edit_inputs, parts.edit_outputs, **PRIVATE)
-    parts.upload.upload(on_upload, [parts.upload] + controls, [parts.upload_state, parts.upload_message, parts.length],
-                        queue=False, **PRIVATE).then(
+    parts.upload.upload(on_upload, [parts.upload] + controls,
+                        [parts.upload_state, parts.upload_message, parts.length, parts.image_size, parts.signal,
+                         parts.preset, parts.preset_note, parts.crop, parts.signal_options], queue=False,
+                        **PRIVATE).then(
         on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE).then(
         on_edit, parts.edit_inputs, parts.edit_outputs, **PRIVATE)
+    parts.crop.input(on_crop, [parts.crop, parts.signal_options], parts.signal_options, queue=False, **PRIVATE).then(
+        on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE)
     for trigger in (parts.length.submit, parts.image_size.submit, parts.gray.input, parts.signal_options.submit):
         trigger(on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE)
     parts.methods.change(on_methods, parts.methods, parts.method_info, **PRIVATE)
@@ -714,8 +780,7 @@ def _wire_runs(parts: SimpleNamespace) -> None:
     replay_outputs = [parts.status, parts.curves, parts.gallery, parts.recon_plot, parts.ntk, parts.errors,
                       parts.bands, parts.activations, parts.kernel, parts.replay]
     parts.train.click(on_queue, None, parts.status, queue=False, **PRIVATE).then(
-        on_train, parts.edit_inputs, parts.train_outputs, concurrency_limit=CONCURRENCY, concurrency_id="train",
-        **PRIVATE)
+        on_train, parts.edit_inputs, parts.train_outputs, **RUNS, **PRIVATE)
     parts.stop.click(on_stop, None, parts.status, queue=False, **PRIVATE)
     parts.export.click(on_export, None, parts.downloads, **PRIVATE)
     parts.details_choice.input(on_details, parts.details_choice, [parts.activations, parts.kernel], queue=False,

@@ -5,51 +5,65 @@ Each lesson: three lines of plain words, a question to answer *before* the run, 
 trains the lesson's settings and shows its evidence, then a takeaway written from the run's own
 numbers, and follow-up experiments that open the full lab and train. Lesson 1 is the landing view
 of the bare address; `?lesson=3` deep-links a lesson, `&seed=5` pins its seed and
-`&hide=picker,followups` hides parts (a teacher's link).
+`&hide=picker,followups` hides parts (a teacher's link). `&class=CODE` shares each prediction and
+what the run showed, anonymously, with a teacher's class (spectral_lab.lab.classroom; the teacher's
+view is spectral_lab/ui/teacher.py).
 """
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 
 import gradio as gr
 
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
-from spectral_lab.lab import LiveComparison, load_ui_signal, session_key, user_message
-from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, cnn_lesson_run, expand_link, find_lesson,
-                                      kernel_low_share,
-                                      lesson_comparison, lesson_settings, lesson_takeaway)
-from spectral_lab.nern import layer_spectra
+from spectral_lab.lab import load_ui_signal, session_key, signal_kind, user_message
+from spectral_lab.lab.classroom import SHARED_NOTE, ClassError, shared_classroom
+from spectral_lab.lab.lessons import FIRST_LESSON, LESSONS, Lesson, expand_link, find_lesson, lesson_settings
+from spectral_lab.lab.links import link_page
 from spectral_lab.spaces_support import gpu_stream
+from spectral_lab.ui.widgets import LESSON_RUNNER, RUNS
 
 ui = SimpleNamespace()  # this tab's components (set by build_tab)
-CONTEXT = SimpleNamespace(sessions=None, limits=None, device="cpu")  # the app's, set by build_tab
+CONTEXT = SimpleNamespace(sessions=None, limits=None, device="cpu",  # the app's, set by build_tab
+                          generations={})  # session -> how many times it picked a lesson (stale runs stay quiet)
 LESSON_CHOICES = [(f"{lesson.number} · {lesson.title}", lesson.key) for lesson in LESSONS.values()]
 # The one heavy panel each lesson shows beside the reconstructions and curves, and what it says
 EVIDENCE = {
     "spectral-bias": ("bands", "**Error per frequency band** over training, one panel per method: dark = not yet "
-                               "learned, bright = learned. Spectral bias: the low bands (bottom rows) brighten first."),
-    "ntk": ("ntk", "**The eNTK**, measured as the networks train: its eigenvalues (top left: the faster they fall, "
-                   "the fewer fast directions), the share of the target on the i fastest eigenvectors (top right), "
-                   "and S(k), where the kernel puts its energy in frequency (below)."),
+                               "learned, bright = learned. Spectral bias: the low bands (bottom rows) brighten first "
+                               "and the high ones later; a row that never changes was not learned at all."),
+    "ntk": ("ntk", "**The eNTK** at step 0 (dashed) and at the end (solid): its eigenvalues (top left: the faster "
+                   "they fall, the fewer fast directions), the share of the target on the i fastest eigenvectors "
+                   "(top right), and S(k), where the kernel puts its energy in frequency (below). The takeaway "
+                   "predicts the run from the step-0 kernel and checks it."),
     "bottleneck": ("ntk", "**The eNTK** of each network. Below: S(k), where its kernel puts energy in frequency, "
                           "with the target's spectrum dashed. Where S(k) has no energy but the target does, "
                           "gradient descent cannot go."),
     "damping": ("bands", "**Error per frequency band** over training, one panel per method: dark = not yet "
                          "learned, bright = learned."),
-    "steering": ("bands", "**Error per frequency band** over training: compare when the upper rows (high "
-                          "frequencies) brighten with and without IGA."),
+    "steering": ("bands", "**Error per frequency band** over training, with and without IGA. IGA is also faster, "
+                          "so the takeaway compares the two at equal PSNR, not at equal steps."),
     "cnn-weights": ("spectra", "**The largest layer's kernels** on their (filter, channel) grid in the CNN's order "
-                               "and smoothed, and their 2D spectra: smoothing gathers energy near the centre (low "
-                               "frequencies)."),
+                               "and reordered (SBS), and their 2D spectra: energy near the centre = low "
+                               "frequencies."),
 }
+CNN_CURVE_LABEL = "SBS's predictor, reordered kernels"  # the CNN lesson's curves
 GALLERY_COLUMNS = 4  # target + up to 3 methods in one row
 GALLERY_HEIGHT = 280  # one row of ~200-px tiles with their captions
 
 
 def lesson_markdown(lesson: Lesson) -> str:
-    return f"### Lesson {lesson.number} · {lesson.title}\n\n{lesson.text}"
+    """The lesson's words, without its list of symbols (folded below them, so the question and Run
+    stay in the first screen at 1280×720)."""
+    return f"### Lesson {lesson.number} · {lesson.title}\n\n{lesson.text.split(SYMBOLS_START)[0].strip()}"
+
+
+SYMBOLS_START = "\n\n- "  # a lesson's text: its words, then a list of its symbols in plain words
+
+
+def symbols_markdown(lesson: Lesson) -> str:
+    return "- " + lesson.text.split(SYMBOLS_START, 1)[1] if SYMBOLS_START in lesson.text else ""
 
 
 def followups_markdown(lesson: Lesson) -> str:
@@ -65,7 +79,8 @@ def _run_label(lesson: Lesson, answered: bool) -> dict:
 
 def _pick_updates(lesson: Lesson) -> dict:
     """A lesson's words and question, and its target (what the run will fit) before the run."""
-    updates = {ui.text: lesson_markdown(lesson), ui.followups: followups_markdown(lesson),
+    updates = {ui.text: lesson_markdown(lesson), ui.symbols: symbols_markdown(lesson),
+               ui.followups: followups_markdown(lesson),
                ui.question: gr.update(choices=list(lesson.choices), value=None,
                                       label=f"Predict first: {lesson.question}"),
                ui.run: _run_label(lesson, False), ui.status: "", ui.takeaway: "",
@@ -82,8 +97,10 @@ def _pick_updates(lesson: Lesson) -> dict:
 
 
 def on_pick(key: str, request: gr.Request):
-    """Another lesson: a run of the previous one stops (its takeaway would land under this one)."""
-    CONTEXT.sessions.stop(session_key(request))
+    """Another lesson: a run of the previous one stops, and nothing more of it lands under this one."""
+    session = session_key(request)
+    CONTEXT.generations[session] = CONTEXT.generations.get(session, 0) + 1
+    CONTEXT.sessions.stop(session)
     lesson = find_lesson(key) or LESSONS[FIRST_LESSON]
     return _pick_updates(lesson)
 
@@ -97,16 +114,57 @@ def on_load(request: gr.Request):
     """The bare address (a first visit) and `?lesson=` land here; a link with settings opens the lab.
     `seed=` pins the lesson's seed; `hide=picker,followups` hides those parts."""
     query = dict(request.query_params) if request is not None else {}
-    lesson = find_lesson(query.get("lesson")) or LESSONS[FIRST_LESSON]
-    tab = expand_link(query)[0].get("tab") or ("lessons" if not query or "lesson" in query else "signals")
+    tab, lesson, notes = link_page(expand_link(query)[0] if "followup" in query else query, find_lesson,
+                                   LESSONS[FIRST_LESSON])
     try:
         seed = int(query["seed"]) if "lesson" in query and "seed" in query else None
     except ValueError:
         seed = None
     hidden = {part.strip() for part in query.get("hide", "").split(",")}
-    return {**_pick_updates(lesson), ui.picker: gr.update(value=lesson.key, visible="picker" not in hidden),
+    updates = _pick_updates(lesson)
+    if notes:  # an unknown lesson or tab: said once, where the student reads
+        updates[ui.status] = " ".join(f"ⓘ {note}" for note in notes)
+    updates.update(_class_updates(query.get("class"), updates[ui.question]))
+    return {**updates, ui.picker: gr.update(value=lesson.key, visible="picker" not in hidden),
             ui.followups: gr.update(value=followups_markdown(lesson), visible="followups" not in hidden),
-            ui.seed: seed, ui.tabs: gr.Tabs(selected=tab if tab in ("lessons", "signals", "nern") else "lessons")}
+            ui.seed: seed, ui.tabs: gr.Tabs(selected=tab)}
+
+
+def _class_updates(text, question: dict) -> dict:
+    """A class link's code (kept server-side for this page's runs), said in the question's own small
+    print (no line of its own: the question and Run stay where they were); a bad or unknown code says
+    so under Run and shares nothing."""
+    if text is None:
+        return {ui.class_code: None, ui.class_note: gr.update(value="", visible=False)}
+    try:
+        code = shared_classroom().student_class(text)
+    except ClassError as exc:
+        return {ui.class_code: None, ui.class_note: gr.update(value=f"ⓘ {exc} Your answers stay on this page.",
+                                                              visible=True)}
+    return {ui.class_code: code, ui.class_note: gr.update(value="", visible=False),
+            ui.question: {**question, "info": SHARED_NOTE}}
+
+
+def _share_prediction(code, lesson: Lesson, session: str, answer: int) -> dict:
+    """A class page's prediction, stored as the run starts (a stopped run still counts its prediction)."""
+    if code is None:
+        return {}
+    try:
+        note = shared_classroom().share_prediction(code, lesson.key, session, answer)
+    except ClassError as exc:
+        note = f"⚠️ {exc}"
+    return {ui.class_note: gr.update(value=note, visible=True)}
+
+
+def _share_shown(code, lesson: Lesson, session: str, event) -> None:
+    """What the finished run supports, beside the class page's prediction (a failure here costs the
+    student nothing: the takeaway is theirs either way)."""
+    if code is None or event.kind != "done" or event.recording is None:
+        return
+    try:
+        shared_classroom().share_shown(code, lesson.key, session, event.supports)
+    except ClassError:
+        pass
 
 
 def on_queue(request: gr.Request):
@@ -114,54 +172,107 @@ def on_queue(request: gr.Request):
     return "Waiting for a free training slot…"
 
 
-def on_run(request: gr.Request, key: str, answer, seed):
-    """Train the lesson's settings, show its evidence live, then the takeaway from the run's numbers."""
+def on_run(request: gr.Request, key: str, answer, seed, class_code=None):
+    """The lesson's run: served from this server's recording of it, or trained (waiting for a slot
+    first), its evidence shown as it comes, then the takeaway for this student's prediction. A later
+    pick of another lesson makes the rest of this run's updates stale: none lands under it. On a class
+    link (`class_code`), the prediction and what the run showed go to the class."""
     lesson = find_lesson(key) or LESSONS[FIRST_LESSON]
     session = session_key(request)
     if answer is None:
         CONTEXT.sessions.discard(session)
         yield {ui.status: "Answer the question first: predicting is half the lesson."}
         return
-    if lesson.kind == "nern":
-        yield from _run_cnn(lesson, session, answer, seed)
-        return
+    generation = CONTEXT.generations.get(session, 0)
+    registered = []
+
+    def start(run) -> bool:  # a run that trains: Stop finds it
+        registered.append(run)
+        return CONTEXT.sessions.start(session, run)
+
     panel = EVIDENCE[lesson.key][0]
-    live, refusal = _claim(session, lambda: lesson_comparison(
-        lesson, CONTEXT.device, seed=seed, limits=CONTEXT.limits, stream=gpu_stream(), panels=("reconstruction", panel)))
-    if refusal:
-        yield {ui.status: refusal}
-        return
-    image = live.signal.kind == "image"
-    yield {ui.takeaway: "", ui.status: "Starting…",
-           ui.gallery: gr.update(value=None, visible=image, columns=GALLERY_COLUMNS, height=GALLERY_HEIGHT),
-           ui.recon: gr.update(value=None, visible=not image), ui.evidence: gr.update(value=None, visible=True),
-           ui.curves: gr.update(value=None, visible=True)}
+    events = LESSON_RUNNER.run(lesson, seed, answer, cancelled=lambda: CONTEXT.sessions.cancelled(session),
+                               on_start=start, stream=gpu_stream(), panels=("reconstruction", panel))
+    yield {**_clear_for_run(lesson), **_share_prediction(class_code, lesson, session, answer)}
     try:
-        for frame in live.frames():
-            yield _frame_updates(frame, panel)
+        for event in events:
+            if CONTEXT.generations.get(session, 0) != generation:  # another lesson was picked
+                return
+            _share_shown(class_code, lesson, session, event)
+            yield _event_updates(lesson, event, panel)
+    except SpectralLabError as exc:
+        yield {ui.status: f"⚠️ {exc}"}
     except Exception as exc:  # a bug of ours: one line here, the traceback in the server log
         yield {ui.status: f"**Failed** — {user_message(exc)}. Please report it."}
         raise
     finally:
-        live.stop()
-        CONTEXT.sessions.finish(session, live)
-    final = {ui.takeaway: _takeaway_text(lesson, live, answer)}
-    if live.outcome() == "finished":  # plain words here; the lab's status has the PSNR conventions
-        final[ui.status] = f"**Finished** in {time.perf_counter() - live.started:.0f} s."
-    yield final
-
-
-def _claim(session: str, build):
-    """Build the lesson's run and register it as the session's (Stop finds it): (run, '') or
-    (None, the status to show) for a bad setting or a run cancelled while it waited."""
-    try:
-        run = build()
-    except SpectralLabError as exc:
+        events.close()
         CONTEXT.sessions.discard(session)
-        return None, f"⚠️ {exc}"
-    if not CONTEXT.sessions.start(session, run):
-        return None, "**Cancelled** before it started: nothing was trained."
-    return run, ""
+        for run in registered:
+            run.stop()
+            CONTEXT.sessions.finish(session, run)
+
+
+def _clear_for_run(lesson: Lesson) -> dict:
+    image = lesson.kind == "signals" and signal_kind(lesson_settings(lesson)[0].signal) == "image"
+    return {ui.takeaway: "", ui.status: "Starting…",
+            ui.gallery: gr.update(value=None, visible=image, columns=GALLERY_COLUMNS, height=GALLERY_HEIGHT),
+            ui.recon: gr.update(value=None, visible=lesson.kind == "signals" and not image),
+            ui.evidence: gr.update(value=None, visible=True), ui.curves: gr.update(value=None, visible=True)}
+
+
+def _event_updates(lesson: Lesson, event, panel: str) -> dict:
+    """One LessonEvent as the tab's components."""
+    if event.kind == "status":
+        return {ui.status: event.text}
+    if event.kind == "frame":
+        return _frame_updates(event.frame, panel)
+    if event.kind == "cnn":
+        return _cnn_updates(event)
+    if event.recording is None:  # it ended without a result: stopped, or it diverged
+        return {ui.status: "**Stopped**: the run did not reach its end, so there is no takeaway: run it again.",
+                ui.takeaway: ""}
+    updates = _recorded_panels(lesson, event.recording, panel) if event.served else {}
+    seconds = event.recording.seconds
+    updates[ui.status] = (f"**Finished**: this server trained lesson {lesson.number} once ({seconds:.0f} s) and shows "
+                          "you that run: same settings, same seed, the same numbers a fresh run gives." if event.served
+                          else f"**Finished** in {seconds:.0f} s.")
+    updates[ui.takeaway] = "**Takeaway.** " + event.text
+    return updates
+
+
+def _recorded_panels(lesson: Lesson, recording, panel: str) -> dict:
+    """The recorded run's panels, drawn once per recording and served to every student."""
+    if "panels" not in recording.rendered:
+        if lesson.kind == "nern":
+            spectra = recording.extra["spectra"]
+            recording.rendered["panels"] = {
+                ui.evidence: gr.update(value=plots.render(plots.kernel_spectra_figure(spectra)), visible=True),
+                ui.curves: gr.update(value=_cnn_curves(recording.run), visible=True),
+                ui.gallery: gr.update(visible=False), ui.recon: gr.update(visible=False)}
+        else:
+            updates = _frame_updates(recording.last_frame, panel)
+            updates.pop(ui.status, None)
+            recording.rendered["panels"] = updates
+    return dict(recording.rendered["panels"])
+
+
+def _cnn_updates(event) -> dict:
+    """The CNN lesson while it trains: first its kernel spectra, then the predictor's progress."""
+    run = event.run
+    if not hasattr(event.frame, "step"):  # the spectra, before the first step
+        return {ui.gallery: gr.update(visible=False), ui.recon: gr.update(visible=False), ui.status: "Starting…",
+                ui.evidence: gr.update(value=plots.render(plots.kernel_spectra_figure(event.frame)), visible=True)}
+    snapshot, steps = event.frame, run.config.steps
+    if snapshot.step % max(1, steps // 10) and snapshot.accuracy is None and snapshot.step != steps:
+        return {}
+    accuracy = f" · rebuilt CNN {100 * snapshot.accuracy:.1f} %" if snapshot.accuracy is not None else ""
+    return {ui.status: f"Training the predictor · step {snapshot.step}/{steps} · kernel PSNR {snapshot.psnr:.2f} dB"
+                       f"{accuracy}", ui.curves: _cnn_curves(run)}
+
+
+def _cnn_curves(run):
+    return plots.render(plots.nern_curves_figure({CNN_CURVE_LABEL: run.history}, run.original_accuracy))
 
 
 def _frame_updates(frame, panel: str) -> dict:
@@ -179,45 +290,6 @@ def _frame_updates(frame, panel: str) -> dict:
     return updates
 
 
-def _takeaway_text(lesson: Lesson, live: LiveComparison, answer: int) -> str:
-    outcome = live.outcome()
-    if outcome != "finished":
-        return f"The run ended *{outcome}*, so there is no takeaway: run it again to the end."
-    return "**Takeaway.** " + lesson_takeaway(lesson, live.views, prediction=answer).text
-
-
-def _run_cnn(lesson: Lesson, session: str, answer: int, seed):
-    """The CNN lesson: one NeRN predictor (SBS's setting), its curves and the kernel spectra."""
-    run, refusal = _claim(session, lambda: cnn_lesson_run(seed))
-    if refusal:
-        yield {ui.status: refusal}
-        return
-    spectra = layer_spectra(run.signal)
-    yield {ui.takeaway: "", ui.gallery: gr.update(visible=False), ui.recon: gr.update(visible=False),
-           ui.evidence: gr.update(value=plots.render(plots.kernel_spectra_figure(spectra)), visible=True),
-           ui.curves: gr.update(value=None, visible=True), ui.status: "Starting…"}
-    config = run.config
-    try:
-        for snapshot in run.snapshots():
-            if snapshot.step % max(1, config.steps // 10) and snapshot.accuracy is None:
-                continue
-            accuracy = f" · rebuilt CNN {100 * snapshot.accuracy:.1f} %" if snapshot.accuracy is not None else ""
-            yield {ui.status: f"Training the predictor · step {snapshot.step}/{config.steps} · kernel PSNR "
-                              f"{snapshot.psnr:.2f} dB{accuracy}",
-                   ui.curves: plots.render(plots.nern_curves_figure({"SBS (UOS + RFF)": run.history},
-                                                                   run.original_accuracy))}
-    except (SpectralLabError, FloatingPointError) as exc:
-        yield {ui.status: f"**Failed** — {user_message(exc)}"}
-        return
-    finally:
-        CONTEXT.sessions.finish(session, run)
-    result = run.result
-    word = "Stopped" if result.stopped else "Finished"
-    takeaway = ("The run was stopped, so there is no takeaway: run it again to the end." if result.stopped else
-                "**Takeaway.** " + lesson_takeaway(lesson, result, kernel_low_share(spectra), prediction=answer).text)
-    yield {ui.status: f"**{word}** in {result.seconds:.0f} s.", ui.takeaway: takeaway}
-
-
 def on_stop(request: gr.Request):
     CONTEXT.sessions.stop(session_key(request))
     return gr.skip()
@@ -229,15 +301,18 @@ def build_tab(sessions, limits, device: str, concurrency: int) -> SimpleNamespac
     CONTEXT.sessions, CONTEXT.limits, CONTEXT.device = sessions, limits, device
     first = LESSONS[FIRST_LESSON]
     with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=340, elem_id="lesson-card"):
+        with gr.Column(scale=2, min_width=340, elem_id="lesson-card"):  # wide enough: the question in view
             picker = gr.Dropdown(LESSON_CHOICES, value=first.key, label="Lesson", elem_id="lesson-picker")
             text = gr.Markdown(lesson_markdown(first), elem_id="lesson-text")
+            with gr.Accordion("The symbols in this lesson, in words", open=False, elem_id="lesson-symbols"):
+                symbols = gr.Markdown(symbols_markdown(first))
             question = gr.Radio(list(first.choices), type="index", label=f"Predict first: {first.question}",
                                 elem_id="lesson-question")
             with gr.Row():
                 run = gr.Button("Answer first to run", variant="primary", interactive=False,
                                 elem_id="lesson-run", scale=3)
                 stop = gr.Button("Stop", variant="stop", elem_id="lesson-stop", scale=1, min_width=70)
+            class_note = gr.Markdown(visible=False, elem_id="lesson-class-note")  # a class link's answer, shared?
             status = gr.Markdown(elem_id="lesson-status")
             takeaway = gr.Markdown(elem_id="lesson-takeaway")
             followups = gr.Markdown(followups_markdown(first), elem_id="lesson-followups")
@@ -250,18 +325,20 @@ def build_tab(sessions, limits, device: str, concurrency: int) -> SimpleNamespac
             evidence = gr.Plot(show_label=False, visible=False, elem_id="lesson-evidence")
             curves = gr.Plot(show_label=False, visible=False, elem_id="lesson-curves")
     seed = gr.State(None)  # a teacher's link may pin the seed
-    for name in ("picker", "text", "question", "run", "stop", "status", "takeaway", "followups", "gallery", "recon",
-                 "evidence_note", "evidence", "curves", "seed"):
+    class_code = gr.State(None)  # a class link's code, checked (server-side: the page cannot change it)
+    for name in ("picker", "text", "symbols", "question", "run", "stop", "status", "takeaway", "followups", "gallery",
+                 "recon", "evidence_note", "evidence", "curves", "seed", "class_note", "class_code"):
         setattr(ui, name, locals()[name])
     private = dict(api_visibility="private")
-    picker.input(on_pick, picker, [text, followups, question, run, status, takeaway, evidence_note, evidence, curves,
-                                   gallery, recon], queue=False, **private)
+    picker.input(on_pick, picker, [text, symbols, followups, question, run, status, takeaway, evidence_note, evidence,
+                                   curves, gallery, recon], queue=False, **private)
     question.input(on_answer, [picker, question], run, queue=False, **private)
+    # the run's event may be called by a bench through gradio_client (/run_lesson): not private
     run.click(on_queue, None, status, queue=False, **private).then(
-        on_run, [picker, question, seed], [status, takeaway, gallery, recon, evidence, curves],
-        concurrency_limit=concurrency, concurrency_id="train", **private)
+        on_run, [picker, question, seed, class_code], [status, takeaway, gallery, recon, evidence, curves, class_note],
+        **RUNS, api_name="run_lesson", api_visibility="undocumented")
     stop.click(on_stop, None, status, queue=False, **private)
     return ui
 
 
-__all__ = ["build_tab", "on_load", "lesson_markdown", "followups_markdown"]
+__all__ = ["build_tab", "on_load", "lesson_markdown", "symbols_markdown", "followups_markdown"]

@@ -16,6 +16,7 @@ from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
 from spectral_lab.lab import NOTHING_RUNNING, RUNNING_STOPPED, Sessions, session_key, user_message
 from spectral_lab.lab.lessons import expand_link
+from spectral_lab.ui.widgets import RUNS, SLOTS
 from spectral_lab.nern import (ORDERING_DOCS, ORDERINGS, SETTINGS, NernConfig, NernRun, compression_ratio,
                                layer_spectra)
 
@@ -81,28 +82,20 @@ def _train_many(request: gr.Request, configs: list[NernConfig], table: list[dict
         except SpectralLabError as exc:
             yield [f"⚠️ {exc}", skip, skip, skip, skip, skip, skip]
             return
-        SESSIONS.start(session, run)
         label = f"{config.encoding}+{config.smoothing} h{config.hidden}"
-        spectra = plots.render(plots.kernel_spectra_figure(layer_spectra(run.signal)))
-        last = 0.0
+        turn = SLOTS.enter(f"CNN predictor {label}", 30.0)  # one pool of training slots for every tab
         try:
-            for snapshot in run.snapshots():
-                if time.perf_counter() - last < 0.5 and snapshot.ntk is None and snapshot.accuracy is None:
-                    continue
-                last = time.perf_counter()
-                accuracy = f", accuracy {100 * snapshot.accuracy:.1f}%" if snapshot.accuracy is not None else ""
-                status = (f"run {index + 1}/{len(configs)} · {label} · step {snapshot.step}/{config.steps} · "
-                          f"kernel PSNR {snapshot.psnr:.2f} dB{accuracy}")
-                ntk = (plots.render(plots.nern_projection_figure(snapshot.ntk, snapshot.unsmoothed_projections))
-                       if snapshot.ntk is not None else skip)
-                yield [status, plots.render(plots.nern_curves_figure({label: run.history}, run.original_accuracy)),
-                       spectra, ntk, skip, skip, skip]
-                spectra = skip
+            for words in SLOTS.wait(turn):
+                yield [words, skip, skip, skip, skip, skip, skip]
+            SESSIONS.start(session, run)
+            spectra = plots.render(plots.kernel_spectra_figure(layer_spectra(run.signal)))
+            yield from _train_one(run, config, label, index, len(configs), spectra)
         except (SpectralLabError, FloatingPointError) as exc:
             yield [f"**Failed** — {user_message(exc)}", skip, skip, skip, skip, skip, skip]
             return
         finally:
             SESSIONS.finish(session, run)
+            SLOTS.leave(turn)
         result = run.result
         rows.append({"setting": f"{config.encoding}+{config.smoothing}", **result.row()})
         word = "**Stopped**" if result.stopped else "**Finished**"
@@ -112,6 +105,23 @@ def _train_many(request: gr.Request, configs: list[NernConfig], table: list[dict
                plots.render(plots.accuracy_vs_cr_figure(rows, result.original_accuracy)), rows]
         if result.stopped:
             return
+
+
+def _train_one(run: NernRun, config: NernConfig, label: str, index: int, total: int, spectra):
+    """One predictor's progress, at most two updates a second (and every NTK / accuracy point)."""
+    skip, last = gr.skip(), 0.0
+    for snapshot in run.snapshots():
+        if time.perf_counter() - last < 0.5 and snapshot.ntk is None and snapshot.accuracy is None:
+            continue
+        last = time.perf_counter()
+        accuracy = f", accuracy {100 * snapshot.accuracy:.1f}%" if snapshot.accuracy is not None else ""
+        status = (f"run {index + 1}/{total} · {label} · step {snapshot.step}/{config.steps} · "
+                  f"kernel PSNR {snapshot.psnr:.2f} dB{accuracy}")
+        ntk = (plots.render(plots.nern_projection_figure(snapshot.ntk, snapshot.unsmoothed_projections))
+               if snapshot.ntk is not None else skip)
+        yield [status, plots.render(plots.nern_curves_figure({label: run.history}, run.original_accuracy)),
+               spectra, ntk, skip, skip, skip]
+        spectra = skip
 
 
 def on_train(request: gr.Request, table, *values):
@@ -224,9 +234,9 @@ def build_tab(concurrency: int) -> SimpleNamespace:
     setting.change(on_setting, setting, [smoothing, encoding, rule], api_visibility="private")
     for control in (hidden, encoding, rule):
         control.change(on_ratio, knobs, ratio, queue=False, api_visibility="private")  # instant, no training queue
-    train.click(on_train, [rows] + knobs, outputs, concurrency_limit=concurrency, concurrency_id="train",
+    train.click(on_train, [rows] + knobs, outputs, **RUNS,
                 api_visibility="private")
-    sweep.click(on_sweep, [rows, widths] + knobs, outputs, concurrency_limit=concurrency, concurrency_id="train",
+    sweep.click(on_sweep, [rows, widths] + knobs, outputs, **RUNS,
                 api_visibility="private")
     stop.click(on_stop, None, status, queue=False, api_visibility="private")
     return SimpleNamespace(knobs=knobs, outputs=outputs, rows=rows)

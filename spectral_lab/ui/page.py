@@ -1,5 +1,6 @@
-"""The whole page: the title, the three tabs (Lessons, the Lab, CNN weights) and the events that
-cross tabs: a link picks the tab, a lesson's follow-up fills the lab or the CNN tab and trains."""
+"""The whole page: the title, the three tabs (Lessons, the Lab, CNN weights; a fourth, a teacher's
+class, shown only to a teacher link) and the events that cross tabs: a link picks the tab, a lesson's
+follow-up fills the lab or the CNN tab and trains."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -7,8 +8,8 @@ from types import SimpleNamespace
 import gradio as gr
 
 from spectral_lab.lab import device_label
-from spectral_lab.ui import lab, lessons, nern
-from spectral_lab.ui.widgets import CONCURRENCY, DEVICE, LIMITS, PRIVATE, SESSIONS
+from spectral_lab.ui import lab, lessons, nern, teacher
+from spectral_lab.ui.widgets import CONCURRENCY, DEVICE, LIMITS, PRIVATE, RUNS, SESSIONS
 
 
 def build_demo() -> gr.Blocks:
@@ -20,12 +21,15 @@ def build_demo() -> gr.Blocks:
         with gr.Tabs(selected="lessons", elem_id="tabs") as tabs:
             with gr.Tab("Lessons", id="lessons", elem_id="lessons-tab"):
                 lesson_ui = lessons.build_tab(SESSIONS, LIMITS, DEVICE, CONCURRENCY)
+                teacher.build_creator(lesson_ui.picker)
             with gr.Tab("Lab: audio, images, 1D", id="signals", elem_id="signals-tab"):
                 lab_parts = lab.build_tab()
             with gr.Tab("CNN weights (NeRN / SBS)", id="nern", elem_id="nern-tab"):
                 nern_ui = nern.build_tab(CONCURRENCY)
+            with gr.Tab("Your class", id="class", elem_id="class-tab", visible=False) as class_tab:
+                class_view = teacher.build_view(class_tab)
         lab_parts.upload_state = gr.State(None)  # the upload's path, or its error (Train refuses with it)
-        lesson_ui.tabs = tabs
+        lesson_ui.tabs = class_view.tabs = tabs
         demo.load(lab.on_blank_curves, None, lab_parts.curves, **PRIVATE)
         _load_lesson(demo, lesson_ui)
         lab.wire(demo, lab_parts)
@@ -36,14 +40,16 @@ def build_demo() -> gr.Blocks:
 
 def _load_lesson(demo: gr.Blocks, lesson_ui: SimpleNamespace) -> None:
     """The link's lesson (lesson 1 at the bare address) and the tab it opens."""
-    demo.load(lessons.on_load, None, [lesson_ui.text, lesson_ui.followups, lesson_ui.question, lesson_ui.run,
+    demo.load(lessons.on_load, None, [lesson_ui.text, lesson_ui.symbols, lesson_ui.followups, lesson_ui.question,
+                                      lesson_ui.run,
                                       lesson_ui.status, lesson_ui.takeaway, lesson_ui.evidence_note,
                                       lesson_ui.evidence, lesson_ui.curves, lesson_ui.gallery, lesson_ui.recon,
-                                      lesson_ui.picker, lesson_ui.seed, lesson_ui.tabs], **PRIVATE)
+                                      lesson_ui.picker, lesson_ui.seed, lesson_ui.tabs, lesson_ui.class_note,
+                                      lesson_ui.class_code], **PRIVATE).then(
+        teacher.on_load, None, teacher.load_outputs(), **PRIVATE)  # after: a teacher link opens its class's tab
 
 
 def _load_cnn_link(demo: gr.Blocks, nern_ui: SimpleNamespace) -> None:
     """A CNN lesson's follow-up: its settings into the CNN tab's knobs, then its run."""
     demo.load(nern.on_link, None, nern_ui.knobs, **PRIVATE).then(
-        nern.on_autorun, [nern_ui.rows] + nern_ui.knobs, nern_ui.outputs, concurrency_limit=CONCURRENCY,
-        concurrency_id="train", **PRIVATE)
+        nern.on_autorun, [nern_ui.rows] + nern_ui.knobs, nern_ui.outputs, **RUNS, **PRIVATE)

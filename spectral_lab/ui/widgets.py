@@ -7,12 +7,21 @@ import os
 import gradio as gr
 
 from spectral_lab.lab import AppLimits, Sessions
+from spectral_lab.lab.lesson_runs import LessonRunner
+from spectral_lab.lab.recordings import Recordings
+from spectral_lab.lab.slots import TrainingSlots
 from spectral_lab.train import pick_device
 
 DEVICE = pick_device("auto").type
 LIMITS = AppLimits.from_env(DEVICE)
 CONCURRENCY = int(os.environ.get("SPECTRAL_LAB_CONCURRENCY", "1" if DEVICE == "cuda" else "2"))
 SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop finds it here)
+# Every training (lab, lessons, CNN tab) takes one of CONCURRENCY slots and waits its turn in our own
+# line, which says each visitor's place and wait; Gradio's events may therefore start many at once
+# (a recorded lesson run is served without a slot), and Gradio's own "processing x/y s" is hidden.
+SLOTS = TrainingSlots(CONCURRENCY)
+RUNS = dict(concurrency_limit=32, concurrency_id="runs", show_progress="hidden")
+LESSON_RUNNER = LessonRunner(Recordings(), SLOTS, DEVICE, LIMITS)  # lessons' runs, recorded once per server
 PRIVATE = dict(api_visibility="private")  # every event: the page's own, not an API endpoint
 
 # Slider ranges (minimum, step); the maxima are the server's limits. A link may carry a value the

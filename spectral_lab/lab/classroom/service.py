@@ -1,0 +1,103 @@
+"""What the app asks of a class, in words: make one (rate-limited), check a student's class link,
+share a prediction and what the run showed (rate-limited), the teacher's report, delete a class.
+
+Every method answers bad input with a ClassError whose message the page shows as it is; the
+database opens on first use, so an unusable path is a message on the page, not a failed start.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..lessons import LESSONS
+from .codes import ClassError, class_code, shown_code
+from .rates import Limit, RateLimiter
+from .report import ClassReport, class_report
+from .store import KEPT_FIRST, NO_CLASS, STORED, ClassStore
+
+log = logging.getLogger(__name__)
+
+# A class answers six lessons, perhaps twice over after a reload: 20 a minute is never a student's limit
+ANSWER_LIMIT = Limit(per_session=20, overall=3000, window=60.0)
+# A teacher makes a class or two; the overall cap bounds what a script with fresh session ids can add
+CLASS_LIMIT = Limit(per_session=3, overall=60, window=3600.0)
+# what a student on a class link reads under the question (one line; the class's code is said once they answer)
+SHARED_NOTE = "🔒 Your answer is shared anonymously with your class."
+
+
+@dataclass(frozen=True)
+class NewClass:
+    code: str  # canonical (ABCDEFGHJK); shown_code() for people
+    key: str  # the teacher key: shown once, never stored
+
+
+class Classroom:
+    def __init__(self, path: str | Path, lessons=None, answer_limit: Limit = ANSWER_LIMIT,
+                 class_limit: Limit = CLASS_LIMIT):
+        self.path, self.lessons = Path(path), dict(lessons or LESSONS)
+        self.answers, self.classes = RateLimiter(answer_limit), RateLimiter(class_limit)
+        self._store, self._lock = None, threading.Lock()
+
+    @property
+    def store(self) -> ClassStore:
+        with self._lock:
+            if self._store is None:
+                try:
+                    self._store = ClassStore(self.path, {k: len(v.choices) for k, v in self.lessons.items()})
+                except (OSError, sqlite3.Error) as exc:
+                    log.exception("class database %s cannot be opened", self.path)
+                    raise ClassError(f"Classes are not available on this server: its class database cannot be "
+                                     f"opened ({type(exc).__name__}).") from exc
+            return self._store
+
+    def create_class(self, session: str) -> NewClass:
+        if not self.classes.allow(session):
+            raise ClassError("You have made several classes in the last hour: please use one of them, or try later.")
+        return NewClass(*self._safely(self.store.create_class))
+
+    def student_class(self, text) -> str:
+        """The canonical code of a student link's `class=`; ClassError when malformed or unknown."""
+        code = class_code(text)
+        if not self._safely(self.store.class_exists, code):
+            raise ClassError(NO_CLASS)
+        return code
+
+    def share_prediction(self, code: str, lesson: str, session: str, answer: int) -> str:
+        """Store the prediction; the line the student reads under the question."""
+        if not self.answers.allow(session):
+            return "⚠️ Too many answers from this page in a minute: this one was not shared. Wait a moment."
+        outcome = self._safely(self.store.record_prediction, code, lesson, session, answer)
+        if outcome == KEPT_FIRST:
+            return ("Your class keeps your **first** prediction for this lesson: a second one, made after seeing a "
+                    "run, would not be a prediction.")
+        said = "shared" if outcome == STORED else "already shared"
+        return f"✓ Your prediction is {said} anonymously with class {shown_code(code)}."
+
+    def share_shown(self, code: str, lesson: str, session: str, shown: int | None) -> bool:
+        """What the student's run showed, beside their prediction (not rate-limited: one per stored
+        prediction and run)."""
+        return self._safely(self.store.record_shown, code, lesson, session, shown)
+
+    def report(self, key) -> ClassReport | None:
+        """The class a teacher key opens, counted; None for any key that opens none."""
+        code = self._safely(self.store.class_for_key, key)
+        if code is None:
+            return None
+        rows = self._safely(self.store.answer_counts, code)
+        return class_report(code, rows, self._safely(self.store.student_count, code), self.lessons)
+
+    def delete_class(self, key) -> int | None:
+        """Delete the class a teacher key opens and its answers: how many answers went (None: no class)."""
+        return self._safely(self.store.delete_class, key)
+
+    def _safely(self, call, *args):
+        """A database failure (disk full, locked past the busy timeout) as a message, logged in full."""
+        try:
+            return call(*args)
+        except sqlite3.Error as exc:
+            log.exception("class database %s failed", self.path)
+            raise ClassError(f"The class database could not be used just now ({type(exc).__name__}): "
+                             "please try again.") from exc
