@@ -207,11 +207,12 @@ class Run:
             self.model.load_state_dict(history.best_state)
         prediction = self.predict()
         metrics = evaluate(self.signal.as_grid(prediction), self.signal.as_grid(), self.signal.kind)
+        diagnostics = (self.schedule.run(enabled_diagnostics(self.config), self.model, self.signal, prediction, step)
+                       if diagnose else {})
+        # after the final diagnostics: they are the run's own work, counted as every earlier one is
         elapsed = time.perf_counter() - start
         metrics.update(seconds=elapsed, steps=step, best_step=self.best_step, params=self.num_parameters,
                        steps_per_s=step / max(elapsed, 1e-9), float32_limit_psnr=self.float32_limit_psnr(prediction))
-        diagnostics = (self.schedule.run(enabled_diagnostics(self.config), self.model, self.signal, prediction, step)
-                       if diagnose else {})
         return Snapshot(step=step, total_steps=self.config.steps, loss=self.best_loss,
                         psnr=metrics["psnr"], best_psnr=metrics["psnr"], best_step=self.best_step,
                         elapsed=elapsed, steps_per_s=metrics["steps_per_s"], lr=lr, prediction=prediction,

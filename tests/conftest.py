@@ -6,6 +6,9 @@ import torch
 
 # Keep CPU runs predictable on the 2-core CI machine.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Under pytest-xdist (two workers) each worker gets one torch thread: two busy threads on two cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -13,9 +13,9 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 # Distributions that only the tests, the notebook UI or optional extras need.
-DEV_ONLY = {"pytest", "playwright", "jupyterlab", "notebook", "nbclient", "nbformat", "ipykernel", "ray", "pyarrow"}
+DEV_ONLY = {"pytest", "pytest-xdist", "playwright", "jupyterlab", "notebook", "nbclient", "nbformat", "ipykernel", "ray", "pyarrow"}
 # Their top-level modules, blocked in the runtime check below.
-DEV_MODULES = ["pytest", "_pytest", "playwright", "jupyterlab", "notebook", "nbclient", "nbformat", "ipykernel",
+DEV_MODULES = ["pytest", "_pytest", "xdist", "playwright", "jupyterlab", "notebook", "nbclient", "nbformat", "ipykernel",
                "ray", "pyarrow"]
 
 
