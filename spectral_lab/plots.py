@@ -363,8 +363,8 @@ def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
     return FigureSpec(title, panels, rows=rows, height=grid_height(len(rows), 250))
 
 
-BAND_CAPTION = ("Δ = √(Σ|F[fit] − F[target]|² / Σ|F[target]|²) per band (after IGA Eq. 7) · dark: not yet learned · "
-                "bright: learned · grey: no target energy (< 0.1% of the busiest band's)")
+# short enough for a lesson's half-width panel (the formula is in the glossary, "Symbols, in words")
+BAND_CAPTION = "Δ per band (IGA Eq. 7) · dark: not yet learned · bright: learned · grey: no target energy there"
 
 
 def band_error_figure(histories, title: str = "Relative error per frequency band over training",

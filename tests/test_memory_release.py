@@ -63,7 +63,7 @@ def test_a_closed_tab_leaves_nothing_of_its_session_behind():
     app_lessons.on_pick("ntk", request)
     assert "closing" in app_lessons.CONTEXT.generations and "closing" in app_lab.FOLDERS
     del live, updates
-    app_lab.on_unload(request)  # the page's unload event
+    session_end.on_unload(request)  # the page's unload event
     gc.collect()
     assert [r() for r in refs] == [None] * len(refs)  # the comparison, its signal and views: gone
     assert "closing" not in app_lab.FINISHED and "closing" not in app_lab.FOLDERS
@@ -71,7 +71,7 @@ def test_a_closed_tab_leaves_nothing_of_its_session_behind():
     assert not any(os.path.exists(folder) for folder in folders)  # its downloads' temp folder
     assert app_lab.SESSIONS.running("closing") is None
     assert app_lab.FINISHED.get("staying") is not None  # the other visitor keeps theirs
-    app_lab.on_unload(FakeRequest("staying"))
+    session_end.on_unload(FakeRequest("staying"))
     after = session_end.held()
     assert (after["lab_comparisons"], after["lab_folders"]) == (before["lab_comparisons"], before["lab_folders"])
 
@@ -80,7 +80,7 @@ def test_a_run_still_queued_when_its_tab_closes_never_starts():
     request = FakeRequest("gone-while-queued", TINY)
     values = app_lab.on_load(request)[:len(app_lab.CONTROL_FIELDS) + 1]
     app_lab.on_queue(request)
-    app_lab.on_unload(request)  # closed before the queue reached the run
+    session_end.on_unload(request)  # closed before the queue reached the run
     updates = list(app_lab.on_train(request, None, [], "each", False, *values))
     assert "Cancelled" in updates[-1][app_lab.ui.status]
     assert "gone-while-queued" not in app_lab.FINISHED and session_end.held()["train_queued"] == 0
@@ -106,7 +106,7 @@ def test_an_evicted_replay_says_so_in_one_line_on_every_replay_control():
     finally:
         budget.limit = limit
         for session in ("old-run", "new-run"):
-            app_lab.on_unload(FakeRequest(session))
+            session_end.on_unload(FakeRequest(session))
 
 
 def test_replays_evict_the_least_recently_used_finished_one_never_a_running_one():

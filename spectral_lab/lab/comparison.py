@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -24,28 +23,10 @@ from ..train import pick_device
 from . import status
 from .estimate import RATES
 from .figures import ComparisonFigures, to_audio
+from .frame import Frame
 from .method_view import MethodView
 from .replay import prediction_limit, view_at
 from .stream import Update, train_stream, user_message
-
-
-@dataclass
-class Frame:
-    """What changed in the UI at one moment. None = leave that panel as it is."""
-
-    status: str
-    curves: plots.FigureSpec | None = None
-    table: list[dict] | None = None
-    gallery: list[tuple[np.ndarray, str]] | None = None  # images: target + one per method, upscaled
-    reconstruction: plots.FigureSpec | None = None  # 1D / audio: small multiples of target and fits
-    audio: dict[int, tuple[tuple[int, np.ndarray], str]] | None = None  # slot -> ((rate, int16), label)
-    ntk: plots.FigureSpec | None = None
-    errors: plots.FigureSpec | None = None
-    bands: plots.FigureSpec | None = None
-    details: tuple[plots.FigureSpec | None, plots.FigureSpec | None] | None = None  # (activations, kernel)
-    done: bool = False
-    outcome: str = ""  # on the last frame: finished | stopped | diverged | failed
-    step: int = 0
 
 
 HEAVY_PANELS = ("reconstruction", "ntk", "errors", "bands", "details")

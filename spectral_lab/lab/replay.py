@@ -24,6 +24,7 @@ import numpy as np
 
 from ..metrics import psnr_from_mse
 from .budget import ByteBudget
+from .frame import Frame
 from .recordings import size_of
 
 HISTORY_LIMIT = 50  # checkpoints per method and kind
@@ -157,8 +158,6 @@ class ReplayGone:
         setattr(self.comparison, name, value)
 
     def frame_at(self, step: int, panels=None):
-        from .comparison import Frame
-
         return Frame(status=REPLAY_GONE, step=step)
 
 

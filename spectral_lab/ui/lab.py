@@ -500,11 +500,6 @@ def release(session: str) -> None:
     FOLDERS.remove(session)
 
 
-def on_unload(request: gr.Request):
-    """The tab closed: everything it owned, in every tab, released (ui/session_end.py)."""
-    from spectral_lab.ui.session_end import on_unload as release_all
-
-    release_all(request)
 
 
 def _clear_outputs() -> dict:

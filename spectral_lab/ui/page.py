@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from spectral_lab.lab import device_label
-from spectral_lab.ui import lab, lessons, nern, teacher
+from spectral_lab.ui import lab, lessons, nern, session_end, teacher
 from spectral_lab.ui.widgets import CONCURRENCY, DEVICE, LIMITS, PRIVATE, RUNS, SESSIONS
 
 
@@ -34,7 +34,7 @@ def build_demo() -> gr.Blocks:
         _load_lesson(demo, lesson_ui)
         lab.wire(demo, lab_parts)
         _load_cnn_link(demo, nern_ui)
-        demo.unload(lab.on_unload)
+        demo.unload(session_end.on_unload)
     return demo
 
 

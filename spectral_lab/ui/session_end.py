@@ -47,7 +47,7 @@ def release(session: str, collect: bool = True) -> None:
 
 
 def on_unload(request: gr.Request) -> None:
-    """Gradio's unload event: the browser tab closed. (The page wires lab.on_unload, which calls this.)"""
+    """Gradio's unload event: the browser tab closed (ui/page.py wires it)."""
     session = session_key(request)
     release(session)
     CLOSED_TABS.closed(session, gradio_states(request))
