@@ -364,7 +364,7 @@ def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
 
 
 # short enough for a lesson's half-width panel (the formula is in the glossary, "Symbols, in words")
-BAND_CAPTION = "Δ per band (IGA Eq. 7) · dark: not yet learned · bright: learned · grey: no target energy there"
+BAND_CAPTION = "Δ per band (after IGA Eq. 7) · dark: not yet learned · bright: learned · grey: no target energy there"
 
 
 def band_error_figure(histories, title: str = "Relative error per frequency band over training",
