@@ -28,6 +28,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from .stepper import capture_step_graphs
+
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which every serial run uses
 SCHEDULE_KINDS = ("step", "drop", "exp", "constant")
 
@@ -192,31 +194,15 @@ class BatchedStepper:
         return {key: stacked[key][run].detach().clone() for key in keys if key in stacked}
 
     def _capture(self) -> None:
-        """FastStepper._capture's recipe: warm up on a side stream, capture both halves, then put the
-        parameters, moments and counters back, so the runs start as eager ones would."""
-        saved = [p.detach().clone() for p in self.params.values()]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                self._zero_grad()
-                self._forward_backward()
-                self._update()
-        torch.cuda.current_stream().wait_stream(side)
-        self._zero_grad()
-        forward_graph, update_graph = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
-        with torch.cuda.graph(forward_graph):
-            self.prediction = self._forward_backward()
-        with torch.cuda.graph(update_graph, pool=forward_graph.pool()):
-            self._update()
-        with torch.no_grad():
-            for parameter, value in zip(self.params.values(), saved):
-                parameter.copy_(value)
+        """FastStepper's recipe (stepper.capture_step_graphs); the moments, counters and rates reset."""
+        def reset() -> None:
             self.optimiser.reset()
             self.step_index.zero_()
             self.rates.copy_(self.schedule.rates(0))
             self.loss_buffer.zero_()
-        self._graphs = (forward_graph, update_graph)
+
+        self.prediction, self._graphs = capture_step_graphs(list(self.params.values()), self._zero_grad,
+                                                            self._forward_backward, self._update, reset)
 
     def close(self) -> None:
         self._graphs = None

@@ -180,6 +180,33 @@ class EagerStepper:
         pass
 
 
+def capture_step_graphs(parameters: list, zero_grad, forward_backward, update, reset) -> tuple:
+    """Capture a step's two halves as CUDA graphs (FastStepper, batched_step.BatchedStepper): warm up
+    on a side stream (allocates the optimiser's state and autograd's buffers), capture forward+backward
+    and the update into one memory pool, then put `parameters` back and call `reset()` (moments,
+    counters), so training starts where an eager run would. Returns (the captured prediction, graphs)."""
+    saved = [p.detach().clone() for p in parameters]
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            zero_grad()
+            forward_backward()
+            update()
+    torch.cuda.current_stream().wait_stream(side)
+    zero_grad()  # backward in the graph allocates the .grad it then overwrites
+    forward_graph, update_graph = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+    with torch.cuda.graph(forward_graph):
+        prediction = forward_backward()
+    with torch.cuda.graph(update_graph, pool=forward_graph.pool()):
+        update()
+    with torch.no_grad():
+        for parameter, value in zip(parameters, saved):
+            parameter.copy_(value)
+        reset()
+    return prediction, (forward_graph, update_graph)
+
+
 class FastStepper:
     """Static-buffer step with Adam on a tensor learning rate; captured as CUDA graphs on CUDA, or
     its forward and backward compiled by torch.compile (`use_compile`)."""
@@ -221,26 +248,8 @@ class FastStepper:
         self.lr_tensor.copy_(self.base_lr * schedule_factor(self.config, self.step_index.double()))
 
     def _capture(self) -> None:
-        """Warm up (allocates Adam's state and the autograd graph), capture, then restore the
-        parameters and optimiser state in place, so the run starts exactly as an eager one."""
-        saved = [p.detach().clone() for p in self.model.parameters()]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                self.optimizer.zero_grad(set_to_none=True)
-                self._forward_backward()
-                self._update()
-        torch.cuda.current_stream().wait_stream(side)
-        self.optimizer.zero_grad(set_to_none=True)  # backward in the graph allocates the .grad it then overwrites
-        forward_graph, update_graph = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
-        with torch.cuda.graph(forward_graph):
-            self.prediction = self._forward_backward()
-        with torch.cuda.graph(update_graph, pool=forward_graph.pool()):
-            self._update()
-        with torch.no_grad():
-            for param, value in zip(self.model.parameters(), saved):
-                param.copy_(value)
+        """Captured as graphs, then parameters and Adam's state restored: the run starts as an eager one."""
+        def reset() -> None:
             for state in self.optimizer.state.values():
                 for value in state.values():
                     if isinstance(value, torch.Tensor):
@@ -248,7 +257,10 @@ class FastStepper:
             self.step_index.zero_()
             self.lr_tensor.fill_(self.base_lr)
             self.loss_buffer.zero_()
-        self._graphs = (forward_graph, update_graph)
+
+        self.prediction, self._graphs = capture_step_graphs(
+            list(self.model.parameters()), lambda: self.optimizer.zero_grad(set_to_none=True),
+            self._forward_backward, self._update, reset)
 
     def forward_backward(self, step: int) -> torch.Tensor:
         if self._graphs is not None:
@@ -301,6 +313,6 @@ def zero_gpu() -> bool:
     return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
 
-__all__ = ["FAST_MODES", "STEP_MODES", "COMPILE_MIN_WORK", "COMPILE_MIN_STEPS", "TF32_NOTE", "adam_options", "compile_blocker",
-           "fast_path_plan", "step_note", "step_workload", "schedule_factor", "make_scheduler", "make_stepper",
+__all__ = ["FAST_MODES", "STEP_MODES", "COMPILE_MIN_WORK", "COMPILE_MIN_STEPS", "TF32_NOTE", "adam_options", "capture_step_graphs", "compile_blocker",
+           "capture_step_graphs", "fast_path_plan", "step_note", "step_workload", "schedule_factor", "make_scheduler", "make_stepper",
            "EagerStepper", "FastStepper", "matmul_precision", "zero_gpu"]
