@@ -9,13 +9,15 @@ One job per module:
     uploads     a built-in signal or an uploaded file, checked
     stream      the training stream (host data only), methods round-robin
     comparison  what the UI shows while methods train: updates -> Frames at the UI's pace
+    pacing      which heavy panels and audio players a frame carries next
     method_view one method's panels now and its capped history (replay)
     figures     what the panels draw, and the downloads
     status      the words: status line, final summary, results table
     replay      any step of a finished or running comparison; the GIF
     sessions    which comparison a browser has running or queued
 """
-from .comparison import HEAVY_PANELS, Frame, LiveComparison, device_label
+from .comparison import Frame, LiveComparison, device_label
+from .pacing import HEAVY_PANELS
 from .figures import rows_to_csv, to_audio, upscale
 from .method_view import MethodView
 from .limits import AppLimits, check_limits

@@ -3,8 +3,9 @@
 `LiveComparison.frames()` iterates the training stream, folds each update into its method's view
 (method_view.py) and turns updates into `Frame`s at the UI's pace: light panels (status, curves,
 table) at most `curve_hz` times a second, heavy ones (reconstructions, eNTK, error maps, bands,
-details) at most `heavy_hz`, and only the panels whose data changed. What the panels draw is
-figures.py's job, the words status.py's, the replay's history replay.py's.
+details) at most `heavy_hz`, and only the panels whose data changed. Which of those go next is
+pacing.py's job, what the panels draw figures.py's, the words status.py's, the replay's history
+replay.py's.
 """
 from __future__ import annotations
 
@@ -25,15 +26,13 @@ from .estimate import RATES
 from .figures import ComparisonFigures, to_audio
 from .frame import Frame
 from .method_view import MethodView
+from .pacing import HEAVY_PANELS, PanelPacer
 from .replay import prediction_limit, view_at
 from .stream import Update, train_stream, user_message
 
-
-HEAVY_PANELS = ("reconstruction", "ntk", "errors", "bands", "details")
 # One heavy panel per frame, one frame a second: each panel redraws every few seconds and no frame
 # keeps the browser's main thread busy for long (bench/bench_browser.py).
 HEAVY_PANELS_PER_FRAME = 1
-AUDIO_EVERY = 5.0  # seconds between re-encodings of a method's audio player while it trains
 
 
 class LiveComparison:
@@ -56,11 +55,8 @@ class LiveComparison:
         self.failure = ""
         self.started = time.perf_counter()
         self._stop = threading.Event()
-        self._dirty: set[str] = set()
-        self.panels = tuple(p for p in HEAVY_PANELS if p in panels)  # the heavy panels this view draws
-        self._heavy_order = list(self.panels)  # least recently sent first
-        self._audio_dirty: set[int] = set()
-        self._audio_sent: dict[int, float] = {}
+        self.pacer = PanelPacer(panels)
+        self.panels = self.pacer.panels  # the heavy panels this view draws
         self.replay_step: int | None = None  # a step the user scrubbed to: live frames leave the panels alone
         self.x_axis = "step"  # the curves' x axis: "step" or "seconds"
         self._prediction_limit = prediction_limit(signal.values.size, len(self.methods))
@@ -74,11 +70,6 @@ class LiveComparison:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
-
-    def _mark(self, panel: str) -> None:
-        """A heavy panel's data changed: due for the next frame (if this view draws it)."""
-        if panel in self.panels:
-            self._dirty.add(panel)
 
     def view(self, method: str) -> MethodView:
         return next(v for v in self.views if v.method == method)
@@ -98,7 +89,7 @@ class LiveComparison:
             for update in stream:
                 table_changed = self._apply(update)
                 now = time.perf_counter()
-                heavy_due = bool(self._dirty or self._audio_dirty) and (
+                heavy_due = self.pacer.anything_due and (
                     now - last_heavy >= 1.0 / self.heavy_hz or table_changed)
                 if now - last_light < 1.0 / self.curve_hz and not heavy_due and not table_changed:
                     continue
@@ -122,7 +113,7 @@ class LiveComparison:
         each streamed frame's diff to the previous frame's objects in place, so a panel sent in one
         frame and skipped in the next is erased before a busy page has drawn it (seen in CI: a
         final eNTK or a method's detail never shown). Nothing follows this frame."""
-        self._dirty.update(self.panels)
+        self.pacer.mark_all()
         self.replay_step = None  # the last frame shows the end
         frame = Frame(status=self.status_line(final=True), curves=self.curves_figure(), table=self.table(),
                       step=self._current_step(), done=True, outcome=self.outcome())
@@ -141,7 +132,7 @@ class LiveComparison:
             view.status, view.note, view.total_steps = "running", update.note, self.config.steps
             if self.selected is None or self.view(self.selected).status in ("waiting",):
                 self.selected = view.method
-            self._mark("details")
+            self.pacer.mark("details")
             return True
         if update.event == "failed":
             view.status, view.message = "failed", update.note
@@ -149,11 +140,11 @@ class LiveComparison:
             return True
         changed = view.apply(update.snapshot, update.row, self._prediction_limit)
         if "audio" in changed:
-            self._audio_dirty.add(view.index)
+            self.pacer.mark_audio(view.index)
         for panel in changed & set(HEAVY_PANELS):
-            self._mark(panel)
+            self.pacer.mark(panel)
         if "done" in changed:
-            self._dirty.update(self.panels)
+            self.pacer.mark_all()
             if view.status == "finished" and update.row:  # this server's measured rate, for later estimates
                 RATES.observe(view.method, self.device_type, self.signal.num_points, update.row.get("params", 0),
                               update.row.get("steps/s", 0.0))
@@ -220,59 +211,28 @@ class LiveComparison:
         views = [view_at(v, step) for v in self.views]
         frame = Frame(status="", curves=self.curves_figure(marker=step), step=step)
         for name in (p for p in self.panels if panels is None or p in panels):
-            self._fill_panel(frame, name, views)
+            self.figures.fill(frame, name, views, self.selected)
         return frame
 
     def _fill_heavy(self, frame: Frame, limit: int | None = None) -> int:
-        """Put up to `limit` of the changed heavy panels into `frame`, the least recently sent first
-        (the rest stay due for the next frame); returns how many were put. Panels with nothing to
-        show yet count as sent."""
+        """Put up to `limit` of the due heavy panels into `frame`, the least recently sent first
+        (the rest stay due for the next frame), and the due audio players; returns how many panels
+        were put. A panel with nothing to show yet counts as sent, not against the limit."""
         filled = 0
-        for name in list(self._heavy_order):
+        for name in self.pacer.due():
             if limit is not None and filled >= limit:
                 break
-            if name not in self._dirty:
-                continue
-            self._dirty.discard(name)
-            self._heavy_order.remove(name)
-            self._heavy_order.append(name)  # now the most recently sent
-            filled += self._fill_panel(frame, name)
+            self.pacer.sent(name)
+            filled += self.figures.fill(frame, name, self.views, self.selected)
         if self.signal.kind == "audio" and not frame.done:
             frame.audio = self._audio_updates()
         return filled
 
-    def _fill_panel(self, frame: Frame, name: str, views=None) -> bool:
-        """One heavy panel of `views` (default: the live ones) into `frame`; False when it has
-        nothing to show yet."""
-        views = views or self.views
-        if name == "reconstruction":
-            if not any(v.prediction is not None for v in views):
-                return False
-            if self.signal.kind == "image":
-                frame.gallery = self.gallery(views)
-            else:
-                frame.reconstruction = self.reconstruction_spec(views)
-            return True
-        if name == "details":
-            if self.selected is None:
-                return False
-            frame.details = self.details(self.selected, views)
-            return True
-        spec = {"ntk": self.figures.ntk, "errors": self.figures.errors, "bands": self.figures.bands}[name](views)
-        setattr(frame, name, spec)
-        return spec is not None
-
-    def _audio_updates(self, force: bool = False, every: float = AUDIO_EVERY) -> dict:
-        """Players are re-encoded at most every `every` seconds per method (and when it finishes)."""
-        out, now = {}, time.perf_counter()
-        for index in sorted(self._audio_dirty):
-            view = self.views[index]
-            finished = view.status not in ("running", "waiting", "tuning")
-            if force or finished or now - self._audio_sent.get(index, -float("inf")) >= every:
-                out[index] = (to_audio(self.signal, view.prediction), view.label)
-                self._audio_sent[index] = now
-                self._audio_dirty.discard(index)
-        return out
+    def _audio_updates(self, force: bool = False) -> dict:
+        """The players due now, re-encoded: slot -> ((rate, int16 samples), label)."""
+        finished = {v.index for v in self.views if v.status not in ("running", "waiting", "tuning")}
+        return {index: (to_audio(self.signal, self.views[index].prediction), self.views[index].label)
+                for index in self.pacer.take_audio(finished, force)}
 
 
 def device_label() -> str:

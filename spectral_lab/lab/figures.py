@@ -42,6 +42,26 @@ class ComparisonFigures:
                       if v.elapsed), default=None)
         return plots.psnr_figure(curves, "PSNR and loss, one line per method", x_unit=x_axis, marker=at)
 
+    def fill(self, frame, name: str, views, selected: str | None) -> bool:
+        """One heavy panel (pacing.HEAVY_PANELS) of `views` into `frame`, details of the `selected`
+        method; False when it has nothing to show yet."""
+        if name == "reconstruction":
+            if not any(v.prediction is not None for v in views):
+                return False
+            if self.signal.kind == "image":
+                frame.gallery = self.gallery(views)
+            else:
+                frame.reconstruction = self.reconstruction(views)
+            return True
+        if name == "details":
+            if selected is None:
+                return False
+            frame.details = self.details(next(v for v in views if v.method == selected))
+            return True
+        spec = {"ntk": self.ntk, "errors": self.errors, "bands": self.bands}[name](views)
+        setattr(frame, name, spec)
+        return spec is not None
+
     @staticmethod
     def kernels(views) -> dict:
         return {v.method: dict(v.ntk) for v in views if v.ntk}
