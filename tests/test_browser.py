@@ -7,30 +7,17 @@ generous ceiling, never a fixed sleep.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+from served_app import ARTIFACTS, CHROMIUM, headless_chromium, served_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -47,40 +34,16 @@ def cpu_hogs():
 
 @pytest.fixture(scope="module")
 def app_url(cpu_hogs):
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "SPECTRAL_LAB_CONCURRENCY": "2",
-           "SPECTRAL_LAB_MAX_STEPS": "100000",  # a long run of a tiny network: cheap to stop
-           "OMP_NUM_THREADS": "1"}  # beside the two busy loops, one torch thread (two spin against them)
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "app.log", "w")
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                pytest.fail(f"app did not start; see {ARTIFACTS / 'app.log'}")
-            time.sleep(0.5)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    # a long run of a tiny network is cheap to stop; beside the busy loop, one torch thread (two spin against it)
+    with served_app("app.log", SPECTRAL_LAB_CONCURRENCY="2", SPECTRAL_LAB_MAX_STEPS="100000",
+                    OMP_NUM_THREADS="1") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with headless_chromium(playwright_api) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(autouse=True)

@@ -223,7 +223,7 @@ def test_reproduce_without_its_data_exits_2_naming_where_it_looked(tmp_path, cap
     empty.mkdir()
     assert main(["reproduce", "winner-table1", "--data", str(empty), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert f"no file of winner-table1 (tetris.wav" in err and str(empty) in err
+    assert "no file of winner-table1 (tetris.wav" in err and str(empty) in err
     assert not (tmp_path / "o").exists()  # nothing written: no results.csv named and never made
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from spectral_lab import METHODS, ConfigError, Run, RunConfig, build_model, load_signal, run_to_end
+from spectral_lab import METHODS, ConfigError, Run, RunConfig, load_signal, run_to_end
 from spectral_lab.diagnostics import relative_error_at
 from spectral_lab.methods import build_model, count_parameters
 from spectral_lab.modifiers import (check_full_rank, describe_modifiers, fold_fourier_layers, group_points,

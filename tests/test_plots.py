@@ -24,7 +24,7 @@ def finished_runs(request):
 
 
 def _figures(runs):
-    (run, snapshots), kernels, maps, bands, predictions = runs["siren2"], {}, {}, {}, {}
+    (run, _), kernels, maps, bands, predictions = runs["siren2"], {}, {}, {}, {}
     for method, (r, s) in runs.items():
         kernels[method] = {"init": s[0].diagnostics["ntk"], "now": r.final.diagnostics["ntk"]}
         maps[method] = r.final.diagnostics["error_map"]
