@@ -16,6 +16,14 @@ The stream as a visitor meets it (issue 26, item 3): time from Train to the firs
 second, the whole run, and the diagnostics' share of it, for the 3-method image preset and a
 6-method comparison at `--size`² (on a CPU the default 64). Targets on an H200: first frame < 0.5 s,
 diagnostics ≤ 10 %, the 3-method image preset in < 5 s (unmeasured here: no GPU).
+
+    python bench/bench_app.py --latency --through-app [--size 256]
+
+The same three numbers through the real server: the app launched in this process on a free port,
+driven by gradio_client through its `/train_link` endpoint (the Train button's stream, from a
+share link's settings): first frame = the first update after the one that clears the panels,
+updates a second as the client receives them (figures as JSON, images and audio as files), and
+the diagnostics' share read from the server's own comparison of that session.
 """
 from __future__ import annotations
 
@@ -48,6 +56,13 @@ def send(frame) -> None:
             sf.write(io.BytesIO(), wave, rate, format="WAV")
 
 
+def report(label: str, first: float, frames: int, total: float, views, outcome: str) -> None:
+    diagnostics = sum(v.diagnostics_seconds for v in views)
+    seconds = sum(v.metrics.get("seconds", 0.0) for v in views) or total
+    print(f"  {label}: first frame {first:.2f} s, {frames / total:.1f} frames/s, total {total:.1f} s, diagnostics "
+          f"{100 * diagnostics / seconds:.0f} % of training ({outcome})", flush=True)
+
+
 def latency(config, methods: list[str], label: str) -> None:
     """Train → first frame, frames/s, total seconds and the diagnostics' share, one comparison."""
     signal = load_ui_signal(config, None, AppLimits())
@@ -59,18 +74,49 @@ def latency(config, methods: list[str], label: str) -> None:
         send(frame)
         frames += 1
         first = first if first is not None else time.perf_counter() - pressed
+    report(label, first, frames, time.perf_counter() - pressed, live.views, live.outcome())
+
+
+def through_app(client, config, methods: list[str], label: str) -> None:
+    """The same comparison through the server: Train (as `/train_link`) → updates at the client."""
+    from spectral_lab.lab import share_query
+    from spectral_lab.ui import lab as lab_tab
+
+    pressed = time.perf_counter()
+    first, frames, cleared, status = None, 0, False, ""
+    for update in client.submit(share_query(config, methods), api_name="/train_link"):
+        status = update[0] or status
+        if cleared:
+            frames += 1
+            first = first if first is not None else time.perf_counter() - pressed
+        cleared = cleared or update[1] is None  # the update that clears the panels comes just before the frames
     total = time.perf_counter() - pressed
-    diagnostics = sum(v.diagnostics_seconds for v in live.views)
-    seconds = sum(v.metrics.get("seconds", 0.0) for v in live.views) or total
-    print(f"  {label}: first frame {first:.2f} s, {frames / total:.1f} frames/s, total {total:.1f} s, diagnostics "
-          f"{100 * diagnostics / seconds:.0f} % of training ({live.outcome()})", flush=True)
+    live = lab_tab.FINISHED.get(client.session_hash)
+    if live is None or first is None:
+        raise SystemExit(f"  {label}: no run came back through the server ({status})")
+    report(label + " through the app", first, frames, total, live.views, live.outcome())
 
 
-def latency_report(size: int) -> None:
+def latency_report(size: int, via_app: bool = False) -> None:
     config, methods = parse_share_query(PRESETS["Image: ReLU vs SIREN vs SPDER"].query)
-    latency(config.replace(image_size=size), methods, f"image preset, 3 methods at {size}²")
     six = ["relu", "relu_pe", "siren", "siren2", "spder", "finer"]
-    latency(config.replace(image_size=size), six, f"6 methods at {size}²")
+    comparisons = [(methods, f"image preset, 3 methods at {size}²"), (six, f"6 methods at {size}²")]
+    if not via_app:
+        for chosen, label in comparisons:
+            latency(config.replace(image_size=size), chosen, label)
+        return
+    from gradio_client import Client
+
+    from spectral_lab.ui import CSS, build_demo
+
+    demo = build_demo()
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, css=CSS, quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        for chosen, label in comparisons:
+            through_app(client, config.replace(image_size=size), chosen, label)
+    finally:
+        demo.close()
 
 
 def main() -> None:
@@ -81,10 +127,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--latency", action="store_true", help="the stream as a visitor meets it (issue 26)")
     parser.add_argument("--size", type=int, default=None, help="--latency: image side [256 on CUDA, 64 on CPU]")
+    parser.add_argument("--through-app", action="store_true",
+                        help="--latency through the real server (gradio_client, /train_link)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.latency:
-        latency_report(args.size or (256 if torch.cuda.is_available() else 64))
+        latency_report(args.size or (256 if torch.cuda.is_available() else 64), args.through_app)
         return
     config, methods = parse_share_query(PRESETS[args.preset].query)
     if args.steps:

@@ -130,6 +130,24 @@ def test_batched_runs_end_as_their_serial_runs():
         assert set(mine.summary_row()) == set(alone.summary_row()) and "batched" in mine.step_note
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_cuda_batch_in_graphs_ends_as_its_serial_runs():
+    # the batched fast path (one capture recipe with the serial one: stepper.capture_step_graphs)
+    signal = make_synthetic("sines", length=4096)
+    configs = _configs(device="cuda", fast="on", steps=200, width=64, depth=3)
+    serial, _ = _serial(configs, signal)
+    runs = [Run(c, signal) for c in configs]
+    batch = RunBatch(runs)
+    assert batch.use_graphs
+    for _ in batch:
+        pass
+    for alone, mine in zip(serial, runs):
+        assert mine.final.status == "finished" == alone.final.status
+        assert abs(mine.final.metrics["psnr"] - alone.final.metrics["psnr"]) < 0.05
+        assert "CUDA graphs" in mine.step_note
+
+
 def test_a_diverging_run_ends_alone_with_the_serial_message_and_the_others_go_on():
     def spoil(runs):
         with torch.no_grad():

@@ -126,6 +126,7 @@ def test_eigenvalue_decay_rff_slowest_pe_between_plain_fastest(signal_kind):
     assert tail["relu"] < tail["relu_pe"] < tail["relu_rff"], tail
 
 
+@pytest.mark.gpu
 def test_ntk_of_a_cuda_model_comes_back_as_host_numpy():
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")

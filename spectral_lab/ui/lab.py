@@ -118,6 +118,20 @@ def on_autorun(request: gr.Request, *inputs):
     yield from on_train(request, *inputs)
 
 
+def on_train_link(link: str, request: gr.Request):
+    """Train from a share link's query (`signal=camera&methods=relu,siren`), streamed as the Train
+    button streams it: the `/train_link` endpoint (undocumented), through which a bench drives
+    the server with gradio_client (bench/bench_app.py --latency --through-app). A setting the
+    link cannot apply refuses the whole run: a script asked for exactly these settings."""
+    query = (link or "").split("?", 1)[-1]
+    config, methods, dropped = parse_link(query, LIMITS)
+    if dropped:
+        yield {ui.status: "⚠️ Not trained: " + "; ".join(dropped)}
+        return
+    yield {ui.status: on_queue(request)}
+    yield from on_train(request, None, [], "each", share_tune(query), *_values_from(config, methods))
+
+
 # `?hide=` (a teacher's link, as TF Playground's *_hide): what each name hides
 HIDEABLE = {"presets": ("preset", "preset_note"), "upload": ("upload",), "methods": ("methods", "method_info"),
             "steps": ("steps",), "controls": ("accordions",), "share": ("share",), "families": ("families",)}
@@ -561,6 +575,7 @@ def _choose_and_run(parts: SimpleNamespace) -> None:
         parts.stop = gr.Button("Stop", variant="stop", elem_id="stop-button", min_width=80)
         parts.reset = gr.Button("Reset", elem_id="reset-button", min_width=80)
     parts.status = gr.Markdown("Press **Train**.", elem_id="status")
+    parts.api_link = gr.Textbox(visible=False)  # the /train_link endpoint's input (no one sees it)
     parts.preset_note = gr.Markdown(PRESETS[DEFAULT_PRESET].explanation, elem_id="preset-note")
 
 
@@ -776,6 +791,8 @@ def _wire_runs(parts: SimpleNamespace) -> None:
                       parts.bands, parts.activations, parts.kernel, parts.replay]
     parts.train.click(on_queue, None, parts.status, queue=False, **PRIVATE).then(
         on_train, parts.edit_inputs, parts.train_outputs, **RUNS, **PRIVATE)
+    parts.api_link.submit(on_train_link, parts.api_link, parts.train_outputs, api_name="train_link",
+                          api_visibility="undocumented", **RUNS)
     parts.stop.click(on_stop, None, parts.status, queue=False, **PRIVATE)
     parts.export.click(on_export, None, parts.downloads, **PRIVATE)
     parts.details_choice.input(on_details, parts.details_choice, [parts.activations, parts.kernel], queue=False,

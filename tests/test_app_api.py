@@ -1,0 +1,43 @@
+"""The app's one training endpoint for scripts (`/train_link`, undocumented): a share link's
+settings trained and streamed through the real server as the Train button streams them, driven by
+gradio_client as bench/bench_app.py --latency --through-app drives it (issue 26, item 3)."""
+import pytest
+
+from served_app import served_app
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with served_app("app-api.log", SPECTRAL_LAB_CALIBRATE="0", SPECTRAL_LAB_CONCURRENCY="1",
+                    OMP_NUM_THREADS="1") as url:
+        yield gradio_client.Client(url, verbose=False)
+
+
+def test_a_link_trains_through_the_server_frame_by_frame(client):
+    updates = list(client.submit("?signal=camera&image_size=16&methods=relu,siren&steps=40&seed=0",
+                                 api_name="/train_link"))
+    statuses = [update[0] for update in updates]
+    assert statuses[0].startswith("Waiting for a free training slot")
+    assert any(status.startswith("Training") for status in statuses)  # frames streamed, not one answer
+    assert statuses[-1].startswith("**Finished**: 2 method(s)"), statuses[-1]
+    table = updates[-1][2]  # the results table, as the page gets it
+    rows = {row[0]: row for row in table["data"]}
+    assert set(rows) == {"relu", "siren"}
+    assert all(float(row[1]) > 10 for row in rows.values())  # PSNR (dB): both trained
+
+
+def test_a_link_it_cannot_apply_trains_nothing_and_says_why(client):
+    for link, words in (("signal=nope&methods=relu", "not a built-in signal"),
+                        ("signal=camera&methods=relu&steps=999999999", "steps"),
+                        ("signal=camera&methods=siren,no_such_method", "no_such_method")):
+        (status, *_), = list(client.submit(link, api_name="/train_link"))
+        assert status.startswith("⚠️ Not trained") and words in status, status
+
+
+def test_the_page_s_own_events_are_not_an_api(client):
+    documented = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert "/train_link" not in documented  # undocumented: callable, not advertised
+    with pytest.raises(Exception):
+        client.predict(api_name="/on_train")
