@@ -84,7 +84,10 @@ def saved_bytes_per_point(model: nn.Module, coords: torch.Tensor) -> tuple[float
                 storage = tensor.untyped_storage()
                 if storage.data_ptr() not in own:
                     seen[storage.data_ptr()] = storage.nbytes()
-                return tensor
+                # detached: a saved *output* (ReLU's, SPDER's) kept with its grad_fn would own the node
+                # that owns it, a cycle gc cannot break when no backward runs (pytorch/pytorch#115255):
+                # the whole probe graph leaked, 75-200 kB a run (bench/bench_soak.py)
+                return tensor.detach()
 
             with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
                 model(coords[::stride][:count].clone())  # its own storage: a view would count all of coords
