@@ -363,6 +363,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Spectral Lab: fit coordinate MLPs and see spectral bias.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list built-in signals and methods")
+    for add in (_add_fit_and_predict, _add_compare, _add_sweep, _add_reproduce, _add_zoo_docs_and_bench):
+        add(sub)
+    from .nern.cli import add_nern_parser
+
+    add_nern_parser(sub)
+    return parser
+
+
+def _add_fit_and_predict(sub) -> None:
     fit = sub.add_parser("fit", help="fit one method to one signal and save the outputs (and the model)")
     fit.add_argument("--config", help="re-run a saved config.json (options given here override it)")
     add_config_options(fit)
@@ -373,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--scale", type=float, default=2.0,
                          help="grid density ×: images 2 = twice the pixels per side, audio 2 = twice the rate [2]")
     predict.add_argument("--out", help="output file: .png (image), .wav (audio) or .npy [beside the model]")
+
+
+def _add_compare(sub) -> None:
     comp = sub.add_parser("compare", help="several methods × signals, same budget, one table (a one-seed sweep)")
     comp.add_argument("--signals", required=True, help="comma-separated signals")
     comp.add_argument("--methods", required=True, help="comma-separated methods (may carry +modifiers)")
@@ -387,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(comp, skip=("signal", "method"))
     comp.add_argument("--out", help="output folder [runs/compare-SIGNALS-TIME]")
     comp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_sweep(sub) -> None:
     sw = sub.add_parser("sweep", help="a grid of signals × methods × seeds × knob values; resumable")
     sw.add_argument("--grid", help="grid file (TOML or YAML: signals, methods, seeds, [base], [sets])")
     sw.add_argument("--signals", help="comma-separated signals (names or files)")
@@ -400,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(sw, skip=("signal", "method", "seed"), title="settings shared by every cell")
     sw.add_argument("--out", help="output folder; run again with the same folder to resume [runs/sweep-…]")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_reproduce(sub) -> None:
     rep = sub.add_parser("reproduce", help="a paper's table, our numbers beside the paper's")
     rep.add_argument("protocol", nargs="?", help="winner-table1, winner-table2, spder-table1, iga-table1 (or 'list')")
     rep.add_argument("--list", action="store_true", help="print every protocol's settings and the files it needs")
@@ -414,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(rep, skip=("signal", "method"), title="override the protocol's settings")
     rep.add_argument("--out", help="output folder; resumable [runs/reproduce-PROTOCOL-SCALE]")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_zoo_docs_and_bench(sub) -> None:
     zoo = sub.add_parser("zoo", help="every method on six signals at an equal parameter budget: the README's zoo "
                                      "table (Markdown, CSV and a figure)")
     zoo.add_argument("--quick", action="store_true", help="two small signals, 20 steps, one seed (a CPU minute)")
@@ -435,10 +456,6 @@ def build_parser() -> argparse.ArgumentParser:
                                 "`bench gpu --help`)")
     bench.add_argument("script", nargs="?", default="train", choices=BENCH_SCRIPTS,
                        help="which bench/bench_SCRIPT.py to run [train]")
-    from .nern.cli import add_nern_parser
-
-    add_nern_parser(sub)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
