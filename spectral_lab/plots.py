@@ -578,29 +578,10 @@ def _to_plotly(spec: FigureSpec):
                                 xanchor="center", yanchor="bottom", yshift=4, showarrow=False,
                                 font=dict(size=FONT_SIZE)))
         axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
+        bar = dict(len=height * 0.9, x=x0 + width + 0.01, y=y1 - height / 2)  # a heatmap's own colour bar
         for trace in panel.traces:
-            if trace.kind == "line":
-                show = trace.legend and bool(trace.name) and trace.name not in legend_names
-                if show:
-                    legend_names.add(trace.name)
-                data.append(dict(type="scatter", mode="lines+markers" if trace.markers else "lines", x=_list(trace.x),
-                                 y=_list(trace.y), name=trace.name, legendgroup=trace.name, showlegend=show,
-                                 line=dict(color=trace.color, width=trace.width,
-                                           dash="dash" if trace.dash else "solid"), **axes))
-            elif trace.kind == "heatmap":
-                heat = dict(type="heatmap", z=_list(trace.z), x=_list(trace.x), y=_list(trace.y), **axes)
-                if trace.coloraxis:
-                    heat["coloraxis"] = _coloraxis_name(spec, trace.coloraxis)
-                else:
-                    heat.update(colorscale=_colorscale(trace.colorscale), reversescale=trace.colorscale.endswith("_r"),
-                                colorbar=dict(title=dict(text=trace.colorbar, side="right"), len=height * 0.9,
-                                              x=x0 + width + 0.01, y=y1 - height / 2, thickness=12))
-                data.append(heat)
-            elif trace.kind == "image":
-                image = np.asarray(trace.z)
-                if image.ndim == 2:
-                    image = np.repeat(image[..., None], 3, axis=-1)
-                data.append(dict(type="image", z=(np.clip(image, 0, 1) * 255).astype(np.uint8).tolist(), **axes))
+            data.append(_plotly_trace(trace, spec, axes, legend_names, bar))
+            if trace.kind == "image":
                 layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}", showticklabels=False)
                 layout[f"xaxis{suffix}"].update(showticklabels=False)
     for name, axis in spec.coloraxes.items():
@@ -631,6 +612,29 @@ def _to_plotly(spec: FigureSpec):
     elif legend_names:  # on the title's line, at the right: it never covers an axis or a panel title
         layout["legend"].update(y=1 - 8 / spec.height)
     return go.Figure(dict(data=data, layout=layout), skip_invalid=True, _validate=False)
+
+
+def _plotly_trace(trace: Trace, spec: FigureSpec, axes: dict, legend_names: set, bar: dict) -> dict:
+    """One trace as plotly's dict on the panel's `axes`; a line's name enters the legend once."""
+    if trace.kind == "line":
+        show = trace.legend and bool(trace.name) and trace.name not in legend_names
+        if show:
+            legend_names.add(trace.name)
+        return dict(type="scatter", mode="lines+markers" if trace.markers else "lines", x=_list(trace.x),
+                    y=_list(trace.y), name=trace.name, legendgroup=trace.name, showlegend=show,
+                    line=dict(color=trace.color, width=trace.width, dash="dash" if trace.dash else "solid"), **axes)
+    if trace.kind == "heatmap":
+        heat = dict(type="heatmap", z=_list(trace.z), x=_list(trace.x), y=_list(trace.y), **axes)
+        if trace.coloraxis:
+            heat["coloraxis"] = _coloraxis_name(spec, trace.coloraxis)
+        else:
+            heat.update(colorscale=_colorscale(trace.colorscale), reversescale=trace.colorscale.endswith("_r"),
+                        colorbar=dict(title=dict(text=trace.colorbar, side="right"), **bar, thickness=12))
+        return heat
+    image = np.asarray(trace.z)  # an image: RGB bytes
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    return dict(type="image", z=(np.clip(image, 0, 1) * 255).astype(np.uint8).tolist(), **axes)
 
 
 def _domain(low: float, high: float) -> list[float]:
