@@ -35,7 +35,8 @@ import time
 import torch
 
 from spectral_lab import plots, run_to_end
-from spectral_lab.lab import PRESETS, AppLimits, LiveComparison, load_ui_signal, parse_share_query, with_app_cadence
+from spectral_lab.lab import (PRESETS, AppLimits, LiveComparison, load_ui_signal, parse_share_query, share_query,
+                              with_app_cadence)
 
 
 def send(frame) -> None:
@@ -79,7 +80,6 @@ def latency(config, methods: list[str], label: str) -> None:
 
 def through_app(client, config, methods: list[str], label: str) -> None:
     """The same comparison through the server: Train (as `/train_link`) → updates at the client."""
-    from spectral_lab.lab import share_query
     from spectral_lab.ui import lab as lab_tab
 
     pressed = time.perf_counter()
