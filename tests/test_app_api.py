@@ -41,3 +41,18 @@ def test_the_page_s_own_events_are_not_an_api(client):
     assert "/train_link" not in documented  # undocumented: callable, not advertised
     with pytest.raises(Exception):
         client.predict(api_name="/on_train")
+
+
+def test_every_setting_a_link_carries_is_applied_and_kept_in_the_run_s_link(client):
+    """A setting without a control of its own (FourierNet's filter scale) is applied, not dropped: the
+    run's saved link (the share box the page gets) carries it, and the run differs from the default's."""
+    finals = {}
+    for scale in ("20", ""):
+        link = "signal=camera&image_size=16&methods=mfn_fourier&steps=30&seed=0" + (f"&mfn_scale={scale}" if scale else "")
+        updates = list(client.submit(link, api_name="/train_link"))
+        final = updates[-1]
+        share = next(value for update in updates for value in update
+                     if isinstance(value, str) and "methods=mfn_fourier" in value)
+        assert ("mfn_scale=20" in share) == bool(scale), share
+        finals[scale] = float(final[2]["data"][0][1])
+    assert abs(finals["20"] - finals[""]) > 0.5, finals  # the scale changed the run

@@ -60,3 +60,50 @@ def test_the_app_builds_with_spaces_installed_or_not(monkeypatch):
     monkeypatch.setitem(sys.modules, "spaces", None)
     assert app.build_demo() is not None
     assert np.isfinite(estimate_seconds(RunConfig(), ["siren"], load_ui_signal(RunConfig(), None, AppLimits())))
+
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _front_matter(readme: str) -> dict:
+    import yaml
+
+    assert readme.startswith("---\n"), "README.md has no front matter: it is not a Space"
+    return yaml.safe_load(readme.split("---\n")[1])
+
+
+def _check_space(readme: str, pyproject: str, requirements: str) -> None:
+    """A Space builds with the front matter's Python and Gradio, then installs requirements.txt: the
+    three must agree (a Space's default Python 3.10 cannot install a project that needs 3.11)."""
+    import re
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+
+    front = _front_matter(readme)
+    assert front["sdk"] == "gradio" and front["app_file"] == "app.py"
+    python = str(front.get("python_version"))
+    needs = tomllib.loads(pyproject)["project"]["requires-python"]
+    assert python in SpecifierSet(needs), f"python_version {python} does not satisfy requires-python {needs}"
+    pinned = re.search(r"^gradio==([\w.]+)\s*$", requirements, re.M)
+    assert pinned, "requirements.txt must pin the Gradio the Space's sdk_version names"
+    assert str(front.get("sdk_version")) == pinned.group(1), (front.get("sdk_version"), pinned.group(1))
+    assert front.get("suggested_hardware") == "cpu-basic" and front.get("suggested_storage") in ("small", "medium",
+                                                                                                  "large")
+
+
+def test_the_space_front_matter_names_the_python_and_gradio_the_project_installs():
+    _check_space(*((ROOT / name).read_text() for name in ("README.md", "pyproject.toml", "requirements.txt")))
+
+
+@pytest.mark.parametrize("change", [
+    ("sdk_version: 6.31.0\npython_version: \"3.11\"\n", ""),  # the front matter as it was: Python 3.10 there
+    ('python_version: "3.11"', 'python_version: "3.10"'),
+    ("sdk_version: 6.31.0", "sdk_version: 6.0.0")])
+def test_a_front_matter_that_disagrees_is_caught(change):
+    readme, pyproject, requirements = ((ROOT / name).read_text() for name in ("README.md", "pyproject.toml",
+                                                                              "requirements.txt"))
+    assert change[0] in readme
+    with pytest.raises(AssertionError):
+        _check_space(readme.replace(*change), pyproject, requirements)

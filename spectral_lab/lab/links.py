@@ -103,6 +103,32 @@ def said_once(notes: list[str], shown: int = 5) -> list[str]:
     return unique
 
 
+def more_settings_text(config: RunConfig, controlled) -> str:
+    """The config's non-default settings that have no control of their own on the page (`controlled`:
+    the fields that do), as `name=value` words: the page's "More settings" box, so every setting a link
+    carries is applied and on screen, and travels on in the share link (`mfn_scale=20 grid_levels=16`)."""
+    default = RunConfig()
+    return " ".join(f"{name}={getattr(config, name)}" for name in RunConfig.__dataclass_fields__
+                    if name not in controlled and getattr(config, name) != getattr(default, name))
+
+
+def parse_more_settings(text: str, controlled) -> dict:
+    """The "More settings" box's `name=value` words, parsed and range-checked one by one: a
+    ConfigError names the first bad one (an unknown setting, a value out of range, a setting that has
+    a control of its own on the page)."""
+    settings = {}
+    for word in str(text or "").split():
+        name, equals, value = word.partition("=")
+        if not equals or not name:
+            raise ConfigError(f"More settings: {word!r} is not name=value (e.g. mfn_scale=20)")
+        if name not in RunConfig.__dataclass_fields__:
+            raise ConfigError(f"More settings: {name!r} is not a setting")
+        if name in controlled:
+            raise ConfigError(f"More settings: {name} has a control of its own on the page; set it there")
+        settings[name] = RunConfig.from_dict({name: value}).to_dict()[name]  # parsed and range-checked alone
+    return settings
+
+
 TABS = {"lessons": "lessons", "signals": "signals", "lab": "signals", "nern": "nern", "cnn": "nern"}
 
 

@@ -18,6 +18,7 @@ from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, 
                               LiveComparison, check_limits, has_settings, load_ui_signal, matching_preset, parse_link,
                               parse_share_query, preset_query, session_key, share_query, share_tune, sizes_for_signal,
                               to_audio, user_message, with_app_cadence)
+from spectral_lab.lab.links import more_settings_text, parse_more_settings
 from spectral_lab.lab.estimate import plan_lab_run
 from spectral_lab.lab.files import SessionFolders
 from spectral_lab.lab.lessons import expand_link
@@ -50,24 +51,31 @@ SIGNAL_CHOICES = sorted(SYNTHETIC) + sorted(builtin_audio()) + list(SKIMAGE_IMAG
 METHOD_CHOICES = ordered_methods()
 AUDIO_SLOTS = LIMITS.max_methods
 
+MORE_SETTINGS = "more_settings"  # the "More settings" box: not a RunConfig field, the settings without a control
 # The RunConfig fields the controls edit, in the order of the `controls` list (wire builds it from these names).
 CONTROL_FIELDS = ["signal", "length", "image_size", "gray", "signal_options", "width", "depth", "omega0",
                   "first_omega0", "s0", "s1", "damping", "bias_scale", "pe_levels", "rff_sigma", "wire_omega",
                   "wire_sigma", "gauss_scale", "iga_group", "iga_end", "iga_every", "fr_basis", "fr_phases", "fr_alpha",
                   "steps", "lr",
-                  "lr_schedule", "lr_gamma", "lr_every", "optimizer", "seed", "device", "fast", "ntk_points"]
+                  "lr_schedule", "lr_gamma", "lr_every", "optimizer", "seed", "device", "fast", "ntk_points",
+                  MORE_SETTINGS]
+# The fields with a control of their own; every other RunConfig field a link carries lands in the "More
+# settings" box as name=value words (links.more_settings_text): applied, on screen, and in the share link.
+CONTROLLED = set(CONTROL_FIELDS) - {MORE_SETTINGS}
 
 
 def _values_from(config: RunConfig, methods: list[str]) -> list:
-    return [getattr(config, name) for name in CONTROL_FIELDS] + [methods]
+    return [more_settings_text(config, CONTROLLED) if name == MORE_SETTINGS else getattr(config, name)
+            for name in CONTROL_FIELDS] + [methods]
 
 
 def _config_from(values: list, check: bool = True) -> tuple[RunConfig, list[str]]:
     """Control values -> (RunConfig, methods). Blank controls (and damping 'auto') keep defaults."""
     *field_values, methods = values
     given = {name: coerce(name, str(value)) for name, value in zip(CONTROL_FIELDS, field_values)
-             if (value not in ("", None, "auto") or name in ("device", "fast"))
+             if name != MORE_SETTINGS and (value not in ("", None, "auto") or name in ("device", "fast"))
              and not (name == "signal" and str(value).startswith(UPLOAD_PREFIX))}  # the upload is its own state
+    given.update(parse_more_settings(field_values[CONTROL_FIELDS.index(MORE_SETTINGS)], CONTROLLED))
     config = RunConfig.from_dict(given)
     methods = list(methods or [])
     if check:
@@ -101,6 +109,9 @@ def on_load(request: gr.Request):
     config, raised = _within_sliders(config)
     name = matching_preset(config, methods, DEVICE)
     explanation = followup_note or (PRESETS[name].explanation if name != CUSTOM else "Settings restored from the link.")
+    more = more_settings_text(config, CONTROLLED)
+    if more:  # applied, though no control of its own shows it: said where the visitor reads
+        explanation += f" Also applied from the link (Training → More settings): {more}."
     if dropped:
         explanation += " Not applied from the link: " + "; ".join(dropped) + " (the rest is)."
     if raised:
@@ -648,6 +659,10 @@ def _training_options(parts: SimpleNamespace) -> None:
             parts.device = gr.Dropdown(["auto", "cpu", "cuda"], label="Device")
             parts.fast = gr.Dropdown(["auto", "on", "off"], label="Fast step (CUDA graphs)")
         parts.ntk_points = slider("ntk_points", label="NTK points M")
+        parts.more_settings = gr.Textbox(label="More settings (name=value, as in a link)", elem_id="more-settings",
+                                         placeholder="mfn_scale=20 grid_levels=16 hosc_beta=4",
+                                         info="Any setting without a control of its own (`python -m spectral_lab "
+                                              "fit --help` lists them); a link's land here.")
 
 
 def _link_and_help(parts: SimpleNamespace) -> None:

@@ -199,7 +199,9 @@ def on_run(request: gr.Request, key: str, answer, seed, class_code=None):
             if CONTEXT.generations.get(session, 0) != generation:  # another lesson was picked
                 return
             _share_shown(class_code, lesson, session, event)
-            yield _event_updates(lesson, event, panel)
+            updates = _event_updates(lesson, event, panel)
+            if updates:  # (Gradio 6 reads an empty dict as one missing value and freezes the page)
+                yield updates
     except SpectralLabError as exc:
         yield {ui.status: f"⚠️ {exc}"}
     except Exception as exc:  # a bug of ours: one line here, the traceback in the server log
@@ -254,7 +256,10 @@ def _recorded_panels(lesson: Lesson, recording, panel: str) -> dict:
             updates = _frame_updates(recording.last_frame, panel)
             updates.pop(ui.status, None)
             recording.rendered["panels"] = updates
-    return dict(recording.rendered["panels"])
+    # a copy of each update as well as of the dict: Gradio pops an update's value as it sends it, and a
+    # shared update would reach the next student empty
+    return {component: dict(update) if isinstance(update, dict) else update
+            for component, update in recording.rendered["panels"].items()}
 
 
 def _cnn_updates(event) -> dict:
@@ -265,7 +270,7 @@ def _cnn_updates(event) -> dict:
                 ui.evidence: gr.update(value=plots.render(plots.kernel_spectra_figure(event.frame)), visible=True)}
     snapshot, steps = event.frame, run.config.steps
     if snapshot.step % max(1, steps // 10) and snapshot.accuracy is None and snapshot.step != steps:
-        return {}
+        return {}  # off the cadence: nothing to send (on_run yields nothing for it)
     accuracy = f" · rebuilt CNN {100 * snapshot.accuracy:.1f} %" if snapshot.accuracy is not None else ""
     return {ui.status: f"Training the predictor · step {snapshot.step}/{steps} · kernel PSNR {snapshot.psnr:.2f} dB"
                        f"{accuracy}", ui.curves: _cnn_curves(run)}

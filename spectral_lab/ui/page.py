@@ -9,7 +9,7 @@ import gradio as gr
 
 from spectral_lab.lab import device_label
 from spectral_lab.ui import lab, lessons, nern, session_end, teacher
-from spectral_lab.ui.widgets import CONCURRENCY, DEVICE, LIMITS, PRIVATE, RUNS, SESSIONS
+from spectral_lab.ui.widgets import CONCURRENCY, DEVICE, LIMITS, PRIVATE, RUNS, SESSIONS, refuse_foreign_choices_quietly
 
 
 def build_demo() -> gr.Blocks:
@@ -35,6 +35,7 @@ def build_demo() -> gr.Blocks:
         lab.wire(demo, lab_parts)
         _load_cnn_link(demo, nern_ui)
         demo.unload(session_end.on_unload)
+    refuse_foreign_choices_quietly(demo)
     return demo
 
 

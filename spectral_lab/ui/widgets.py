@@ -2,6 +2,8 @@
 server process), the private-event flag, the lab's sliders, gallery and results table, and the CSS."""
 from __future__ import annotations
 
+import functools
+import logging
 import os
 
 import gradio as gr
@@ -67,3 +69,27 @@ def results_table(rows: list[dict]):
         if column not in frame:
             frame[column] = None
     return frame[columns].astype(object).where(frame[columns].notna(), "–").rename(columns=TABLE_COLUMNS)
+
+
+LOG = logging.getLogger("spectral_lab.app")
+
+
+def refuse_foreign_choices_quietly(demo: gr.Blocks) -> None:
+    """A request the page could not have sent (a radio's, a dropdown's or a checkbox group's value
+    outside its choices: a script, a stale tab, a probe) is refused as Gradio refuses it, with one
+    warning line in the server log instead of a traceback per request."""
+    for block in demo.blocks.values():
+        if isinstance(block, (gr.Radio, gr.Dropdown, gr.CheckboxGroup)):
+            block.preprocess = _quiet(block.preprocess, block)
+
+
+def _quiet(preprocess, block):
+    @functools.wraps(preprocess)
+    def checked(payload):
+        try:
+            return preprocess(payload)
+        except gr.Error as exc:
+            name = block.elem_id or block.label or type(block).__name__
+            LOG.warning("refused a request: %s: %s", name, str(exc.message)[:200])
+            raise gr.Error(exc.message, print_exception=False) from None
+    return checked
