@@ -65,7 +65,7 @@ def test_a_bad_value_in_a_link_is_dropped_alone_and_named():
     config, methods = app_lab._config_from(values[:-3])  # and it trains
     assert config.steps == 20 and methods == ["siren"]
     over = app_lab.on_load(FakeRequest({"steps": "-5", "width": "1024", "methods": "siren,nope"}))
-    assert "steps=-5 is out of range" in over[-3] and "width = 1024 is above" in over[-3] and "'nope'" in over[-3]
+    assert "steps = -5 is outside [1, 5000], this server's range" in over[-3] and "width = 1024 is above" in over[-3] and "'nope'" in over[-3]
 
 
 @pytest.mark.parametrize("title", sorted(PRESETS))

@@ -158,7 +158,10 @@ class LiveComparison:
 
     def status_line(self, final: bool = False) -> str:
         line = self.final_status() if final else status.status_line(self.views, self.stopping, self.estimate)
-        return f"{line} · ⓘ {self.note}" if self.note else line
+        # at the end, what the plan changed stays said ("camera at 64² instead of 512²"); advice on how long
+        # the run would take ("about 64 s here … lower the size") has served its turn
+        note = self.note if not final or "instead of" in self.note else ""
+        return f"{line} · ⓘ {note}" if note else line
 
     def outcome(self) -> str:
         """failed > stopped > diverged > finished, over the whole comparison."""

@@ -57,6 +57,8 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
     for key in ("tune", *PAGE_KEYS):
         pairs.pop(key, None)
     dropped, accepted = [], {}
+    caps = {} if limits is None else {"steps": limits.max_steps, "width": limits.max_width,
+                                      "depth": limits.max_depth, "ntk_points": limits.max_ntk_points}
     unknown = [name for name in pairs if name != "methods" and name not in RunConfig.__dataclass_fields__]
     if unknown:  # one note for all of them: a link of garbage is not sixty notes
         more = f" and {len(unknown) - 6} more" if len(unknown) > 6 else ""
@@ -69,7 +71,7 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
                 raise ConfigError(f"signal {value!r} is not a built-in signal")
             accepted[name] = RunConfig.from_dict({name: value}).to_dict()[name]  # parsed and range-checked alone
         except ConfigError as exc:
-            dropped.append(str(exc))
+            dropped.append(_range_on_this_server(name, value, caps) or str(exc))
     methods = []
     for method in (m.strip() for m in pairs.get("methods", "").split(",") if m.strip()):
         try:
@@ -82,8 +84,6 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
         else:
             methods.append(method)
     if limits is not None:
-        caps = {"steps": limits.max_steps, "width": limits.max_width, "depth": limits.max_depth,
-                "ntk_points": limits.max_ntk_points}
         for name, cap in caps.items():
             if name in accepted and accepted[name] > cap:
                 dropped.append(f"{name} = {accepted.pop(name)} is above this server's limit of {cap}")
@@ -92,6 +92,19 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
             methods = methods[:limits.max_methods]
     config = RunConfig.from_dict(accepted)
     return config, methods or [config.method], said_once(dropped)
+
+
+def _range_on_this_server(name: str, value: str, caps: dict) -> str:
+    """A capped setting out of its range, in this server's words: its range here is [low, cap], not the
+    engine's (steps 1…1,000,000 for a script; 1…5,000 on a CPU server)."""
+    if name not in caps:
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    low = RunConfig.__dataclass_fields__[name].metadata["low"]
+    return f"{name} = {value} is outside [{low}, {caps[name]}], this server's range" if number == number else ""
 
 
 def said_once(notes: list[str], shown: int = 5) -> list[str]:

@@ -19,7 +19,8 @@ from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
 from spectral_lab.lab import load_ui_signal, session_key, signal_kind, user_message
 from spectral_lab.lab.classroom import SHARED_NOTE, ClassError, shared_classroom
-from spectral_lab.lab.lessons import FIRST_LESSON, LESSONS, Lesson, expand_link, find_lesson, lesson_settings
+from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, expand_link, find_lesson, lesson_settings,
+                                      unknown_followup_note)
 from spectral_lab.lab.links import link_page
 from spectral_lab.spaces_support import gpu_stream
 from spectral_lab.ui.widgets import LESSON_RUNNER, RUNS
@@ -116,6 +117,7 @@ def on_load(request: gr.Request):
     query = dict(request.query_params) if request is not None else {}
     tab, lesson, notes = link_page(expand_link(query)[0] if "followup" in query else query, find_lesson,
                                    LESSONS[FIRST_LESSON])
+    notes = [note for note in (unknown_followup_note(query),) if note] + notes
     try:
         seed = int(query["seed"]) if "lesson" in query and "seed" in query else None
     except ValueError:

@@ -17,12 +17,13 @@ equal-PSNR comparisons), bias / kernel / periodic / steering / cnn (the six take
 """
 from .base import LEARNED, FollowUp, Lesson, Takeaway
 from .catalogue import (BY_NUMBER, CNN_LESSON_SETTINGS, FIRST_LESSON, LESSONS, cnn_lesson_run, expand_link,
-                        find_lesson, followup_link, lesson_comparison, lesson_settings, lesson_takeaway)
+                        find_lesson, followup_link, lesson_comparison, lesson_settings, lesson_takeaway,
+                        unknown_followup_note)
 from .cnn import CnnLessonResult, CnnLessonRun, kernel_low_share
 from .names import SYMBOLS, display_name
 from .readings import psnr_at, read_bands
 
 __all__ = ["BY_NUMBER", "CNN_LESSON_SETTINGS", "FIRST_LESSON", "FollowUp", "LEARNED", "LESSONS", "Lesson", "Takeaway",
            "CnnLessonResult", "CnnLessonRun", "SYMBOLS", "cnn_lesson_run", "display_name", "expand_link",
-           "find_lesson", "followup_link", "kernel_low_share", "lesson_comparison", "lesson_settings",
+           "find_lesson", "followup_link", "unknown_followup_note", "kernel_low_share", "lesson_comparison", "lesson_settings",
            "lesson_takeaway", "psnr_at", "read_bands"]
