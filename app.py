@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")  # the figure downloads are drawn off screen, in server threads
 
 from spectral_lab.diagnostics import warm_up
-from spectral_lab.ui import CSS, build_demo
+from spectral_lab.ui import CSS, HEAD, build_demo
 from spectral_lab.ui.session_end import gradio_capacity
 
 
@@ -49,7 +49,7 @@ def launch(demo) -> None:
     demo.queue(max_size=32).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=False, ssr_mode=False, footer_links=["settings"], css=CSS,
+        share=False, ssr_mode=False, footer_links=["settings"], css=CSS, head=HEAD,
         state_session_capacity=gradio_capacity())  # tabs whose state Gradio keeps: sized by the figures budget
 
 

@@ -107,10 +107,10 @@ def latency_report(size: int, via_app: bool = False) -> None:
         return
     from gradio_client import Client
 
-    from spectral_lab.ui import CSS, build_demo
+    from spectral_lab.ui import CSS, HEAD, build_demo
 
     demo = build_demo()
-    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, css=CSS, quiet=True)
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, css=CSS, head=HEAD, quiet=True)
     try:
         client = Client(demo.local_url, verbose=False)
         for chosen, label in comparisons:

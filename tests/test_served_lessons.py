@@ -112,3 +112,31 @@ def test_follow_up_1_3_trains_fourier_net_at_filter_scale_20_and_it_loses(app_ur
     assert set(psnr) == {"mfn_fourier", "relu_pe"}, captions
     assert psnr["relu_pe"] > psnr["mfn_fourier"] + 1.0, psnr
     page.context.close()
+
+
+def test_a_follow_up_opens_in_the_same_tab_and_trains(app_url, browser):
+    """Gradio's Markdown opens every link in a new tab; a class clicking through follow-ups ran out of
+    the browser's six connections to the server ("Loading…" at the sixth tab)."""
+    page = _student(browser, app_url + "?lesson=2")
+    page.wait_for_function("document.querySelector('#lesson-followups a')?.getAttribute('href') === '?followup=2.1'",
+                           timeout=30_000, polling=250)
+    page.click("#lesson-followups a >> nth=0")
+    page.wait_for_url(re.compile(r".*followup=2\.1$"), timeout=30_000)
+    page.wait_for_function("(document.querySelector('#status')?.innerText || '').includes('Finished')",
+                           timeout=TRAINING, polling=250)
+    assert len(page.context.pages) == 1
+    assert "Lesson 2" in page.inner_text("#preset-note") and "width 512" in page.inner_text("#preset-note")
+    page.context.close()
+
+
+def test_a_link_s_text_is_shown_as_typed(app_url, browser):
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(app_url + "?signal=%3Cb%3Ehi%3C/b%3E&methods=relu")
+    page.wait_for_function("(document.querySelector('#preset-note')?.innerText || '').includes('Not applied')",
+                           timeout=30_000, polling=250)
+    assert "signal '<b>hi</b>' is not a built-in signal" in page.inner_text("#preset-note")
+    page.goto(app_url + "?followup=9.9")
+    page.wait_for_function("(document.querySelector('#lesson-status')?.innerText || '').includes('no follow-up')",
+                           timeout=30_000, polling=250)
+    assert "There is no follow-up '9.9'" in page.inner_text("#lesson-status")
+    page.context.close()

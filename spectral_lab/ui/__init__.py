@@ -2,6 +2,6 @@
 weights), the page that holds them (page), what the tabs share (widgets) and the lab's long texts
 (words). It calls spectral_lab for every number; nothing in spectral_lab imports it."""
 from spectral_lab.ui.page import build_demo
-from spectral_lab.ui.widgets import CSS
+from spectral_lab.ui.widgets import CSS, HEAD
 
-__all__ = ["CSS", "build_demo"]
+__all__ = ["CSS", "HEAD", "build_demo"]

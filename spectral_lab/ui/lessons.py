@@ -11,6 +11,7 @@ view is spectral_lab/ui/teacher.py).
 """
 from __future__ import annotations
 
+import html
 from types import SimpleNamespace
 
 import gradio as gr
@@ -125,7 +126,7 @@ def on_load(request: gr.Request):
     hidden = {part.strip() for part in query.get("hide", "").split(",")}
     updates = _pick_updates(lesson)
     if notes:  # an unknown lesson or tab: said once, where the student reads
-        updates[ui.status] = " ".join(f"ⓘ {note}" for note in notes)
+        updates[ui.status] = " ".join(f"ⓘ {html.escape(note)}" for note in notes)  # as typed, not as HTML
     updates.update(_class_updates(query.get("class"), updates[ui.question]))
     return {**updates, ui.picker: gr.update(value=lesson.key, visible="picker" not in hidden),
             ui.followups: gr.update(value=followups_markdown(lesson), visible="followups" not in hidden),

@@ -50,6 +50,18 @@ CSS = """
 .js-plotly-plot .plotly .gtitle {font-size: 15px !important;}
 """
 
+# The page's own links (a lesson's follow-ups `?followup=1.2`, "Back to the lesson" `?lesson=1`) open in
+# this tab: Gradio's Markdown gives every link target=_blank, and a class that clicks through the
+# follow-ups ran out of the browser's six connections to the server at the sixth tab ("Loading…").
+HEAD = """<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest('a[href^="?"]');
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  window.location.assign(link.getAttribute("href"));
+}, true);
+</script>"""
+
 
 def slider(field: str, **kwargs) -> gr.Slider:
     minimum, step = SLIDERS[field]

@@ -3,6 +3,7 @@ box), and the callbacks of everything that sets them — a link, a preset, a sig
 with the preview and the share link that follow."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import gradio as gr
@@ -80,7 +81,8 @@ def on_load(request: gr.Request):
     if more:  # applied, though no control of its own shows it: said where the visitor reads
         explanation += f" Also applied from the link (Training → More settings): {more}."
     if dropped:
-        explanation += " Not applied from the link: " + "; ".join(dropped) + " (the rest is)."
+        # a link's text is shown as typed, escaped: Markdown would strip "<b>x</b>" to "x" and hide what was sent
+        explanation += " Not applied from the link: " + html.escape("; ".join(dropped)) + " (the rest is)."
     if raised:
         explanation += " Raised to the sliders' minimum: " + ", ".join(raised) + "."
     return [*_values_from(config, methods), explanation, name, share_tune(query)]
