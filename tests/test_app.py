@@ -260,3 +260,30 @@ def test_a_cnn_lessons_follow_up_opens_the_cnn_tab_with_its_settings_and_leaves_
     assert (values["setting"], values["smoothing"], values["encoding"]) == ("nern", "nern", "pe")
     assert values["hidden"] == 24 and values["steps"] == 1000
     assert all(isinstance(v, type(gr.skip())) for v in app_nern.on_link(FakeRequest({"signal": "sines"})))
+
+
+def test_an_upload_gets_its_kind_s_network_and_the_player_plays_what_is_fitted(tmp_path):
+    """Uploaded from the landing 1D preset (width 64, length 4096), a clip gets the audio preset's network
+    (width 128) and a size the plan chooses; when Train shortens it, the target player plays the shortened
+    clip, not the whole upload the preview played."""
+    values = app_lab._preset_values(app_lab.DEFAULT_PRESET)
+    clip = tmp_path / "long.wav"
+    sf.write(clip, np.sin(np.arange(400_000) * 0.05) * np.linspace(0.1, 1, 400_000), 16_000)  # 25 s
+    updates = app_lab.on_upload(str(clip), *values)
+    width = app_lab.ui.controls[app_lab.CONTROL_FIELDS.index("width")]
+    assert updates[width] == 128 and updates[app_lab.ui.controls[app_lab.CONTROL_FIELDS.index("length")]] is None
+    for name in ("width", "length", "depth"):
+        values[app_lab.CONTROL_FIELDS.index(name)] = updates[app_lab.ui.controls[app_lab.CONTROL_FIELDS.index(name)]]
+    values[app_lab.CONTROL_FIELDS.index("steps")] = 10
+    values[app_lab.CONTROL_FIELDS.index("width")] = 16
+    request = FakeRequest(session="upload-player")
+    app_lab.on_queue(request)
+    values[-1] = ["relu"]
+    for update in app_lab.on_train(request, str(clip), [], "each", False, *values):
+        player = update.get(app_lab.ui.target_audio)
+        if isinstance(player, dict) and "value" in player:
+            rate, samples = player["value"]
+            break
+    else:
+        pytest.fail("the target player was not given the fitted clip")
+    assert rate == 16_000 and 0 < len(samples) < 400_000

@@ -64,7 +64,8 @@ def _wire_settings(parts: SimpleNamespace) -> None:
         on_edit, parts.edit_inputs, parts.edit_outputs, **PRIVATE)
     parts.upload.upload(on_upload, [parts.upload] + controls,
                         [parts.upload_state, parts.upload_message, parts.length, parts.image_size, parts.signal,
-                         parts.preset, parts.preset_note, parts.crop, parts.signal_options], queue=False,
+                         parts.preset, parts.preset_note, parts.crop, parts.signal_options, parts.width,
+                         parts.depth], queue=False,
                         **PRIVATE).then(
         on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE).then(
         on_edit, parts.edit_inputs, parts.edit_outputs, **PRIVATE)

@@ -7,7 +7,8 @@ import gradio as gr
 from spectral_lab import RunConfig
 from spectral_lab.errors import SpectralLabError
 from spectral_lab.lab import (DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_STOPPED, LiveComparison, has_settings,
-                              matching_preset, parse_link, session_key, share_tune, user_message, with_app_cadence)
+                              matching_preset, parse_link, session_key, share_tune, to_audio, user_message,
+                              with_app_cadence)
 from spectral_lab.lab.estimate import plan_lab_run
 from spectral_lab.modifiers import expand_methods
 from spectral_lab.spaces_support import gpu_stream
@@ -91,7 +92,9 @@ def _train_in_turn(session: str, live: LiveComparison, turn, link: str, config: 
            ui.gallery: gr.update(visible=signal.kind == "image", columns=GALLERY_COLUMNS,
                                  height=gallery_height(len(methods) + 1)),
            ui.recon_plot: gr.update(visible=signal.kind != "image"),
-           ui.target_audio: gr.update(visible=signal.kind == "audio"),
+           # the target player plays exactly what is fitted (the preview played the whole upload)
+           ui.target_audio: gr.update(visible=signal.kind == "audio",
+                                      **({"value": to_audio(signal)} if signal.kind == "audio" else {})),
            ui.replay_row: gr.update(visible=True), ui.replay: gr.update(value=0, maximum=1), ui.curves_x: "step"}
     try:
         for frame in live.frames():

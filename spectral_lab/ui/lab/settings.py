@@ -216,7 +216,8 @@ def on_upload(file, *values):
     the run's plan (Train fits it to this server's time), and a clip says how it will be shortened:
     its first samples, the loudest stretch, or all of it resampled — the visitor's choice."""
     path = getattr(file, "name", file)
-    control = {name: ui.controls[CONTROL_FIELDS.index(name)] for name in ("length", "image_size", "signal_options")}
+    control = {name: ui.controls[CONTROL_FIELDS.index(name)]
+               for name in ("length", "image_size", "signal_options", "width", "depth")}
     try:
         config, _ = _config_from(values, check=False)
         kind_size = "length" if Path(str(path)).suffix.lower() in AUDIO_EXTENSIONS else "image_size"
@@ -232,11 +233,15 @@ def on_upload(file, *values):
                 ui.crop: gr.update(visible=False)}
     label = UPLOAD_PREFIX + Path(str(path)).name
     audio = signal.kind == "audio"
+    # a preset's width and depth (the landing 1D preset's 64) give way to those of the upload's kind; the
+    # visitor's own stay (presets.sizes_for_signal)
+    network = sizes_for_signal(config.replace(signal=str(path)), DEVICE)[0]
     crop = parse_options(config.signal_options).get("crop", "first")
     how = ("Train fits it to this server's time: choose below how a long clip is shortened (Length under Signal "
            "options sets the size yourself)" if audio else
            "Train fits it to this server's time (Image size under Signal options sets it yourself)")
-    return {ui.upload_state: path, control[kind_size]: own,
+    return {ui.upload_state: path, control[kind_size]: own, control["width"]: network.width,
+            control["depth"]: network.depth,
             ui.signal: gr.update(choices=SIGNAL_CHOICES + [label], value=label),
             ui.preset: CUSTOM, ui.preset_note: "Your upload is the signal; the other settings stay as they were.",
             ui.crop: gr.update(visible=audio, value=crop if crop in dict(map(reversed, CROP_CHOICES)) else "first"),
