@@ -38,6 +38,8 @@ class LayerStats:
     power: np.ndarray  # Σ_neurons |FFT of the post-activation|² (WINNER Fig. 8 PSD)
     pre_power: np.ndarray | None = None  # Σ_neurons |FFT of the pre-activation|² (WINNER Fig. 3)
     reference_std: float | None = None  # std of the drawn Gaussian reference, when there is one
+    frequency_label: str = "frequency k (cycles per signal)"  # what k counts, for the spectrum's axis
+    hz_per_k: float | None = None  # audio: Hz per unit of k (k counts cycles per window of the sub-grid)
 
 
 def arcsine_density(x: np.ndarray) -> np.ndarray:
@@ -122,8 +124,20 @@ def activation_stats(model, signal: Signal, max_points: int = 4096, bins: int = 
         _, pre_power = power_spectrum(pre.reshape(pre.shape[0], -1), sub)
         stats.append(LayerStats(i + 1, pre_edges, pre_density, post_edges, post_density, float(pre.std()),
                                 float(post.std()), pre_ref, post_ref, label, k, power.sum(axis=1),
-                                pre_power=pre_power.sum(axis=1), reference_std=reference_std))
+                                pre_power=pre_power.sum(axis=1), reference_std=reference_std,
+                                **_frequency_axis(signal, sub)))
     return stats
+
+
+def _frequency_axis(signal: Signal, sub: tuple[int, ...]) -> dict:
+    """What the spectra's k counts: cycles across a 1D sub-grid's window of consecutive samples (in Hz
+    for audio: k × rate / window), or across the image its strided sub-grid spans."""
+    if len(sub) > 1:
+        return {"frequency_label": "frequency k (cycles across the image)"}
+    if signal.kind == "audio" and signal.sample_rate:
+        return {"frequency_label": "frequency (Hz)", "hz_per_k": signal.sample_rate / sub[0]}
+    extent = "signal" if sub[0] >= signal.num_points else f"window of {sub[0]:,} samples"
+    return {"frequency_label": f"frequency k (cycles per {extent})"}
 
 
 def _histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -133,6 +133,17 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.where(values > 0, values, np.nan)
 
 
+ROUND_OFF_SHARE = 1e-10  # below this share of the largest bin, a spectrum's bin is round-off, not energy
+
+
+def _above_round_off(shares: np.ndarray) -> np.ndarray:
+    """A spectrum for a log axis with its round-off left out: the FFT of a sum of three sines has exact
+    zeros that float arithmetic leaves at 1e-16…1e-34 of the total, and a log axis would draw them as
+    a band of energy the target does not have."""
+    shares = _positive(shares)
+    return np.where(shares >= ROUND_OFF_SHARE * np.nanmax(shares, initial=0.0), shares, np.nan)
+
+
 def _relative(eigenvalues: np.ndarray) -> np.ndarray:
     """λᵢ/λ₁; an all-zero kernel (a dead ReLU network) gives zeros, drawn as gaps, not 0/0."""
     eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
@@ -239,7 +250,7 @@ def ntk_figure(kernels, title: str = "Empirical NTK", audio: tuple[float, int] |
             panel.traces.append(Trace("line", k, _positive(result.spectrum / max(result.spectrum.sum(), 1e-300)),
                                       name=name, color=colour, dash=dash, legend=False))
             if not target_drawn:
-                panel.traces.append(Trace("line", k, _positive(result.target_spectrum /
+                panel.traces.append(Trace("line", k, _above_round_off(result.target_spectrum /
                                                                       max(result.target_spectrum.sum(), 1e-300)),
                                           name="target", color=TARGET_COLOUR, dash=True, width=1.2, legend=False))
                 target_drawn = True
@@ -247,10 +258,21 @@ def ntk_figure(kernels, title: str = "Empirical NTK", audio: tuple[float, int] |
     rows = [3] if len(spectra) == 1 else [2] + _grid(len(spectra))  # one method: all three in a row
     notes = {r.note for k in kernels.values() for r in k.values() if r is not None and r.note}
     precisions = {r.precision for k in kernels.values() for r in k.values() if r is not None}
-    caption = " · ".join([NTK_CAPTION, f"{'/'.join(sorted(precisions))} kernels"] + sorted(notes))
+    caption = " · ".join([NTK_CAPTION, f"{'/'.join(sorted(precisions))} kernels"] + sorted(notes)
+                         + _resolution_note(first))
     return FigureSpec(title, [decay, projections] + spectra, rows=rows, height=grid_height(len(rows), 250),
                       caption=caption)
 
+
+
+def _resolution_note(result) -> list[str]:
+    """A strided sub-grid resolves fewer cycles than the signal has: said, so that S(k) stopping at 8 cycles
+    beside error heatmaps that reach 32 (a 64² image, a 16×16 kernel) is not read as the kernel's reach."""
+    if result is None or result.layout != "strided" or len(result.subgrid) < 2:
+        return []
+    points = "×".join(str(n) for n in result.subgrid)
+    return [f"S(k) is read on the kernel's {points} sub-grid of the image: it resolves k up to "
+            f"{int(np.max(result.k))} cycles (more NTK points resolve more)"]
 
 
 def kernel_figure(result: NTKResult, title: str = "Normalised kernel Kᵢⱼ/√(KᵢᵢKⱼⱼ)") -> FigureSpec:
@@ -287,11 +309,12 @@ def activations_figure(stats: list[LayerStats], title: str = "Activations per la
             pre.traces.append(Trace("line", *layer.pre_reference, name="theory", dash=True, color=TARGET_COLOUR))
         if layer.post_reference is not None:
             post.traces.append(Trace("line", *layer.post_reference, name="theory", dash=True, color=TARGET_COLOUR))
-        power = Panel(f"layer {layer.layer}: power spectrum", "frequency k (cycles per signal)", "Σ|FFT|²",
-                      [Trace("line", layer.k, _positive(layer.power), name="post-activation", color=PALETTE[1])],
+        frequency = layer.k * layer.hz_per_k if layer.hz_per_k else layer.k
+        power = Panel(f"layer {layer.layer}: power spectrum", layer.frequency_label, "Σ|FFT|²",
+                      [Trace("line", frequency, _positive(layer.power), name="post-activation", color=PALETTE[1])],
                       ylog=True)
         if layer.pre_power is not None:
-            power.traces.append(Trace("line", layer.k, _positive(layer.pre_power), name="pre-activation",
+            power.traces.append(Trace("line", frequency, _positive(layer.pre_power), name="pre-activation",
                                       color=PALETTE[3], dash=True))
         panels_pre.append(pre)
         panels_post.append(post)

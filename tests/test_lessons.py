@@ -170,3 +170,10 @@ def test_the_cnn_lesson_reads_the_smoothing_from_the_spectra_and_states_what_the
     # error ≥ 96 % in every layer): the takeaway says it learned almost nothing, and claims no easier learning
     assert fit.psnr - fit.zero_psnr < 1 and min(fit.layer_errors) > 0.9
     assert "learned almost nothing" in takeaway.text and "more easily" not in takeaway.text
+
+
+def test_lesson_3_says_what_its_k_counts():
+    """Its kernel sits on a window of 256 consecutive samples: Nyquist there is 128 cycles per window, which
+    beside "4,096 samples" read as a mistake when the unit was not said."""
+    text = lesson_takeaway(LESSONS["bottleneck"], own_run("bottleneck")).text
+    assert "cycles per window of 256 consecutive samples, where Nyquist is 128" in text, text

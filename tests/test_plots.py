@@ -118,3 +118,30 @@ def test_log_axes_drop_non_positive_values():
     spec = plots.psnr_figure({"a": (np.arange(1, 4), np.array([0.1, 0.0, 0.01]))})
     loss = spec.panels[1].traces[0].y
     assert np.isnan(loss[1]) and loss[2] == pytest.approx(0.01)
+
+
+def test_readings_say_what_their_frequency_axis_counts(finished_runs):
+    """Audio activation spectra in Hz; 1D ones per window of the sub-grid; an image's S(k) says how far its
+    kernel's sub-grid resolves (8 cycles on 16×16 points beside error heatmaps that reach the image's own)."""
+    run = finished_runs["siren2"][0]
+    layers = run.final.diagnostics["activations"]
+    kernel = run.final.diagnostics["ntk"]
+    caption = plots.ntk_figure({"siren2": {"now": kernel}}).caption
+    if run.signal.kind == "audio":
+        assert layers[0].frequency_label == "frequency (Hz)"
+        assert layers[0].hz_per_k == pytest.approx(run.signal.sample_rate / min(4096, run.signal.num_points))
+    elif run.signal.kind == "image":
+        assert layers[0].frequency_label == "frequency k (cycles across the image)" and layers[0].hz_per_k is None
+        assert f"resolves k up to {int(kernel.k.max())} cycles" in caption
+    else:
+        assert layers[0].frequency_label.startswith("frequency k (cycles per") and layers[0].hz_per_k is None
+        assert "sub-grid" not in caption
+
+
+def test_a_target_s_round_off_is_not_drawn_as_energy():
+    """The FFT of three exact sines leaves 1e-16…1e-34 in its empty bins; on a log axis that read as a
+    band of target energy (lesson 2's S(k))."""
+    shares = np.array([0.5, 1e-17, 0.49, 1e-34, 0.0, 1e-3])
+    drawn = plots._above_round_off(shares)
+    assert np.isnan(drawn[[1, 3, 4]]).all() and np.allclose(drawn[[0, 2, 5]], shares[[0, 2, 5]])
+    assert np.isnan(plots._above_round_off(np.zeros(3))).all()

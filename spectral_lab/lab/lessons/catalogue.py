@@ -101,7 +101,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "almost no kernel energy there, so its output can stay at zero. SIREN² (the WINNER paper) adds scaled "
         "noise to the first two weight matrices at initialisation, which spreads its kernel's energy to high "
         "frequencies. Both for 300 steps at learning rate 1e-4; the takeaway reads both the PSNR over the whole "
-        "run and each kernel's S(k) at step 0.", ("PSNR", "zero-output", "eNTK", "S(k)", "ω₀", "s₀ s₁")),
+        "run and each kernel's S(k) at step 0.", ("PSNR", "zero-output", "eNTK", "S(k)", "ω₀", "s₀ s₁", "cycles")),
            "Where will SIREN's PSNR end on this target?",
            ("at the PSNR of an all-zero output: it learns nothing", "halfway to SIREN²'s", "as high as SIREN²'s"),
            0, _query(BOTTLENECK, ("siren", "siren2")),
@@ -111,7 +111,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
                 {"signal": "chip_melody", "length": 8000, "steps": 300}, ("siren", "siren2"))),
             FollowUp("SIREN² without its noise on layer 2 (s₁ = 0), beside SIREN", _query(
                 {**BOTTLENECK, "s1": 0}, ("siren", "siren2")))),
-           bottleneck_takeaway, symbols=("PSNR", "zero-output", "eNTK", "S(k)", "ω₀", "s₀ s₁"),
+           bottleneck_takeaway, symbols=("PSNR", "zero-output", "eNTK", "S(k)", "ω₀", "s₀ s₁", "cycles"),
            diagnostics=("ntk", "bands")),
     Lesson("damping", 4, "SPDER's damping", _words(
         "SPDER keeps SIREN's sine but multiplies it by a slowly growing damping, sin(x)·√|x|. The activation is "

@@ -33,6 +33,13 @@ def kernel_share_at_target(view) -> tuple[float, int, int, int] | None:
     return share, int(kernel.k[where].min()), int(kernel.k[where].max()), int(kernel.k.max())
 
 
+def _cycles_per(kernel) -> str:
+    """The unit of the kernel's k: a window of consecutive samples (1D and audio) is not the whole signal."""
+    if kernel.layout == "window":
+        return f"cycles per window of {kernel.subgrid[0]:,} consecutive samples"
+    return "cycles across the signal"
+
+
 def _share_text(share: float) -> str:
     return f"{100 * share:.2g} %" if share < 0.01 else pct(share)
 
@@ -60,7 +67,8 @@ def bottleneck_takeaway(views) -> Takeaway:
     if None not in shares:
         (plain, low, high, nyquist), (noisy, *_) = shares
         text += (f" At step 0, SIREN's kernel put {_share_text(plain)} of its energy S(k) at the target's "
-                 f"frequencies (k = {low}–{high}, Nyquist {nyquist}), SIREN²'s {_share_text(noisy)}.")
+                 f"frequencies (k = {low}–{high} {_cycles_per(siren.ntk['init'])}, where Nyquist is {nyquist}), "
+                 f"SIREN²'s {_share_text(noisy)}.")
     if supports == 0:
         text += (" With (almost) no kernel energy where the target is, gradient descent had no direction "
                  "towards it, so SIREN's output stayed ≈ 0: the **spectral bottleneck**. SIREN²'s noise gave "
