@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_common import (CREATED_FOLDERS, EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, add_batch_option, add_config_options,
-                         default_out, finite_or_none, given_options, markdown_table, parse_seeds, prepare_out,
-                         remove_empty_outputs)
+from .cli_common import (CREATED_FOLDERS, EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, OneLineErrors, add_batch_option,
+                         add_config_options, default_out, finite_or_none, given_options, markdown_table, parse_seeds,
+                         prepare_out, remove_empty_outputs)
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
 from .memory import is_out_of_memory, out_of_memory_message
@@ -67,7 +67,8 @@ def save_outputs(run: Run, out: Path) -> list[Path]:
     signal, final = run.signal, run.final
     metrics = {**{k: finite_or_none(v) for k, v in final.metrics.items()}, "method": run.config.method,
                "signal": signal.summary(), "status": final.status, "message": final.message,
-               "step_mode": run.step_note, "modifiers": run.modifier_note, "psnr_convention": PSNR_CONVENTION}
+               "step_mode": run.step_note, "modifiers": run.modifier_note, "psnr_convention": PSNR_CONVENTION,
+               "signal_changes": list(signal.changes)}  # what loading did to the file, in words
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     (out / "config.json").write_text(run.config.to_json() + "\n")
     steps, losses = run.curve()
@@ -87,6 +88,9 @@ def save_outputs(run: Run, out: Path) -> list[Path]:
         written.append(out / "reconstruction.npy")
         written.append(_plot_1d(signal, final.prediction, out / "reconstruction.png"))
     return written
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
 def _save_image(image: np.ndarray, path: Path) -> Path:
@@ -155,6 +159,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     signal = signal_for(config)
     run = Run(config, signal)  # the model is built and its memory checked before the output folder is made
     out = prepare_out(args.out or default_out("fit", config.signal, config.method))  # before any training
+    for line in before_training(run):
+        print(line, file=sys.stderr)
     run = train_with_progress(config, signal, progress=not args.quiet, run=run)
     written = save_outputs(run, out)
     m = run.final.metrics
@@ -171,6 +177,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def before_training(run: Run) -> list[str]:
+    """What a fit says before step 1: what loading did to the file ("mixed 2 channels to mono", "cropped
+    to the first 4,096 of 252,000 samples"), and the app's time estimate when it is more than a few
+    seconds (a whole 252,000-sample clip at the defaults: minutes a step on a CPU)."""
+    from .lab.estimate import duration, estimate_seconds
+
+    lines = [f"signal: {run.signal.summary()} — {'; '.join(run.signal.changes)}"] if run.signal.changes else []
+    seconds = estimate_seconds(run.config, [run.config.method], run.signal, run.device.type)
+    if seconds > 30:
+        lines.append(f"estimate: about {duration(seconds)} for {run.config.steps} steps on this {run.device.type} "
+                     "(lower --steps, --length or --image-size to shorten it)")
+    return lines
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import load_model
 
@@ -181,10 +201,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model_path = Path(args.model)
     folder = model_path if model_path.is_dir() else model_path.parent
     out = Path(args.out) if args.out else folder / f"render-x{args.scale:g}{default}"
+    if out.suffix.lower() not in {".npy", *({"image": IMAGE_SUFFIXES, "audio": (".wav", ".flac")}.get(kind, ()))}:
+        raise ConfigError(f"{out.name}: write images as .png (or .jpg, .tif), audio as .wav or .flac, anything as "
+                          ".npy")
     prepare_out(out.parent)
     if out.suffix.lower() == ".npy":
         np.save(out, rendered)
-    elif kind == "image":
+    elif kind == "image" and out.suffix.lower() in IMAGE_SUFFIXES:
         _save_image(rendered, out)
     elif kind == "audio" and out.suffix.lower() in (".wav", ".flac"):
         _save_audio(rendered, round(saved.shape.sample_rate * args.scale), out)
@@ -293,8 +316,13 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     from .zoo_table import run_zoo
 
     scale = "quick" if args.quick else "full"
-    seeds = tuple(int(s) for s in parse_values(args.seeds)) if args.seeds else None
-    methods = parse_values(args.methods) if args.methods else None
+    seeds = tuple(parse_seeds(args.seeds) or ()) if args.seeds is not None else None
+    methods = parse_values(args.methods) if args.methods is not None else None
+    if seeds == ():
+        raise ConfigError("--seeds is empty: give comma-separated integers (e.g. 0,1,2) or leave it out")
+    if methods == []:
+        raise ConfigError("--methods is empty: name one or more methods (`python -m spectral_lab list`) or leave "
+                          "it out for all of them")
     if args.steps is not None and args.steps < 1:
         raise ConfigError("--steps must be at least 1")
     out = prepare_out(args.out or Path("runs") / ("zoo-quick" if args.quick else "zoo"))
@@ -359,7 +387,7 @@ def _add_fairness_options(parser: argparse.ArgumentParser, equal_params: bool = 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m spectral_lab",
+    parser = OneLineErrors(prog="python -m spectral_lab",
                                      description="Spectral Lab: fit coordinate MLPs and see spectral bias.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list built-in signals and methods")

@@ -60,6 +60,14 @@ def add_batch_option(parser: argparse.ArgumentParser) -> None:
                              "each trained; its seconds are its share of the batch's)")
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument error in one line and where to read more, not the 50-line usage of a command with every
+    RunConfig field as an option before the one line that matters."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def parse_seeds(text: str | None) -> list[int] | None:
     """'0,1,2' -> [0, 1, 2]; None or '' -> None."""
     if not text:

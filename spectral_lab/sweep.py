@@ -188,7 +188,10 @@ def load_grid_file(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"grid file not found: {path}")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # an image or other binary file given as the grid
+        raise ConfigError(f"{path.name}: not a grid file (not UTF-8 text; a grid is TOML or YAML)") from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
@@ -354,16 +357,17 @@ def run_sweep(cells: list[Cell], out: str | os.PathLike, backend: str = "local",
             on_row(row)
 
     units = batch_units(todo, batch)
-    if units:
-        if backend == "ray":
+    try:
+        if units and backend == "ray":
             _run_ray(units, finished, address, gpus_per_cell, batch)
-        elif workers > 1:
+        elif units and workers > 1:
             _run_pool(units, finished, workers, batch)
         else:
             for unit in units:  # in this process: the bar says what the unit is doing
                 for cell, result in run_cells(unit, say=lambda text: bar.set_postfix_str(text), batch=batch):
                     finished(cell, result)
-    bar.close()
+    finally:
+        bar.close()  # before any error is printed: the error gets a line of its own, not the bar's
     results.write_tables()
     return results.ordered_rows()
 

@@ -289,3 +289,58 @@ def test_config_files_are_checked_like_flags(tmp_path, capsys, setting):
     err = capsys.readouterr().err
     name = next(iter(setting))
     assert err.startswith(f"error: {name} expects") and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["fit", "--width", "x"], "width expects an integer"),
+    (["fit", "--no-such-option", "1"], "unrecognized arguments: --no-such-option"),
+    (["compare"], "the following arguments are required"),
+    (["zoo", "--quick", "--seeds", "x"], "--seeds expects comma-separated integers"),
+    (["zoo", "--quick", "--seeds", ""], "--seeds is empty"),
+    (["zoo", "--quick", "--methods", ""], "--methods is empty"),
+])
+def test_a_bad_argument_is_one_line_not_a_page_of_usage(argv, words, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors leave through parser.exit
+        code = exit_.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and words in err and len(err.splitlines()) == 1, err
+
+
+def test_sweep_refuses_a_binary_grid_file_in_one_line(tmp_path, capsys):
+    grid = tmp_path / "corrupt.png"
+    grid.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00")
+    assert main(["sweep", "--grid", str(grid), "--out", str(tmp_path / "sw")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "corrupt.png: not a grid file" in err and len(err.splitlines()) == 1
+
+
+def test_predict_refuses_an_output_name_it_would_not_honour(tmp_path, capsys):
+    out = tmp_path / "fit"
+    assert main(["fit", "--signal", "camera", "--image-size", "8", "--steps", "2", "--width", "8", "--out", str(out),
+                 "--quiet"]) == 0
+    assert main(["predict", str(out / "model.pt"), "--out", str(tmp_path / "out.txt")]) == 2
+    assert "write images as .png" in capsys.readouterr().err and not (tmp_path / "out.txt").exists()
+
+
+def test_fit_says_what_loading_did_and_how_long_it_will_take_before_step_1(tmp_path, capsys):
+    import soundfile as sf
+
+    clip = tmp_path / "stereo.wav"
+    time = np.arange(60_000) / 16_000
+    sf.write(clip, np.stack([np.sin(2 * np.pi * 440 * time), np.sin(2 * np.pi * 660 * time)], 1) * 0.5, 16_000)
+    out = tmp_path / "fit"
+    assert main(["fit", "--signal", str(clip), "--length", "4096", "--steps", "2", "--width", "8", "--out", str(out),
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "mixed 2 channels to mono" in err and "cropped to the first 4,096 of 60,000 samples" in err
+    changes = json.loads((out / "metrics.json").read_text())["signal_changes"]
+    assert changes[0] == "mixed 2 channels to mono" and changes[1].startswith("cropped to the first 4,096 of 60,000")
+    from spectral_lab.cli import before_training
+    from spectral_lab import Run, RunConfig
+
+    whole = Run(RunConfig(signal=str(clip), steps=500))  # the whole clip at the defaults: minutes
+    assert any(line.startswith("estimate: about") for line in before_training(whole))
+    small = Run(RunConfig(signal=str(clip), length=4096, steps=10, width=8))
+    assert not any(line.startswith("estimate") for line in before_training(small))
