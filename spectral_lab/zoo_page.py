@@ -48,11 +48,15 @@ def zoo_page() -> str:
     lines = [START, "", "Defaults read 1D / audio / image where they differ by kind ("
              + ", ".join(KINDS) + "); `–`: the knob's shared default (`python -m spectral_lab list`).", ""]
     for family, members in families().items():
+        # the project's own methods: a plug-in the reader installed documents itself, and the page (in the
+        # repository) must read the same on every machine
+        members = [name for name in members if METHODS[name].source == "spectral_lab"]
+        if not members:
+            continue
         lines += [f"### {family}", ""]
         for name in members:
             spec = METHODS[name]
-            source = f" (plug-in: {spec.source})" if spec.source != "spectral_lab" else ""
-            lines += [f"**`{name}`**{source} — {spec.description}", "",
+            lines += [f"**`{name}`** — {spec.description}", "",
                       f"- paper: {spec.citation}",
                       f"- built as: {spec.parameterisation}",
                       f"- defaults: {_defaults(name)}", ""]

@@ -61,6 +61,8 @@ def load_plugins(group: str = GROUP) -> list[str]:
     stderr, one line each)."""
     problems = []
     for entry in entry_points(group=group):
+        if entry.name in LOADED:  # loaded once already in this process (at import): its methods are there
+            continue
         before_methods, before_modifiers = set(METHODS), set(MODIFIERS)
         label = f"plug-in {entry.name!r} ({entry.value})"
         try:

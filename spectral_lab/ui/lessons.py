@@ -126,7 +126,8 @@ def on_load(request: gr.Request):
     hidden = {part.strip() for part in query.get("hide", "").split(",")}
     updates = _pick_updates(lesson)
     if notes:  # an unknown lesson or tab: said once, where the student reads
-        updates[ui.status] = " ".join(f"ⓘ {html.escape(note)}" for note in notes)  # as typed, not as HTML
+        # a link's text as typed: Markdown would strip "<b>x</b>" to "x"
+        updates[ui.status] = " ".join(f"ⓘ {html.escape(note, quote=False)}" for note in notes)
     updates.update(_class_updates(query.get("class"), updates[ui.question]))
     return {**updates, ui.picker: gr.update(value=lesson.key, visible="picker" not in hidden),
             ui.followups: gr.update(value=followups_markdown(lesson), visible="followups" not in hidden),

@@ -82,7 +82,7 @@ def on_load(request: gr.Request):
         explanation += f" Also applied from the link (Training → More settings): {more}."
     if dropped:
         # a link's text is shown as typed, escaped: Markdown would strip "<b>x</b>" to "x" and hide what was sent
-        explanation += " Not applied from the link: " + html.escape("; ".join(dropped)) + " (the rest is)."
+        explanation += f" Not applied from the link: {html.escape('; '.join(dropped), quote=False)} (the rest is)."
     if raised:
         explanation += " Raised to the sliders' minimum: " + ", ".join(raised) + "."
     return [*_values_from(config, methods), explanation, name, share_tune(query)]
