@@ -110,8 +110,11 @@ def test_the_example_plugin_installs_and_trains_from_the_cli_and_the_lab(tmp_pat
     # examples/snake installed into a folder of this test's own (never into the user's environment, where
     # they may have installed it themselves): the CLI, a fresh process with that folder on its path, finds
     # the entry point; in this process the same entry point is loaded once its folder is importable.
-    site = tmp_path / "site"
-    _pip("install", "--no-deps", "--no-build-isolation", "--target", str(site), str(SNAKE))
+    import shutil
+
+    site, source = tmp_path / "site", tmp_path / "snake"
+    shutil.copytree(SNAKE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # the build's files go there
+    _pip("install", "--no-deps", "--no-build-isolation", "--target", str(site), str(source))
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
     listed = subprocess.run([sys.executable, "-m", "spectral_lab", "list"], capture_output=True, text=True,
