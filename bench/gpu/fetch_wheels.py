@@ -1,15 +1,14 @@
-"""The wheels the GPU machine lacks, so the real app runs there (issue 26, item 3): Gradio, plotly,
-librosa and soundfile at this venv's versions, with what they need that the machine's image does
-not hold (device_packages.txt), for CPython 3.12 on manylinux x86-64, into `.gpu_carry/wheels/`,
-and ../shared's tetris.wav beside them (the benches' audio; ../shared does not travel). The folder
-is git-ignored; the device tool carries it (`carry: [".gpu_carry"]`) and bench/gpu/run.sh
-installs the wheels there.
+"""The wheels a CUDA machine without a package index lacks, so the real app runs there: Gradio,
+plotly, librosa and soundfile at this venv's versions, with what they need that the machine does not
+hold (device_packages.txt, its package list), for CPython 3.12 on manylinux x86-64, into
+`.gpu_carry/wheels/`, and ../shared's tetris.wav beside them (the benches' audio). The folder is
+git-ignored; copy the checkout with it to that machine, where bench/gpu/run.sh installs the wheels.
 
-    python bench/gpu/fetch_wheels.py [--dest .gpu_carry]
+    .venv/bin/python bench/gpu/fetch_wheels.py [--dest .gpu_carry]
 
-Checks the set before it is carried: every requirement of every wheel (markers read for Python
-3.12 on Linux) is met by a carried wheel or a package already there; one version of each; and the
-total stays well inside the 64 MiB the working tree may take.
+Checks the set before it is copied: every requirement of every wheel (markers read for Python 3.12 on
+Linux) is met by a wheel in the set or a package already there; one version of each; and the total
+stays small (under 64 MiB).
 """
 from __future__ import annotations
 
