@@ -27,7 +27,8 @@ def free_port() -> int:
 @contextlib.contextmanager
 def served_app(log_name: str, **settings: str):
     """The app's URL while it runs, with `settings` as environment variables (SPECTRAL_LAB_*); its
-    output goes to test-artifacts/`log_name`. Fails the test when it does not answer within 90 s."""
+    output goes to test-artifacts/`log_name`. Fails the test when it does not answer within 90 s, and
+    the module when its log holds a traceback once the server has stopped."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", **settings}
@@ -45,6 +46,9 @@ def served_app(log_name: str, **settings: str):
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+    text = (ARTIFACTS / log_name).read_text()
+    if "Traceback" in text:  # a request the server could not handle: a bug, even when the page looked fine
+        pytest.fail(f"a traceback in the server's log ({log_name}):\n{text[text.index('Traceback'):][:3000]}")
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:

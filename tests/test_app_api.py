@@ -56,3 +56,35 @@ def test_every_setting_a_link_carries_is_applied_and_kept_in_the_run_s_link(clie
         assert ("mfn_scale=20" in share) == bool(scale), share
         finals[scale] = float(final[2]["data"][0][1])
     assert abs(finals["20"] - finals[""]) > 0.5, finals  # the scale changed the run
+
+
+def _preset_links():
+    from spectral_lab.lab import PRESETS, preset_query
+
+    return {title: preset_query(title, "cpu") for title in PRESETS}
+
+
+@pytest.mark.parametrize("title", sorted(_preset_links()))
+def test_every_preset_trains_through_the_server(client, title):
+    """Each preset's signal and methods, served: every method gets its row (at 10 steps: the preset's own
+    length is the in-process claims' business, tests/test_presets.py)."""
+    from spectral_lab.lab import parse_share_query
+
+    link = _preset_links()[title]
+    _, methods = parse_share_query(link)
+    updates = list(client.submit(f"{link}&steps=10", api_name="/train_link"))
+    assert updates[-1][0].startswith("**Finished**"), updates[-1][0]
+    rows = {row[0]: row for row in updates[-1][2]["data"]}
+    assert set(rows) == set(methods), rows
+
+
+def test_a_value_the_page_could_not_have_sent_is_one_warning_line(client):
+    """A radio's value outside its choices (a script, a stale tab, a probe): refused as Gradio refuses it,
+    with one line in the server's log and no traceback (the module's server log is checked for those)."""
+    from served_app import ARTIFACTS
+
+    for answer in ("not one of the choices", "<script>x</script>"):
+        with pytest.raises(Exception, match="not in the list of choices"):
+            client.predict("spectral-bias", answer, api_name="/run_lesson")
+    log = (ARTIFACTS / "app-api.log").read_text()
+    assert log.count("refused a request: lesson-question") == 2 and "Traceback" not in log

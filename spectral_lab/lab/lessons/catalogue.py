@@ -126,7 +126,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
             FollowUp("the same on audio", _query(
                 {"signal": "chip_melody", "length": 8000, "steps": 300}, ("siren", "spder"))),
             FollowUp("each at its own best learning rate: is it the damping or the step size?", _query(
-                {**DAMPING, "image_size": 64, "tune": 1}, ("siren", "spder")))),
+                {**DAMPING, "tune": 1}, ("siren", "spder")))),
            damping_takeaway, symbols=("PSNR", "damping", "ω₀", "Δ", "cycles")),
     Lesson("steering", 5, "Steering the dynamics: IGA, FR, BN", _words(
         "The network stays the same; the training changes. IGA rescales the training error along the eNTK's top "
