@@ -177,3 +177,27 @@ def test_lesson_3_says_what_its_k_counts():
     beside "4,096 samples" read as a mistake when the unit was not said."""
     text = lesson_takeaway(LESSONS["bottleneck"], own_run("bottleneck")).text
     assert "cycles per window of 256 consecutive samples, where Nyquist is 128" in text, text
+
+
+def _followup_views(number: str):
+    """A follow-up's run as the lab trains it (its link's settings at the app's cadences)."""
+    from spectral_lab.lab import AppLimits, LiveComparison, load_ui_signal, parse_link, with_app_cadence
+    from spectral_lab.lab.lessons import expand_link
+
+    config, methods, dropped = parse_link(expand_link({"followup": number})[0], AppLimits())
+    assert dropped == []
+    live = LiveComparison(with_app_cadence(config, "cpu"), methods, load_ui_signal(config, None, AppLimits()))
+    with one_thread():
+        for _ in live.frames():
+            pass
+    return live.views
+
+
+def test_lesson_1_s_follow_ups_on_1d_and_without_fine_detail_read_as_the_lesson_says():
+    """1.2's tones sit in three of the 1D bands (the default sines left too few bands to read: "too few
+    bands"); 1.3's FourierNet at filter scale 20 cannot make the high bands and is read so, beside ReLU +
+    PE, whose order is the lesson's."""
+    tones = lesson_takeaway(LESSONS["spectral-bias"], _followup_views("1.2"))
+    assert tones.supports == 1 and "too few bands" not in tones.text, tones.text
+    no_detail = lesson_takeaway(LESSONS["spectral-bias"], _followup_views("1.3"))
+    assert "FourierNet" in no_detail.text and "high bands did not move" in no_detail.text, no_detail.text

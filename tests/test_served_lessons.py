@@ -21,8 +21,10 @@ TRAINING = 120_000  # ms: a lesson's run is ~5–15 s on 2 idle cores; a busy ma
 
 @pytest.fixture(scope="module")
 def app_url():
+    # every lesson at 60 steps: the page is what these tests check (the lessons' numbers are tested at full
+    # length in process, test_lessons.py); the follow-ups train as written
     with served_app("served-lessons.log", SPECTRAL_LAB_CALIBRATE="0", SPECTRAL_LAB_CONCURRENCY="1",
-                    OMP_NUM_THREADS="1") as url:
+                    SPECTRAL_LAB_LESSON_STEPS="60", OMP_NUM_THREADS="1") as url:
         yield url
 
 
@@ -54,12 +56,17 @@ def _gallery_images(page) -> int:
     return page.evaluate("document.querySelectorAll('#lesson-gallery img').length")
 
 
-def _traces(page, element_id: str) -> int:
+def _traces(page, element_id: str, least: int = 1, timeout: int = 10_000) -> int:
+    """The traces plotly draws in a plot, once it has `least` of them or `timeout` ms passed (a plot that
+    arrives with the takeaway is drawn a moment after the takeaway's text)."""
     page.evaluate(f"document.querySelector('#{element_id}')?.scrollIntoView({{block: 'center'}})")
-    page.wait_for_timeout(300)
-    return page.evaluate(f"""() => {{
-        const div = document.querySelector('#{element_id} .js-plotly-plot');
-        return div && div.data ? div.data.length : 0; }}""")
+    count = f"""(() => {{ const div = document.querySelector('#{element_id} .js-plotly-plot');
+                         return div && div.data ? div.data.length : 0; }})()"""
+    try:
+        page.wait_for_function(f"{count} >= {least}", timeout=timeout, polling=100)
+    except playwright_api.TimeoutError:
+        pass
+    return page.evaluate(count)
 
 
 # What each lesson's student must see once the takeaway is there: (element, what fills it). Images: the
@@ -74,10 +81,11 @@ LESSON_PANELS = {
 }
 
 
-def _panels(page) -> dict:
-    seen = {}
-    for element in LESSON_PANELS[1] | LESSON_PANELS[2]:
-        seen[element] = _gallery_images(page) if element == "gallery" else _traces(page, element)
+def _panels(page, number: int) -> dict:
+    """What the student sees in each panel the lesson fills (the others: 0)."""
+    seen = dict.fromkeys(LESSON_PANELS[1] | LESSON_PANELS[2], 0)
+    for element, least in LESSON_PANELS[number].items():
+        seen[element] = _gallery_images(page) if element == "gallery" else _traces(page, element, least)
     return seen
 
 
@@ -97,7 +105,7 @@ def test_every_lesson_reaches_its_takeaway_with_every_panel_for_the_first_and_th
         if "gallery" in LESSON_PANELS[number]:
             page.wait_for_function(f"document.querySelectorAll('#lesson-gallery img').length >= "
                                    f"{LESSON_PANELS[number]['gallery']}", timeout=30_000, polling=250)
-        seen, status = _panels(page), page.inner_text("#lesson-status")
+        seen, status = _panels(page, number), page.inner_text("#lesson-status")
         takeaway = page.inner_text("#lesson-takeaway")
         if student != 2:
             page.screenshot(path=str(ARTIFACTS / f"served-lesson{number}-student{student}.png"))

@@ -111,7 +111,7 @@ class LessonRunner:
         from .lessons import cnn_lesson_run, lesson_comparison
 
         if lesson.kind == "nern":
-            return cnn_lesson_run(seed)
+            return cnn_lesson_run(seed, **{k: v for k, v in self.changes.items() if k == "steps"})
         kwargs = {"stream": stream} if stream is not None else {}
         live = lesson_comparison(lesson, self.device, seed=seed, limits=self.limits, changes=self.changes,
                                  panels=panels, **kwargs)

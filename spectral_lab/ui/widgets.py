@@ -23,7 +23,11 @@ SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop f
 # (a recorded lesson run is served without a slot), and Gradio's own "processing x/y s" is hidden.
 SLOTS = TrainingSlots(CONCURRENCY)
 RUNS = dict(concurrency_limit=32, concurrency_id="runs", show_progress="hidden")
-LESSON_RUNNER = LessonRunner(Recordings(), SLOTS, DEVICE, LIMITS)  # lessons' runs, recorded once per server
+# lessons' runs, recorded once per server; SPECTRAL_LAB_LESSON_STEPS shortens every lesson's run (the served
+# tests' page checks: the lessons' science is tested at full length in process)
+LESSON_STEPS = os.environ.get("SPECTRAL_LAB_LESSON_STEPS")
+LESSON_RUNNER = LessonRunner(Recordings(), SLOTS, DEVICE, LIMITS,
+                             changes={"steps": int(LESSON_STEPS)} if LESSON_STEPS else None)
 PRIVATE = dict(api_visibility="private")  # every event: the page's own, not an API endpoint
 
 # Slider ranges (minimum, step); the maxima are the server's limits. A link may carry a value the

@@ -67,8 +67,11 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
            (FollowUp("a 4× wider plain ReLU (width 512; the lesson's: 128) beside ReLU with a positional encoding "
                      "at the same width: does width remove the bias?",
                      _query({**BIAS, "width": 512}, ("relu", "relu_pe"))),
-            FollowUp("the same three on a 1D signal with three tones",
-                     _query({"signal": "sines", "length": 2048, "steps": 300}, ("relu", "relu_pe", "siren"))),
+            # three tones in three of the 1D band thirds' 64-cycle bands (the default sines' tones share one
+            # band with another: too few bands for the lesson to read)
+            FollowUp("the same three on a 1D signal with three tones (10, 150 and 400 cycles)",
+                     _query({"signal": "sines", "length": 2048, "steps": 300,
+                             "signal_options": "freqs=10,150,400 amps=1,1,1"}, ("relu", "relu_pe", "siren"))),
             FollowUp("late or never? a network that cannot make fine detail (FourierNet, filter scale 20) beside "
                      "ReLU with a positional encoding",
                      _query({**BIAS, "mfn_scale": 20}, ("mfn_fourier", "relu_pe")))),
@@ -107,7 +110,8 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
            0, _query(BOTTLENECK, ("siren", "siren2")),
            (FollowUp("FINER between the two (broadband S6)", _query(
                {**BOTTLENECK, "signal": "broadband_s6"}, ("siren", "finer", "siren2"))),
-            FollowUp("audio: a bright chip melody", _query(
+            FollowUp("audio, a bright chip melody: not all of its energy is near Nyquist — does SIREN still "
+                     "stay at the all-zero PSNR?", _query(
                 {"signal": "chip_melody", "length": 8000, "steps": 300}, ("siren", "siren2"))),
             FollowUp("SIREN² without its noise on layer 2 (s₁ = 0), beside SIREN", _query(
                 {**BOTTLENECK, "s1": 0}, ("siren", "siren2")))),
@@ -143,11 +147,11 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
             "nowhere in particular: it only moves faster along the same path"),
            0, _query(STEERING_IGA, ("relu_pe", "relu_pe+iga")),
            (FollowUp("all three modifiers (IGA, FR, BN) beside plain training", _query(
-               STEERING, ("relu_pe", "relu_pe+iga", "relu_pe+fr", "relu_pe+bn"))),
-            FollowUp("all three, each at its own best learning rate", _query(
-                {**STEERING, "tune": 1}, ("relu_pe", "relu_pe+iga", "relu_pe+fr", "relu_pe+bn"))),
+               STEERING_IGA, ("relu_pe", "relu_pe+iga", "relu_pe+fr", "relu_pe+bn"))),
+            FollowUp("IGA and plain training, each at its own best learning rate: is IGA more than a faster rate?",
+                     _query({**STEERING_IGA, "tune": 1}, ("relu_pe", "relu_pe+iga"))),
             FollowUp("IGA on plain ReLU, beside plain ReLU: which bands now?",
-                     _query(STEERING, ("relu", "relu+iga")))),
+                     _query(STEERING_IGA, ("relu", "relu+iga")))),
            steering_takeaway, symbols=("IGA", "FR BN", "eNTK", "λ", "matched PSNR", "Δ", "PSNR", "cycles")),
     Lesson("cnn-weights", 6, "CNN weights as a signal (NeRN / SBS)", _words(
         "A small CNN's 3×3 kernels, indexed by (layer, filter, channel), are a signal too: a ReLU MLP can learn "
