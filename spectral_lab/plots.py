@@ -144,6 +144,13 @@ def _above_round_off(shares: np.ndarray) -> np.ndarray:
     return np.where(shares >= ROUND_OFF_SHARE * np.nanmax(shares, initial=0.0), shares, np.nan)
 
 
+def _has_isolated_points(values: np.ndarray) -> bool:
+    """A line with a point between two gaps (a pure tone's bin) draws nothing there unless it is marked."""
+    finite = np.isfinite(np.asarray(values, dtype=np.float64))
+    padded = np.concatenate([[False], finite, [False]])
+    return bool((finite & ~padded[:-2] & ~padded[2:]).any())
+
+
 def _relative(eigenvalues: np.ndarray) -> np.ndarray:
     """λᵢ/λ₁; an all-zero kernel (a dead ReLU network) gives zeros, drawn as gaps, not 0/0."""
     eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
@@ -250,9 +257,9 @@ def ntk_figure(kernels, title: str = "Empirical NTK", audio: tuple[float, int] |
             panel.traces.append(Trace("line", k, _positive(result.spectrum / max(result.spectrum.sum(), 1e-300)),
                                       name=name, color=colour, dash=dash, legend=False))
             if not target_drawn:
-                panel.traces.append(Trace("line", k, _above_round_off(result.target_spectrum /
-                                                                      max(result.target_spectrum.sum(), 1e-300)),
-                                          name="target", color=TARGET_COLOUR, dash=True, width=1.2, legend=False))
+                target = _above_round_off(result.target_spectrum / max(result.target_spectrum.sum(), 1e-300))
+                panel.traces.append(Trace("line", k, target, name="target", color=TARGET_COLOUR, dash=True, width=1.2,
+                                          legend=False, markers=_has_isolated_points(target)))
                 target_drawn = True
         spectra.append(panel)
     rows = [3] if len(spectra) == 1 else [2] + _grid(len(spectra))  # one method: all three in a row

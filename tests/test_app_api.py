@@ -66,13 +66,14 @@ def _preset_links():
 
 @pytest.mark.parametrize("title", sorted(_preset_links()))
 def test_every_preset_trains_through_the_server(client, title):
-    """Each preset's signal and methods, served: every method gets its row (at 10 steps: the preset's own
-    length is the in-process claims' business, tests/test_presets.py)."""
+    """Each preset's signal and methods, served: every method gets its row."""
     from spectral_lab.lab import parse_share_query
 
     link = _preset_links()[title]
     _, methods = parse_share_query(link)
-    updates = list(client.submit(f"{link}&steps=10", api_name="/train_link"))
+    # the served path at a small size: the presets' own settings are tests/test_presets.py's (in process)
+    small = "&image_size=16" if "image_size=" in link else "&length=1024"
+    updates = list(client.submit(f"{link}{small}&steps=5", api_name="/train_link"))
     assert updates[-1][0].startswith("**Finished**"), updates[-1][0]
     rows = {row[0]: row for row in updates[-1][2]["data"]}
     assert set(rows) == set(methods), rows

@@ -145,3 +145,5 @@ def test_a_target_s_round_off_is_not_drawn_as_energy():
     drawn = plots._above_round_off(shares)
     assert np.isnan(drawn[[1, 3, 4]]).all() and np.allclose(drawn[[0, 2, 5]], shares[[0, 2, 5]])
     assert np.isnan(plots._above_round_off(np.zeros(3))).all()
+    # what is left of three tones is three isolated bins: marked, or the line would draw none of them
+    assert plots._has_isolated_points(drawn) and not plots._has_isolated_points(np.array([1.0, 2.0, np.nan]))
