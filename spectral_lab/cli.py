@@ -465,7 +465,8 @@ def _add_reproduce(sub) -> None:
 def _add_zoo_docs_and_bench(sub) -> None:
     zoo = sub.add_parser("zoo", help="every method on six signals at an equal parameter budget: the README's zoo "
                                      "table (Markdown, CSV and a figure)")
-    zoo.add_argument("--quick", action="store_true", help="two small signals, 20 steps, one seed (~20 s on 2 CPU cores)")
+    zoo.add_argument("--quick", action="store_true",
+                     help="two small signals, 20 steps, one seed (~20 s on 2 CPU cores)")
     zoo.add_argument("--tune", action="store_true", help="each method at its own best learning rate (one shared "
                                                          "grid of rates, searched at another seed first)")
     zoo.add_argument("--seeds", help="comma-separated seeds [0,1,2; quick: 0]")

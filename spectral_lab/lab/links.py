@@ -104,7 +104,9 @@ def _range_on_this_server(name: str, value: str, caps: dict) -> str:
     except ValueError:
         return ""
     low = RunConfig.__dataclass_fields__[name].metadata["low"]
-    return f"{name} = {value} is outside [{low}, {caps[name]}], this server's range" if number == number else ""
+    if not (number < low or number > caps[name]):  # in range: another fault (5.5 steps), in the engine's words
+        return ""
+    return f"{name} = {value} is outside [{low}, {caps[name]}], this server's range"
 
 
 def said_once(notes: list[str], shown: int = 5) -> list[str]:

@@ -9,7 +9,8 @@ import gradio as gr
 
 from spectral_lab.lab import device_label
 from spectral_lab.ui import lab, lessons, nern, session_end, teacher
-from spectral_lab.ui.widgets import CONCURRENCY, DEVICE, LIMITS, PRIVATE, RUNS, SESSIONS, refuse_foreign_choices_quietly
+from spectral_lab.ui.widgets import (CONCURRENCY, DEVICE, LIMITS, PRIVATE, RUNS, SESSIONS,
+                                     refuse_foreign_choices_quietly)
 
 
 def build_demo() -> gr.Blocks:

@@ -25,5 +25,5 @@ from .readings import psnr_at, read_bands
 
 __all__ = ["BY_NUMBER", "CNN_LESSON_SETTINGS", "FIRST_LESSON", "FollowUp", "LEARNED", "LESSONS", "Lesson", "Takeaway",
            "CnnLessonResult", "CnnLessonRun", "SYMBOLS", "cnn_lesson_run", "display_name", "expand_link",
-           "find_lesson", "followup_link", "unknown_followup_note", "kernel_low_share", "lesson_comparison", "lesson_settings",
-           "lesson_takeaway", "psnr_at", "read_bands"]
+           "find_lesson", "followup_link", "kernel_low_share", "lesson_comparison", "lesson_settings",
+           "lesson_takeaway", "psnr_at", "read_bands", "unknown_followup_note"]

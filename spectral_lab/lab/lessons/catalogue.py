@@ -104,7 +104,8 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "almost no kernel energy there, so its output can stay at zero. SIREN² (the WINNER paper) adds scaled "
         "noise to the first two weight matrices at initialisation, which spreads its kernel's energy to high "
         "frequencies. Both for 300 steps at learning rate 1e-4; the takeaway reads both the PSNR over the whole "
-        "run and each kernel's S(k) at step 0.", ("PSNR", "zero-output", "eNTK", "S(k)", "ω₀", "s₀ s₁", "cycles")),
+        "run and each kernel's S(k) at step 0.",
+        ("PSNR", "zero-output", "eNTK", "S(k)", "ω₀", "s₀ s₁", "cycles")),
            "Where will SIREN's PSNR end on this target?",
            ("at the PSNR of an all-zero output: it learns nothing", "halfway to SIREN²'s", "as high as SIREN²'s"),
            0, _query(BOTTLENECK, ("siren", "siren2")),
