@@ -14,6 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+# The lessons tab's load event has run (it marks the question) and no progress bar lies over the question
+# (it takes clicks; on a loaded machine it stayed 30 s and more)
+PAGE_LOADED = ("!!document.querySelector('#lesson-question.lesson-loaded')"
+               " && !document.querySelector('#lesson-card .eta-bar')")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from served_app import ARTIFACTS, CHROMIUM, headless_chromium, served_app
+from served_app import ARTIFACTS, CHROMIUM, PAGE_LOADED, headless_chromium, served_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
@@ -381,6 +381,8 @@ def test_a_first_visit_lands_on_lesson_1_and_its_button_runs_to_a_takeaway_with_
     page.wait_for_selector("#lesson-question", timeout=30_000)
     assert "Lesson 1" in page.inner_text("#lesson-text")
     _wait_until(page, "document.querySelector('#lesson-run')?.disabled === true", 30_000)  # predict first
+    # a student waits for the page's load events (their progress bar lies over the question), as this test
+    _wait_until(page, PAGE_LOADED, 180_000)
     page.get_by_label("the highest bands (fine detail)").check()
     _wait_until(page, "!document.querySelector('#lesson-run').disabled", 30_000)
     _press(page, "lesson-run")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from served_app import ARTIFACTS, CHROMIUM, headless_chromium, served_app
+from served_app import ARTIFACTS, CHROMIUM, PAGE_LOADED, headless_chromium, served_app
 
 FIRST_SCREEN = (1280, 720)
 
@@ -106,6 +106,7 @@ def test_a_class_from_the_teachers_link_to_a_students_answer_to_the_live_chart(b
     student.screenshot(path=str(ARTIFACTS / "class-student-first-screen.png"))
     tabs = student.locator("button[role=tab]").all_inner_texts()
     assert "Lessons" in " ".join(tabs) and "Your class" not in " ".join(tabs), tabs  # no class tab for a student
+    _wait_until(student, PAGE_LOADED, 180_000)  # the load events' progress bar takes clicks until they end
     student.get_by_label("the part along the eNTK's large-λ eigenvectors").check()
     _wait_until(student, "!document.querySelector('#lesson-run').disabled", 30_000)
     student.click("#lesson-run")

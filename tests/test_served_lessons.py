@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from served_app import ARTIFACTS, CHROMIUM, headless_chromium, served_app
+from served_app import ARTIFACTS, CHROMIUM, PAGE_LOADED, headless_chromium, served_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 gradio_client = pytest.importorskip("gradio_client")
@@ -42,6 +42,8 @@ def _student(browser, url):
     page.wait_for_selector("#lesson-run", timeout=30_000)
     page.wait_for_function("(document.querySelector('#lesson-text')?.innerText || '').includes('Lesson')",
                            timeout=30_000, polling=250)
+    # the page's load events end before a student answers (their progress bar lies over the question)
+    page.wait_for_function(PAGE_LOADED, timeout=180_000, polling=250)
     return page
 
 

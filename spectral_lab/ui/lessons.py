@@ -129,6 +129,8 @@ def on_load(request: gr.Request):
         # a link's text as typed: Markdown would strip "<b>x</b>" to "x"
         updates[ui.status] = " ".join(f"ⓘ {html.escape(note, quote=False)}" for note in notes)
     updates.update(_class_updates(query.get("class"), updates[ui.question]))
+    # the link's lesson is in place: a page (or a browser test) can tell the load from the first paint
+    updates[ui.question] = {**updates[ui.question], "elem_classes": ["lesson-loaded"]}
     return {**updates, ui.picker: gr.update(value=lesson.key, visible="picker" not in hidden),
             ui.followups: gr.update(value=followups_markdown(lesson), visible="followups" not in hidden),
             ui.seed: seed, ui.tabs: gr.Tabs(selected=tab)}
