@@ -69,7 +69,7 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
         try:
             if name == "signal" and value not in {n for n, _ in list_signals()}:
                 raise ConfigError(f"signal {value!r} is not a built-in signal")
-            accepted[name] = RunConfig.from_dict({name: value}).to_dict()[name]  # parsed and range-checked alone
+            accepted[name] = parse_setting(name, value)
         except ConfigError as exc:
             dropped.append(_range_on_this_server(name, value, caps) or str(exc))
     methods = []
@@ -92,6 +92,11 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
             methods = methods[:limits.max_methods]
     config = RunConfig.from_dict(accepted)
     return config, methods or [config.method], said_once(dropped)
+
+
+def parse_setting(name: str, value: str):
+    """One setting from a link's text, parsed and range-checked alone (a ConfigError says why not)."""
+    return RunConfig.from_dict({name: value}).to_dict()[name]
 
 
 def _range_on_this_server(name: str, value: str, caps: dict) -> str:
@@ -140,7 +145,7 @@ def parse_more_settings(text: str, controlled) -> dict:
             raise ConfigError(f"More settings: {name!r} is not a setting")
         if name in controlled:
             raise ConfigError(f"More settings: {name} has a control of its own on the page; set it there")
-        settings[name] = RunConfig.from_dict({name: value}).to_dict()[name]  # parsed and range-checked alone
+        settings[name] = parse_setting(name, value)
     return settings
 
 
