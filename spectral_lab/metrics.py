@@ -62,9 +62,22 @@ def rho_ag(prediction: np.ndarray, target: np.ndarray, grid_ndim: int | None = N
     return float(a @ g / denominator) if denominator > 0 else 0.0
 
 
-# A fit this close to what predicting 0 everywhere scores has learned (almost) nothing.
+# A fit this close to what predicting 0 everywhere scores has learned (almost) nothing. "≈" is two-sided:
+# a PSNR far *below* the zero output's is an output that is large and wrong, not one that stayed ≈ 0
+# (every 3-step fit of whoosh.wav sits 1–12 dB below it).
 ZERO_OUTPUT_MARGIN_DB = 1.0
+NEAR_ZERO_ENERGY = 0.25  # an output with at most this share of the target's energy is ≈ 0
 ZERO_OUTPUT_HINT = "output stayed ≈ 0: spectral bottleneck, or lr too large"
+NO_BETTER_HINT = "no better than a zero output, though the output is not ≈ 0"
+WORSE_HINT = "worse than a zero output: the output is large and wrong (lr too large, or too few steps)"
+STALL_HINTS = (ZERO_OUTPUT_HINT, NO_BETTER_HINT, WORSE_HINT)
+
+
+def zero_output_relation(value: float, floor: float) -> str:
+    """'above', 'at' (within ZERO_OUTPUT_MARGIN_DB either side) or 'below' the zero-output PSNR `floor`."""
+    if value - floor >= ZERO_OUTPUT_MARGIN_DB:
+        return "above"
+    return "at" if value - floor > -ZERO_OUTPUT_MARGIN_DB else "below"
 
 
 def zero_output_psnr(target: np.ndarray, data_range: float = DATA_RANGE) -> float:
@@ -73,14 +86,28 @@ def zero_output_psnr(target: np.ndarray, data_range: float = DATA_RANGE) -> floa
 
 
 def zero_output_note(metrics: dict) -> str:
-    """'output stayed ≈ 0 …' (with both numbers) when the PSNR is within ZERO_OUTPUT_MARGIN_DB of
-    the zero-output PSNR, else ''."""
+    """What the PSNR says against the zero-output PSNR, with both numbers: 'output stayed ≈ 0 …' only
+    when it is within ZERO_OUTPUT_MARGIN_DB of it *and* the output's energy is ≈ 0 (when measured);
+    'worse than a zero output …' more than the margin below it; '' when the run learned."""
     floor = metrics.get("zero_output_psnr")
     if floor is None or not math.isfinite(metrics.get("psnr", math.nan)):
         return ""
-    if metrics["psnr"] - floor >= ZERO_OUTPUT_MARGIN_DB:
+    relation = zero_output_relation(metrics["psnr"], floor)
+    numbers = f"({metrics['psnr']:.2f} dB vs {floor:.2f} dB for a zero output)"
+    if relation == "above":
         return ""
-    return f"{ZERO_OUTPUT_HINT} ({metrics['psnr']:.2f} dB vs {floor:.2f} dB for a zero output)"
+    if relation == "below":
+        return f"{WORSE_HINT} {numbers}"
+    energy = metrics.get("output_energy_share")
+    if energy is not None and energy > NEAR_ZERO_ENERGY:
+        return f"{NO_BETTER_HINT} {numbers[:-1]}; its energy {100 * energy:.0f} % of the target's)"
+    return f"{ZERO_OUTPUT_HINT} {numbers}"
+
+
+def output_energy_share(prediction: np.ndarray, target: np.ndarray) -> float:
+    """‖f‖² / ‖y‖²: how much of the target's energy the output carries (0 for an all-zero output)."""
+    target_energy = float(np.sum(np.square(target, dtype=np.float64)))
+    return float(np.sum(np.square(prediction, dtype=np.float64))) / target_energy if target_energy > 0 else math.inf
 
 
 # A PSNR this close to (or above) what float32 arithmetic alone reaches is round-off, not fit quality.
@@ -104,7 +131,8 @@ def evaluate(prediction_grid: np.ndarray, target_grid: np.ndarray, kind: str) ->
     """The metrics a results table shows: PSNR always; SSIM for images; ρ_AG always; and the
     zero-output PSNR the run is measured against."""
     result = {"psnr": psnr(prediction_grid, target_grid), "rho_ag": rho_ag(prediction_grid, target_grid, 2 if kind == "image" else 1),
-              "zero_output_psnr": zero_output_psnr(target_grid)}
+              "zero_output_psnr": zero_output_psnr(target_grid),
+              "output_energy_share": output_energy_share(prediction_grid, target_grid)}
     if kind == "image":
         result["ssim"] = ssim(prediction_grid, target_grid)
     return result

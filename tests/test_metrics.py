@@ -32,6 +32,6 @@ def test_ssim_for_images_and_evaluate_table():
     noisy = image + rng.normal(0, 0.3, image.shape)
     assert ssim(noisy, image) < 0.9
     result = evaluate(noisy, image, "image")
-    assert set(result) == {"psnr", "ssim", "rho_ag", "zero_output_psnr"}
+    assert set(result) == {"psnr", "ssim", "rho_ag", "zero_output_psnr", "output_energy_share"}
     assert result["zero_output_psnr"] == pytest.approx(psnr(0 * image, image))
     assert "ssim" not in evaluate(image[0], image[1], "1d")

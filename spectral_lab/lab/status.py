@@ -2,7 +2,7 @@
 and the results table's rows."""
 from __future__ import annotations
 
-from ..metrics import PSNR_CONVENTION, ZERO_OUTPUT_HINT, ZERO_OUTPUT_MARGIN_DB, psnr_text
+from ..metrics import PSNR_CONVENTION, STALL_HINTS, ZERO_OUTPUT_MARGIN_DB, psnr_text
 from .estimate import duration
 
 
@@ -70,10 +70,19 @@ def final_status(views, result: str, failure: str, seconds: float, tuned: bool) 
                   "seed (the table's lr; its time includes the search, shown again under “of which tuning”)."
                   if tuned else "")
     best_text += tuned_text
-    stalled = [v.method for v in done if ZERO_OUTPUT_HINT in v.row.get("note", "")]
-    stalled = (f" ⚠ {', '.join(stalled)}: {ZERO_OUTPUT_HINT} (PSNR within {ZERO_OUTPUT_MARGIN_DB:g} dB of a "
-               "zero output; the table has the numbers)." if stalled else "")
-    return f"**Finished**: {len(done)} method(s) in {seconds:.0f} s.{best_text}{stalled} {PSNR_CONVENTION}."
+    return f"**Finished**: {len(done)} method(s) in {seconds:.0f} s.{best_text}{_stalled_text(done)} {PSNR_CONVENTION}."
+
+
+def _stalled_text(done) -> str:
+    """' ⚠ siren: output stayed ≈ 0 …' for each method whose PSNR sits at or below a zero output's."""
+    text = ""
+    for hint in STALL_HINTS:
+        methods = [v.method for v in done if hint in v.row.get("note", "")]
+        if methods:
+            where = "more than" if hint == STALL_HINTS[-1] else "within"
+            text += (f" ⚠ {', '.join(methods)}: {hint} (PSNR {where} {ZERO_OUTPUT_MARGIN_DB:g} dB "
+                     f"{'below' if where == 'more than' else 'of'} a zero output's; the table has the numbers).")
+    return text
 
 
 def table(views, stopping: bool) -> list[dict]:

@@ -16,7 +16,11 @@ from .names import bold_name
 from .readings import BandReading, crossing_step, db, finished, pct, read_bands
 
 MOVED = 0.10  # the high bands must fall this much (Δ, IGA Eq. 7) after the low ones were learned
-TOGETHER = 0.1  # two crossings within this share of the run count as the same time
+# An order is read from the *ratio* of the two crossing steps, not their gap as a share of the run: a
+# dense grid crosses at steps ~15 (low) and ~31–34 (high) at 100, 200 and 1000 steps alike, and a
+# share-of-run rule read that as "together" at 200 steps and "later" at 100.
+RATIO = 1.5  # one crossing at ≥ 1.5× the other's step is an order; closer ones are "together"
+APART_LOGS = 2  # an order also needs its crossings at least this many band logs apart (else unresolved)
 STILL = 0.02  # a band group within this of its final Δ has stopped moving
 
 
@@ -35,6 +39,24 @@ class OrderReading:
     @property
     def high_end(self) -> float:
         return float(self.bands.high[-1])
+
+    @property
+    def log_every(self) -> float:
+        """Steps between two band logs (the run's band cadence)."""
+        return float(np.median(np.diff(self.bands.steps))) if self.bands.steps.size > 1 else 1.0
+
+    @property
+    def crossing_ratio(self) -> float:
+        """Later crossing ÷ earlier one (each at least step 1: a crossing at step 0 is not ∞)."""
+        early, late = sorted((self.low_crossed, self.high_crossed))
+        return max(late, 1.0) / max(early, 1.0)
+
+    @property
+    def too_close(self) -> bool:
+        """Both crossed, in an order by their ratio, but less than APART_LOGS band logs apart."""
+        return (self.high_crossed is not None and self.low_crossed is not None
+                and abs(self.high_crossed - self.low_crossed) < APART_LOGS * self.log_every
+                and self.crossing_ratio >= RATIO)
 
     @property
     def fell(self) -> float:
@@ -63,10 +85,15 @@ def _order_verdict(reading: OrderReading) -> int | None:
     if reading.low_crossed is None:
         return None  # nothing learned: no order to read
     if reading.high_crossed is not None:
-        if abs(reading.high_crossed - reading.low_crossed) <= TOGETHER * reading.bands.steps[-1]:
+        if reading.too_close:
+            return None  # an order the band logs cannot resolve
+        if reading.crossing_ratio < RATIO:
             return 2
         return 1 if reading.high_crossed > reading.low_crossed else 0
-    return 1 if reading.fell >= MOVED else None  # still falling = learned later; still = not started
+    # still falling after the low bands were learned = learned later, if the run went on long enough past
+    # the low crossing for "later" to mean RATIO× later; still = not learned in this run
+    end = float(reading.bands.steps[-1])
+    return 1 if reading.fell >= MOVED and end >= RATIO * reading.low_crossed else None
 
 
 def _method_sentence(reading: OrderReading, view) -> str:
@@ -80,10 +107,20 @@ def _method_sentence(reading: OrderReading, view) -> str:
     if reading.verdict == 1:
         return (f"{start}; its high bands were then at {pct(reading.high_then)} and still falling: "
                 f"{pct(reading.high_end)} at step {end} ({db(view)}).")
+    if reading.too_close:
+        return (f"{start} and its high bands by step {reading.high_by} ({db(view)}): at about steps "
+                f"{reading.low_crossed:.0f} and {reading.high_crossed:.0f}, less than {APART_LOGS} band logs (one every "
+                f"{reading.log_every:.0f} steps) apart, too close to put in order at this run's log spacing.")
+    if reading.verdict is None and reading.fell >= MOVED:
+        return (f"{start}; its high bands were then at {pct(reading.high_then)} and still falling: "
+                f"{pct(reading.high_end)} at step {end} ({db(view)}), but the run ended before {RATIO:g}× that step, "
+                f"too soon to call them learned later.")
     if reading.verdict is None:
-        return (f"{start}, but its high bands did not move after that: {pct(reading.high_end)} from step "
-                f"{reading.still_since} to the end ({db(view)}). It never started on them, so this run cannot tell "
-                f"*learned late* from *not learned at all* for it.")
+        return (f"{start}; its high bands fell from {pct(reading.bands.high[0])} at the start to "
+                f"{pct(reading.high_then)} by then, but only {pct(max(reading.fell, 0.0))} more after it "
+                f"({pct(reading.high_end)} at step {end}, within {pct(STILL)} of that since step {reading.still_since}; "
+                f"{db(view)}). They never got under {pct(LEARNED)}, so this run cannot tell *learned late* from "
+                f"*not learned at all* for it.")
     return (f"{start} and its high bands by step {reading.high_by} ({db(view)}): "
             f"{'about the same time' if reading.verdict == 2 else 'the high bands first'}.")
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ...metrics import zero_output_relation
 from ...nern import NernResult, NernRun
 from .base import Takeaway
 from .readings import pct
 
 LOW_SHARE_GAIN = 0.05  # smoothing must move this much more of the energy below 1/8 cycle per kernel
 SAME_FIT_DB = 0.5  # two kernel fits within this are "no better, no worse"
-ZERO_OUTPUT_MARGIN_DB = 1.0  # a kernel fit this close to the all-zero PSNR learned (almost) nothing
 
 
 def kernel_low_share(spectra: dict) -> dict[str, float]:
@@ -152,11 +152,14 @@ def _errors_text(fit: KernelFit) -> str:
 
 def _fit_sentence(result: CnnLessonResult) -> str:
     fit = result.fit
-    learned = fit.psnr - fit.zero_psnr >= ZERO_OUTPUT_MARGIN_DB
+    relation = zero_output_relation(fit.psnr, fit.zero_psnr)
     text = (f" A ReLU MLP with {result.mlp_parameters:,} parameters ({100 * result.cr:.1f} % of the CNN) fitted "
             f"the reordered kernels for {result.steps} steps: kernel PSNR {fit.psnr:.1f} dB, where an all-zero "
             f"output scores {fit.zero_psnr:.1f} dB; relative error {_errors_text(fit)}.")
-    if not learned:
+    if relation == "below":
+        text += (f" Its kernels are further from the CNN's than an all-zero output is ({fit.zero_psnr - fit.psnr:.1f} dB "
+                 "below it): it has not fitted them.")
+    elif relation == "at":
         text += (f" So it learned almost nothing of the kernels, in any layer: the PSNR looks like a fit only "
                  f"because its peak is the largest weight ({fit.peak:.2f}), {fit.peak / fit.typical:.0f}× a "
                  f"typical one ({fit.typical:.3f}).")

@@ -2,7 +2,7 @@
 SPDER's damped sine against SIREN — each read over the whole run, with the learning rates named."""
 from __future__ import annotations
 
-from ...metrics import ZERO_OUTPUT_MARGIN_DB, at_float32_limit
+from ...metrics import NEAR_ZERO_ENERGY, at_float32_limit, zero_output_relation
 from .base import Takeaway
 from .names import bold_name
 from .readings import best_psnr_track, db, final_psnr, finished, pct, read_bands, step_reaching
@@ -55,7 +55,10 @@ def bottleneck_takeaway(views) -> Takeaway:
         return Takeaway("The run did not report the zero-output PSNR.", None)
     siren_best = float(best_psnr_track(siren)[1].max())
     left_at = step_reaching(siren2, floor + LEFT_FLOOR_DB)
-    stayed = siren_best - floor < ZERO_OUTPUT_MARGIN_DB  # over the whole run, not only at the end
+    # over the whole run, not only at the end; "≈ 0" two-sided: its best PSNR at the zero output's (not far
+    # below it: a large, wrong output) and, where measured, an output with (almost) no energy
+    energy = siren.metrics.get("output_energy_share", 0.0)
+    stayed = zero_output_relation(siren_best, floor) == "at" and energy <= NEAR_ZERO_ENERGY
     supports = None
     if final_psnr(siren2) - floor > FITTED_DB:  # the contrast exists: SIREN² fitted the target
         supports = 0 if stayed else 2 if final_psnr(siren2) - final_psnr(siren) < 3 else 1
