@@ -193,3 +193,20 @@ def test_spder_beating_siren_at_another_rate_is_not_an_answer():
     other_rate = _misstated(siren, 3.0)
     takeaway = _takeaway("damping", [other_rate, spder])
     assert takeaway.supports is None and "does not compare them at one shared rate" in takeaway.text
+
+
+# ----------------------------------------------------------------------------------------------
+# Lesson 5: "steered" only beyond every speed-up twin
+# ----------------------------------------------------------------------------------------------
+def test_plain_training_at_16x_the_rate_on_seed_2_is_not_read_as_steering(monkeypatch):
+    # the run: ReLU + PE at lr × 16 on seed 2, labelled IGA, lowered a band by 7.6 points and raised
+    # one by 7.1 (it ended lower: 30.7 vs 32.4 dB). Every speed-up on seeds 0–4 stays ≤ 8.9, IGA ≥ 11.1
+    from spectral_lab.lab.lessons import steering
+
+    plain = own_run("steering", seed=2)[0]
+    twin = run_views("steering", methods=["relu_pe"], labels=["relu_pe+iga"], seed=2, lr=3.2e-2)[0]
+    takeaway = _takeaway("steering", [plain, twin])
+    assert takeaway.supports == 2 and "**steered**" not in takeaway.text, takeaway.text
+    assert _takeaway("steering", own_run("steering", seed=2)).supports == 0  # IGA itself, same seed
+    monkeypatch.setattr(steering, "HELPED", 0.07)  # the old threshold: the speed-up reads "steered"
+    assert _takeaway("steering", [plain, twin]).supports == 0
