@@ -128,7 +128,8 @@ class RunConfig(FlatConfig):
                                          "along the shortest axis)", 0.1, 1e7)
     mfn_bandlimit: bool = knob(False, "mfn_fourier as BACON: frozen filter frequencies on an integer grid, the output "
                                       "band-limited to the signal's Nyquist rate")
-    grid_levels: int = knob(8, "grids: resolution levels L (Instant-NGP: 16)", 1, 24)
+    grid_levels: int | None = knob(None, "grids: resolution levels L (None: per method, hashgrid Instant-NGP's 16, "
+                                         "densegrid 8)", 1, 24)
     grid_features: int = knob(2, "grids: features per entry F (Instant-NGP: 2)", 1, 16)
     grid_table_log2: int = knob(12, "hash grid: log2 of the entries per level T (Instant-NGP: 14–24)", 4, 22)
     grid_min_resolution: int = knob(8, "grids: coarsest level's cells per axis N_min (Instant-NGP: 16)", 1, 4096)
@@ -143,6 +144,13 @@ class RunConfig(FlatConfig):
     lr_every: int = knob(20, "step schedule period in steps", 1, 1_000_000)
     optimizer: str = knob("adam", "adam (the papers' default) or sgd (plain gradient descent, IGA's theory)",
                           choices=("adam", "sgd"))
+    adam_beta2: float | None = knob(None, "Adam's β₂ (None: per method; PyTorch's 0.999, Instant-NGP's grids 0.99)",
+                                    0.0, 0.999999)
+    adam_eps: float | None = knob(None, "Adam's ε (None: per method; PyTorch's 1e-8, Instant-NGP's grids 1e-15)",
+                                  0.0, 1.0)
+    weight_decay: float | None = knob(None, "L2 penalty added to the gradient of every parameter outside the input "
+                                            "encoding (None: per method; 0, Instant-NGP's grids 1e-6 on the MLP, "
+                                            "not the tables)", 0.0, 1.0)
     # --- training modifiers (used when the method has +iga / +fr) ---
     iga_group: int | None = knob(None, "IGA group size p: runs of p samples / p×p patches (None: from the signal "
                                        "size, about the paper's number of groups; 1 = exact eNTK)", 1, 4096)

@@ -139,6 +139,48 @@ def adam_options(device: torch.device, parameters) -> dict:
     return {"fused": True, "capturable": True}
 
 
+def adam_hyperparameters(config) -> dict:
+    """Adam's β₂ and ε where the config sets them (a method's defaults: Instant-NGP's grids run β₂ 0.99,
+    ε 1e-15, Sec. 4); unset, PyTorch's (0.9, 0.999) and 1e-8."""
+    options = {}
+    if config.adam_beta2 is not None:
+        options["betas"] = (0.9, config.adam_beta2)
+    if config.adam_eps is not None:
+        options["eps"] = config.adam_eps
+    return options
+
+
+def parameter_groups(model: nn.Module, config) -> list[dict]:
+    """The optimiser's parameter groups. With weight decay, every parameter outside the input encoding
+    decays and the encoding's do not (Instant-NGP Sec. 4: L2 10⁻⁶ on the MLP's weights, not on the hash
+    table entries); without, one group."""
+    params = list(model.parameters())
+    if not config.weight_decay:
+        return [{"params": params}]
+    encoding = getattr(model, "encoding", None)
+    kept = {id(p) for p in encoding.parameters()} if isinstance(encoding, nn.Module) else set()
+    groups = [{"params": [p for p in params if id(p) not in kept], "weight_decay": config.weight_decay},
+              {"params": [p for p in params if id(p) in kept], "weight_decay": 0.0}]
+    return [group for group in groups if group["params"]]
+
+
+def make_optimizer(model: nn.Module, config, lr) -> torch.optim.Optimizer:
+    """The run's optimiser at rate `lr` (a number, or the fast step's device tensor), with the config's
+    Adam settings and weight decay (`adam_hyperparameters`, `parameter_groups`)."""
+    groups, params = parameter_groups(model, config), list(model.parameters())
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr)
+    device = params[0].device if params else torch.device("cpu")
+    return torch.optim.Adam(groups, lr=lr, **adam_hyperparameters(config), **adam_options(device, params))
+
+
+def with_penalty(model: nn.Module, loss: torch.Tensor) -> torch.Tensor:
+    """The objective trained: the MSE plus the method's own penalty where it has one (INCODE's on its
+    (a, b, c, d), `regularisation()`); the loss recorded, and so the PSNR, stay the MSE's."""
+    penalty = getattr(model, "regularisation", None)
+    return loss if penalty is None else loss + penalty()
+
+
 class EagerStepper:
     """The plain PyTorch step (and IGA's residual adjustment, IGA Eq. 4)."""
 
@@ -146,9 +188,7 @@ class EagerStepper:
 
     def __init__(self, model: nn.Module, coords: torch.Tensor, target: torch.Tensor, config, iga=None):
         self.model, self.coords, self.target, self.iga = model, coords, target, iga
-        params = list(model.parameters())
-        self.optimizer = (torch.optim.Adam(params, lr=config.lr, **adam_options(coords.device, params))
-                          if config.optimizer == "adam" else torch.optim.SGD(params, lr=config.lr))
+        self.optimizer = make_optimizer(model, config, config.lr)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.loss_buffer = torch.zeros(config.steps, device=coords.device, dtype=coords.dtype)
 
@@ -161,9 +201,10 @@ class EagerStepper:
             # IGA Eq. 4: back-propagate S̃ₑ r instead of r. d/dθ of (2/N)·Σ (S̃ₑr)ᵀf equals
             # the MSE gradient (2/N)·Jᵀr with r replaced by S̃ₑr.
             adjusted = self.iga.adjust(self.model, self.coords, residual.detach(), step)
-            (2.0 / residual.numel() * torch.sum(adjusted * prediction)).backward()
+            surrogate = 2.0 / residual.numel() * torch.sum(adjusted * prediction)
+            with_penalty(self.model, surrogate).backward()
         else:
-            loss.backward()
+            with_penalty(self.model, loss).backward()
         self.loss_buffer[step - 1] = loss.detach()
         return prediction
 
@@ -223,21 +264,22 @@ class FastStepper:
         self.lr_tensor = torch.tensor(self.base_lr, device=device, dtype=coords.dtype)
         self.step_index = torch.zeros((), dtype=torch.long, device=device)  # steps taken so far
         self.loss_buffer = torch.zeros(config.steps, device=device, dtype=coords.dtype)
-        params = list(model.parameters())
-        self.optimizer = torch.optim.Adam(params, lr=self.lr_tensor, **adam_options(device, params))
+        self.optimizer = make_optimizer(model, config, self.lr_tensor)
         self.prediction: torch.Tensor | None = None
         self._graphs: tuple | None = None
         if use_graphs:
             self._capture()
 
     # The two halves as plain functions: run eagerly, recorded once into graphs, or compiled.
-    def _prediction_and_loss(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _prediction_and_loss(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(prediction, MSE, the objective trained: MSE + the method's penalty, `with_penalty`)."""
         prediction = self.model(self.coords)
-        return prediction, torch.mean((prediction - self.target) ** 2)
+        loss = torch.mean((prediction - self.target) ** 2)
+        return prediction, loss, with_penalty(self.model, loss)
 
     def _forward_backward(self) -> torch.Tensor:
-        prediction, loss = self._loss()
-        loss.backward()
+        prediction, loss, objective = self._loss()
+        objective.backward()
         self.loss_buffer.index_copy_(0, self.step_index.view(1), loss.detach().view(1))
         return prediction
 
@@ -314,5 +356,6 @@ def zero_gpu() -> bool:
 
 
 __all__ = ["FAST_MODES", "STEP_MODES", "COMPILE_MIN_WORK", "COMPILE_MIN_STEPS", "TF32_NOTE", "adam_options", "capture_step_graphs", "compile_blocker",
+           "adam_hyperparameters", "parameter_groups", "make_optimizer", "with_penalty",
            "capture_step_graphs", "fast_path_plan", "step_note", "step_workload", "schedule_factor", "make_scheduler", "make_stepper",
            "EagerStepper", "FastStepper", "matmul_precision", "zero_gpu"]

@@ -34,6 +34,9 @@ class MethodSpec:
     knobs: tuple[str, ...] = ()  # the RunConfig fields it reads beyond width, depth and lr
     family: str = "other"  # the picker's and the zoo table's grouping (FAMILY_ORDER)
     check: Callable[[RunConfig, Signal], None] | None = None  # rejects a resolved config that cannot train
+    # defaults that follow other knobs' values (FINER++'s wavelet ω and s follow its base): f(config with the
+    # user's values and `defaults` filled in, signal) -> {knob: value}, applied where the user left the knob unset
+    dependent_defaults: Callable[[RunConfig, Signal], dict] | None = None
     source: str = "spectral_lab"  # the package that registered it (a plug-in's name)
 
 
@@ -115,7 +118,7 @@ def resolve(config: RunConfig, signal: Signal) -> RunConfig:
     checked only where it matters; a default out of range names the knob and the method."""
     spec = get_method(config.method)
     _, modifiers = split_method(config.method)
-    own = spec.defaults(signal)
+    own = _own_defaults(spec, config, signal)
     used = used_knobs(config, signal)
     filled = {k: v for k, v in own.items() if getattr(config, k) is None}
     for knob in sorted(used & set(KNOB_DEFAULTS)):
@@ -133,6 +136,15 @@ def resolve(config: RunConfig, signal: Signal) -> RunConfig:
     for name in modifiers:
         MODIFIERS[name].check(resolved, signal)
     return resolved
+
+
+def _own_defaults(spec: MethodSpec, config: RunConfig, signal: Signal) -> dict:
+    """The method's defaults for this signal, then those that follow the values the user chose."""
+    own = spec.defaults(signal)
+    if spec.dependent_defaults is not None:
+        partial = config.replace(**{k: v for k, v in own.items() if getattr(config, k) is None})
+        own.update(spec.dependent_defaults(partial, signal))
+    return own
 
 
 def _check_default(knob: str, value, method: str, signal: Signal) -> None:

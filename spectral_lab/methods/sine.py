@@ -237,9 +237,10 @@ FINER_PP_PARAM = (
     "exp(jω_w· − |s·|²) with complex layers after the first (wire), or the identity (sine = FINER); first layer's ω "
     "= first_omega0, s = gauss_scale and ω_w = wire_omega in every layer; the reference's init: first layer "
     "U(±1/fan_in), later layers and head U(±√(6/fan_in)/Ω), Ω = ω (ω·ω_w for the wavelets), first-layer bias U(±k); "
-    "defaults its Gauss variant's (ω 10, s 3, k 1, lr 1e-3; ω_w 4 is its wavelet's, which it runs at ω 5, s 2), "
-    "audio's first-layer ω 200 ours (the reference has no audio setting); not reproduced: its wavelet's width ÷√2 "
-    "(parameter parity) and its SDF code's Gauss normalised to [0, 1]")
+    "defaults its Gauss variant's (ω 10, s 3, k 1, lr 1e-3; run.sh's Finer++Gauss), the wavelets' its Finer++Wavelet "
+    "run's (ω 5, s 2, ω_w 4; the real gabor borrows them), the complex wavelet's width ÷√2 (models.py WF: parameter "
+    "parity with the real nets); audio: the Gauss base with first-layer ω 200, ours (the reference has no audio "
+    "setting); not reproduced: its SDF code's Gauss normalised to [0, 1]")
 
 # The reference has no audio setting. Its ω 10 leaves chip_melody (8000 samples, ~880 cycles) at 9.1 dB
 # after 200 steps (zero output 7.5); first-layer ω 200 reaches 48.9 / 51.6 / 55.9 dB (seeds 0–2), where
@@ -251,6 +252,23 @@ def _finer_pp_defaults(signal: Signal) -> dict:
     """FINERplusplus run.sh's Finer++Gauss: --omega 10 --scale 3 --fbs 1 --lr 1e-3 (its WF's ω_w 4)."""
     return {"lr": 1e-3, "finer_base": "gauss", "first_omega0": FINER_PP_FIRST_OMEGA.get(signal.kind, 10.0),
             "omega0": 10.0, "gauss_scale": 3.0, "wire_omega": 4.0, "bias_scale": 1.0}
+
+
+FINER_PP_WAVELETS = ("gabor", "wire")
+
+
+def _finer_pp_wavelet_defaults(config: RunConfig, signal: Signal) -> dict:
+    """run.sh's Finer++Wavelet (--model_type WF --scale 2 --omega_w 4 --omega 5 --fbs 1 --lr 1e-3): ω 5 in
+    every layer and s 2 where the base is a wavelet (audio keeps its first-layer ω 200)."""
+    if config.finer_base not in FINER_PP_WAVELETS:
+        return {}
+    return {"first_omega0": FINER_PP_FIRST_OMEGA.get(signal.kind, 5.0), "omega0": 5.0, "gauss_scale": 2.0}
+
+
+def finer_pp_width(cfg: RunConfig) -> int:
+    """models.py WF: hidden_features = int(hidden_features / √2) for the complex wavelet, whose complex
+    weights count twice (parameter parity with the real variants)."""
+    return int(cfg.width / math.sqrt(2)) if cfg.finer_base == "wire" else cfg.width
 
 
 def _finer_pp_init_omega(cfg: RunConfig) -> float:
@@ -269,8 +287,8 @@ def build_finer_pp(cfg: RunConfig, signal: Signal) -> nn.Module:
     def activation(i: int) -> nn.Module:
         return FinerPPActivation(cfg.finer_base, _layer_omega(cfg, i), cfg.gauss_scale, cfg.wire_omega)
 
-    model = siren_initialised(mlp(cfg, signal, activation, complex_hidden=cfg.finer_base == "wire"),
-                              cfg.first_omega0, _finer_pp_init_omega(cfg))
+    network = mlp(cfg.replace(width=finer_pp_width(cfg)), signal, activation, complex_hidden=cfg.finer_base == "wire")
+    model = siren_initialised(network, cfg.first_omega0, _finer_pp_init_omega(cfg))
     uniform_bias(model.linears[0], cfg.bias_scale)
     return model
 
@@ -308,7 +326,8 @@ register(MethodSpec(
     "Zhu et al., FINER++: Building a Family of Variable-periodic Functions for Activating Implicit Neural "
     "Representation, arXiv 2407.19434 (2024)",
     FINER_PP_PARAM, _finer_pp_defaults,
-    ("finer_base", "first_omega0", "omega0", "gauss_scale", "wire_omega", "bias_scale"), family="wavelets and bumps"))
+    ("finer_base", "first_omega0", "omega0", "gauss_scale", "wire_omega", "bias_scale"), family="wavelets and bumps",
+    dependent_defaults=_finer_pp_wavelet_defaults))
 register(MethodSpec(
     "hsiren", build_hsiren, "H-SIREN: a SIREN whose first activation is sin(ω₀·sinh(2z)), more frequencies at the ends.",
     "Gao & Jaiman, H-SIREN: Improving Implicit Neural Representations with Hyperbolic Periodic Functions, "
