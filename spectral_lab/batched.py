@@ -73,6 +73,10 @@ def batch_blockers(run) -> list[str]:
         ("iga" in run.modifiers, "IGA decomposes its own eNTK on the host every step"),
         ("bn" in run.modifiers, "batch norm updates its running statistics in place"),
         (any(getattr(config, c) for c in CADENCES), "diagnostics on a cadence are each run's own work"),
+        # the stacked Adam (batched_step.py) runs PyTorch's defaults on one parameter group and the MSE alone
+        (any(getattr(config, knob) for knob in ("adam_beta2", "adam_eps", "weight_decay")),
+         "its method's own Adam settings (β₂, ε, weight decay on the MLP) are not the stacked optimiser's"),
+        (hasattr(run.model, "regularisation"), "its method adds its own penalty to the loss (INCODE's)"),
     ) if present]
 
 
@@ -335,6 +339,16 @@ def _check_forward_agrees(runs: list) -> None:
 # ----------------------------------------------------------------------------------------------
 # Every run, in batches where they can go
 # ----------------------------------------------------------------------------------------------
+@dataclass
+class Progress:
+    """Where training is (train_each with `progress`): the runs training now, by index, at `step` of
+    `steps` (a log point of their batch, or of the run training alone)."""
+
+    runs: tuple[int, ...]
+    step: int
+    steps: int
+
+
 def train_runs(runs: list, batch: bool = True, say: Callable[[str], None] = lambda text: None,
                should_stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
     """Every run trained to its end (train_each), outcomes in the runs' order."""
@@ -343,10 +357,12 @@ def train_runs(runs: list, batch: bool = True, say: Callable[[str], None] = lamb
 
 
 def train_each(runs: list, batch: bool = True, say: Callable[[str], None] = lambda text: None,
-               should_stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, Outcome]]:
+               should_stop: Callable[[], bool] = lambda: False,
+               progress: bool = False) -> Iterator[tuple[int, Outcome] | Progress]:
     """Train every run, in stacked batches where runs can share one and the rest alone; yields
-    (index, Outcome) as each batch or lone run ends. A run that fails (out of memory, a setting
-    found bad late) ends with its error; the others go on."""
+    (index, Outcome) as each batch or lone run ends, and with `progress` a Progress at each log point
+    in between (a caller's progress line moves while a batch trains). A run that fails (out of memory,
+    a setting found bad late) ends with its error; the others go on."""
     batches, alone = plan_batches(runs) if batch else ([], {i: "batching is off" for i in range(len(runs))})
     for members in batches:
         group = [runs[i] for i in members]
@@ -357,9 +373,7 @@ def train_each(runs: list, batch: bool = True, say: Callable[[str], None] = lamb
             continue
         say(f"training {len(group)} runs as one batch ({group[0].config.method} on {group[0].signal.name}, …)")
         try:
-            for _ in stacked:
-                if should_stop():
-                    stacked.stop()
+            yield from _progress(stacked, tuple(members), stacked.config.steps, progress, should_stop)
         except (RuntimeError, MemoryError) as exc:  # e.g. out of memory: the same runs, fresh, one at a time
             reason = out_of_memory_message(exc, "the batch") if is_out_of_memory(exc) else str(exc).splitlines()[0]
             for i in members:
@@ -370,14 +384,26 @@ def train_each(runs: list, batch: bool = True, say: Callable[[str], None] = lamb
             yield i, Outcome(runs[i], None, f"{len(group)} runs stacked")
     for index in sorted(alone):
         say(f"training {runs[index].config.method} on {runs[index].signal.name} alone")
-        yield index, _train_alone(runs[index], alone[index], should_stop)
+        yield index, (yield from _train_alone(runs[index], index, alone[index], should_stop, progress))
 
 
-def _train_alone(run, reason: str, should_stop: Callable[[], bool]) -> Outcome:
+def _progress(snapshots, members: tuple[int, ...], steps: int, progress: bool, should_stop):
+    """Iterate a RunBatch's or a Run's snapshots, stopping them when asked; with `progress`, a Progress
+    at each new step (a batch's runs report one step each)."""
+    last = 0
+    for item in snapshots:
+        if should_stop():
+            snapshots.stop()
+        step = (item[1] if isinstance(item, tuple) else item).step
+        if progress and step != last and step < steps:
+            last = step
+            yield Progress(members, step, steps)
+
+
+def _train_alone(run, index: int, reason: str, should_stop: Callable[[], bool], progress: bool = False):
+    """Train `run` alone (yielding its Progress when asked); returns its Outcome."""
     try:
-        for _ in run:
-            if should_stop():
-                run.stop()
+        yield from _progress(run, (index,), run.config.steps, progress, should_stop)
     except (RuntimeError, MemoryError, FloatingPointError, ValueError) as exc:
         return Outcome(run, exc, f"alone: {reason}")
     return Outcome(run, None, f"alone: {reason}")

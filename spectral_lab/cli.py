@@ -18,7 +18,7 @@ import numpy as np
 
 from .cli_common import (CREATED_FOLDERS, EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS, OneLineErrors, add_batch_option,
                          add_config_options, default_out, finite_or_none, given_options, markdown_table, parse_seeds,
-                         prepare_out, remove_empty_outputs)
+                         prepare_out, remove_empty_outputs, report_failed_cells)
 from .config import RunConfig
 from .errors import ConfigError, SpectralLabError
 from .memory import is_out_of_memory, out_of_memory_message
@@ -27,12 +27,12 @@ from .metrics import PSNR_CONVENTION, psnr_from_mse, psnr_text, zero_output_note
 from .modifiers import expand_methods
 from .signals import Signal, list_signals, signal_for
 from .train import Run
+from .tuning import PROTOCOL_TEXT
 
 COMPARE_COLUMNS = ["signal", "method", "psnr_db", "ssim", "rho_ag", "params", "lr", "seconds", "status", "note"]
-TUNED_LINE = ("Tuned: each method at its own best learning rate, the best final PSNR of one grid of rates shared by "
-              "every method (1e-3·2^k from the lowest default ÷4 to the highest ×8), trained at seed + 10007 (a seed "
-              "no table reports), at full length when the trials are cheap, else a quarter of the steps with the "
-              "schedule's shape kept; seconds include the search (tuning_s: the search alone).")
+TUNED_LINE = (f"Tuned: each method at its own best learning rate: {PROTOCOL_TEXT}. The tuned column of results.csv "
+              "lists every trial and which ran at full length; seconds include the search (tuning_s: the search "
+              "alone).")
 
 
 def train_with_progress(config: RunConfig, signal: Signal, progress: bool, label: str = "",
@@ -257,7 +257,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print("\n" + "\n".join(notes))
     (out / "results.md").write_text(table + "\n\n" + "\n".join(notes) + "\n")
     print(f"saved: {out / 'results.csv'}, {out / 'results.md'}, {out / 'summary.csv'}, cells in {out / 'cells'}")
-    return 0
+    return report_failed_cells(rows)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -281,11 +281,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     failed = [r for r in rows if r.get("status") == "failed"]
     print(f"{len(rows)} cells ({len(failed)} failed); {PSNR_CONVENTION}" + (f"\n{TUNED_LINE}" if args.tune else ""))
     print(f"saved: {out / 'results.csv'}, {out / 'results.md'}, {out / 'summary.md'}, cells in {out / 'cells'}")
-    return 0
+    return report_failed_cells(rows)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import PROTOCOLS, AllCellsFailed, describe, reproduce
+    from .reproduce import PROTOCOLS, describe, failure_causes, locate_files, run_protocol
 
     if args.list or args.protocol in (None, "list"):
         print("\n\n".join(describe(protocol) for protocol in PROTOCOLS.values()))
@@ -293,22 +293,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {args.protocol!r}; choose from {', '.join(PROTOCOLS)} "
                           "(`reproduce --list` shows their settings)")
-    from .reproduce import locate_files
-
     locate_files(PROTOCOLS[args.protocol], args.data, args.scale)  # fails before the output folder is made
     out = prepare_out(args.out or Path("runs") / f"reproduce-{args.protocol}-{args.scale}")
-    try:
-        report = reproduce(args.protocol, args.data, scale=args.scale, out=out, backend=args.backend,
-                           workers=args.workers, address=args.address, gpus_per_cell=args.gpus_per_cell,
-                           progress=not args.quiet, overrides=given_options(args, skip=("signal", "method")),
-                           tune=args.tune, batch=args.batch)
-    except AllCellsFailed as exc:  # the table is empty: say why once, and fail
-        print(exc.report)
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    report, rows = run_protocol(args.protocol, args.data, scale=args.scale, out=out, backend=args.backend,
+                                workers=args.workers, address=args.address, gpus_per_cell=args.gpus_per_cell,
+                                progress=not args.quiet, overrides=given_options(args, skip=("signal", "method")),
+                                tune=args.tune, batch=args.batch)
     print(report)
     print(f"saved: {out / 'comparison.md'}, {out / 'results.csv'}")
-    return 0
+    failed = [row for row in rows if row.get("status") == "failed"]
+    if rows and len(failed) == len(rows):  # the table is empty: the causes, each named once
+        print(f"error: every cell failed ({len(rows)}): {failure_causes(failed)}", file=sys.stderr)
+    return report_failed_cells(rows)
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:
@@ -326,11 +322,11 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise ConfigError("--steps must be at least 1")
     out = prepare_out(args.out or Path("runs") / ("zoo-quick" if args.quick else "zoo"))
-    run_zoo(out, scale=scale, tune=args.tune, seeds=seeds, steps=args.steps, methods=methods,
-            progress=not args.quiet, batch=args.batch)
+    rows = run_zoo(out, scale=scale, tune=args.tune, seeds=seeds, steps=args.steps, methods=methods,
+                   progress=not args.quiet, batch=args.batch)
     print((out / "zoo.md").read_text())
     print(f"saved: {out / 'zoo.md'}, {out / 'zoo.csv'}, {out / 'zoo.png'}, every run in {out / 'results.csv'}")
-    return 0
+    return report_failed_cells(rows)
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -377,9 +373,10 @@ def _add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_fairness_options(parser: argparse.ArgumentParser, equal_params: bool = True) -> None:
     parser.add_argument("--tune", action="store_true",
-                        help="each method at its own best learning rate: every method tries one shared grid of rates "
-                             "(1e-3·2^k, each default ÷4 … ×8) at another seed, then trains at its best (the table "
-                             "shows the lr used and the search's seconds)")
+                        help="each method at its own best learning rate: short trials of one shared grid of rates "
+                             "(1e-3·2^k, each default ÷4 … ×8, widened at its edge) at another seed rank the rates, "
+                             "the best 2-3 train at full length and decide; then the run at that rate (the table "
+                             "shows the lr used and the search's seconds; a search costs about 3-5 runs)")
     if equal_params:
         parser.add_argument("--equal-params", action="store_true",
                             help="choose each method's width so its parameter count matches the first method's "
@@ -468,7 +465,8 @@ def _add_zoo_docs_and_bench(sub) -> None:
     zoo.add_argument("--quick", action="store_true",
                      help="two small signals, 20 steps, one seed (~20 s on 2 CPU cores)")
     zoo.add_argument("--tune", action="store_true", help="each method at its own best learning rate (one shared "
-                                                         "grid of rates, searched at another seed first)")
+                                                         "grid of rates ranked by short trials at another seed, the "
+                                                         "best re-run at full length)")
     zoo.add_argument("--seeds", help="comma-separated seeds [0,1,2; quick: 0]")
     zoo.add_argument("--steps", type=int, help="training steps per run [500; quick: 20]")
     zoo.add_argument("--methods", help="comma-separated methods [all; ReLU first sets the budget]")

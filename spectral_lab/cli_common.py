@@ -9,6 +9,7 @@ import argparse
 import csv
 import math
 import re
+import sys
 import tempfile
 import time
 from dataclasses import fields
@@ -20,6 +21,7 @@ from .config import RunConfig, coerce
 from .errors import ConfigError
 
 EXIT_BAD_INPUT, EXIT_NO_FINITE_LOSS = 2, 3  # bad arguments or files; training never kept a finite loss
+EXIT_CELLS_FAILED = 1  # a sweep, compare, zoo or reproduce in which one cell or more failed
 
 
 def add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (), config_cls: type = RunConfig,
@@ -117,6 +119,16 @@ def remove_empty_outputs() -> None:
         except OSError:
             pass
     CREATED_FOLDERS.clear()
+
+
+def report_failed_cells(rows: list[dict]) -> int:
+    """One line on stderr per failed cell (which one, and why), and the exit code: EXIT_CELLS_FAILED
+    when any failed, else 0. A table with holes is not a success, however many cells finished."""
+    failed = [row for row in rows if row.get("status") == "failed"]
+    for row in failed:
+        where = f"{row.get('signal')}/{row.get('method')} seed {row.get('seed')}"
+        print(f"failed: {where} (cells/{row.get('cell')}): {row.get('note') or 'unknown error'}", file=sys.stderr)
+    return EXIT_CELLS_FAILED if failed else 0
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:

@@ -127,12 +127,16 @@ def locate_files(protocol: Protocol, data: str | os.PathLike, scale: str) -> dic
 
 
 def protocol_cells(protocol: Protocol, files: dict[str, Path | None], scale: str, overrides: dict | None = None):
+    """Every (file, method, seed) fit of the protocol at `scale`, `overrides` (the command line's
+    settings) over the protocol's; a given --seed replaces the protocol's seeds. A file that cannot
+    be read still makes its cells: they fail when they train, with the reason (the same at every scale)."""
     from .sweep import Cell
 
     if scale not in protocol.settings:
         raise ConfigError(f"{protocol.name} has no {scale!r} scale; choose from {', '.join(protocol.settings)}")
-    settings = dict(protocol.settings[scale])
-    seeds = settings.pop("seeds", [0])
+    settings, overrides = dict(protocol.settings[scale]), dict(overrides or {})
+    seeds = [overrides.pop("seed")] if "seed" in overrides else settings.pop("seeds", [0])
+    settings.pop("seeds", None)
     settings.pop("max_files", None)
     paper_length = settings.pop("frequency_scale", None)
     at_most = settings.pop("length_at_most", False)
@@ -140,21 +144,33 @@ def protocol_cells(protocol: Protocol, files: dict[str, Path | None], scale: str
     for paper_name, path in files.items():
         if path is None:
             continue
-        crop = {"length": min(settings["length"], audio_frames(path))} if at_most and "length" in settings else {}
+        frames = audio_frames(path) if at_most and "length" in settings else None
+        crop = {"length": min(settings["length"], frames)} if frames else {}
         for method in protocol.methods:
-            fields = {**settings, **crop, **protocol.method_settings.get(method, {}), **(overrides or {})}
+            fields = {**settings, **crop, **protocol.method_settings.get(method, {}), **overrides}
             for seed in seeds:
                 config = RunConfig.from_dict({**fields, "signal": str(path.resolve()), "method": method, "seed": seed})
-                if paper_length == "image":
-                    config = scale_first_layer(config, config.image_size / image_side(path))
-                elif paper_length:
-                    config = scale_first_layer(config, config.length / paper_length)
-                cells.append(Cell.make(config, extra={"file": paper_name}, checkpoints=protocol.checkpoints))
+                cells.append(Cell.make(_scaled(config, path, paper_length), extra={"file": paper_name},
+                                       checkpoints=protocol.checkpoints))
     return cells
 
 
-def audio_frames(path: Path) -> int:
-    """Samples in an audio file (soundfile's header; librosa when soundfile cannot read it)."""
+def _scaled(config: RunConfig, path: Path, paper_length) -> RunConfig:
+    """The config with its first-layer frequencies scaled to the paper's length (quick scale's crops);
+    as it is when the file cannot be read: the cell then fails as it would at paper scale."""
+    try:
+        if paper_length == "image":
+            return scale_first_layer(config, config.image_size / image_side(path))
+        if paper_length:
+            return scale_first_layer(config, config.length / paper_length)
+    except (SpectralLabError, OSError, ValueError):  # silent, constant, corrupt: the cell says why when it runs
+        pass
+    return config
+
+
+def audio_frames(path: Path) -> int | None:
+    """Samples in an audio file (soundfile's header; librosa when soundfile cannot read it); None when
+    neither can (its cells fail when they train, saying why)."""
     import soundfile as sf
 
     try:
@@ -162,7 +178,10 @@ def audio_frames(path: Path) -> int:
     except Exception:
         from .signals import load_audio
 
-        return load_audio(path).values.shape[0]
+        try:
+            return load_audio(path).values.shape[0]
+        except (SpectralLabError, OSError, ValueError):
+            return None
 
 
 def image_side(path: Path) -> int:
@@ -233,10 +252,25 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
               backend: str = "local", workers: int = 1, address: str | None = None, gpus_per_cell: float = 0.0,
               progress: bool = True, overrides: dict | None = None, tune: bool = False,
               batch: bool = True) -> str:
-    """Run a protocol's cells (resumable sweep in `out`) and return the comparison as Markdown.
-    `tune`: every method at its own best lr (tuning.py) instead of the protocol's. `batch`: the
-    cells that share an architecture and a length (a method's seeds, files of one length) train
-    as one stacked model (batched.py; WINNER Table 1 at paper scale: 55 runs per method)."""
+    """Run a protocol's cells (resumable sweep in `out`) and return the comparison as Markdown
+    (run_protocol; AllCellsFailed when no cell trained)."""
+    report, rows = run_protocol(name, data, scale, out, backend, workers, address, gpus_per_cell, progress,
+                                overrides, tune, batch)
+    failed = [r for r in rows if r.get("status") == "failed"]
+    if rows and len(failed) == len(rows):
+        raise AllCellsFailed(report, f"every cell failed ({len(rows)}): {failure_causes(failed)}")
+    return report
+
+
+def run_protocol(name: str, data: str | os.PathLike, scale: str = "quick", out: str | os.PathLike = "runs/reproduce",
+                 backend: str = "local", workers: int = 1, address: str | None = None, gpus_per_cell: float = 0.0,
+                 progress: bool = True, overrides: dict | None = None, tune: bool = False,
+                 batch: bool = True) -> tuple[str, list[dict]]:
+    """(the comparison as Markdown, written to out/comparison.md; every cell's row, failed ones too).
+    `tune`: every method at its own best lr (tuning.py; one grid per file shared by the protocol's
+    methods) instead of the protocol's. `batch`: the cells that share an architecture and a length (a
+    method's seeds, files of one length) train as one stacked model (batched.py; WINNER Table 1 at
+    paper scale: 55 runs per method)."""
     from .sweep import run_sweep
 
     if name not in PROTOCOLS:
@@ -245,20 +279,21 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
     files = locate_files(protocol, data, scale)
     cells = protocol_cells(protocol, files, scale, overrides)
     if tune:
-        cells = [dataclasses.replace(cell, tune=True) for cell in cells]
+        cells = tuned_cells(cells)
     out = Path(out)
     rows = run_sweep(cells, out, backend=backend, workers=workers, address=address, gpus_per_cell=gpus_per_cell,
                      progress=progress, batch=batch)
-    table = comparison_table(protocol, rows, files)
-    missing = [n for n, p in files.items() if p is None]
     lines = [f"## {protocol.title}", f"Source: {protocol.source}.",
-             f"Scale: {scale} ({', '.join(f'{k}={v}' for k, v in protocol.settings[scale].items())}).",
+             f"Scale: {scale} ({effective_settings(protocol, scale, overrides or {}, tune)}).",
              f"PSNR in the paper's convention: {CONVENTIONS[protocol.psnr][1]}"
              + ("; the best over every training step, as the paper reports." if protocol.peak else "."),
-             "", markdown_table(table)]
+             "", markdown_table(comparison_table(protocol, rows, files))]
     if tune:
-        lines.append("\nTuned: each method at its own best lr (5 rates around its default, 25% of the steps each); "
-                     "the lr each cell used is in results.csv.")
+        from .tuning import PROTOCOL_TEXT
+
+        lines.append(f"\nTuned: each method at its own best lr: {PROTOCOL_TEXT}. The lr each cell used, and every "
+                     "trial, are in results.csv.")
+    missing = [n for n, p in files.items() if p is None]
     if missing:
         lines.append(f"\nMissing from --data ({len(missing)}): {', '.join(missing)}.")
     failed = [r for r in rows if r.get("status") == "failed"]
@@ -267,9 +302,45 @@ def reproduce(name: str, data: str | os.PathLike, scale: str = "quick", out: str
     report = "\n".join(lines)
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(report + "\n")
-    if rows and len(failed) == len(rows):
-        raise AllCellsFailed(report, f"every cell failed ({len(rows)}): {failure_causes(failed)}")
-    return report
+    return report, rows
+
+
+def effective_settings(protocol: Protocol, scale: str, overrides: dict, tune: bool = False) -> str:
+    """The settings the cells ran with: the protocol's at `scale`, each one given on the command line
+    shown with the protocol's value beside it ("steps=3 (given; the protocol's 30000)")."""
+    settings = dict(protocol.settings[scale])
+    given = dict(overrides)
+    if "seed" in given:  # a given seed replaces the protocol's seeds (protocol_cells)
+        given["seeds"] = [given.pop("seed")]
+    shown = []
+    for key, value in settings.items():
+        if key == "lr" and tune:
+            shown.append(f"lr=tuned (the protocol's {value})")
+        elif key in given and given[key] != value:
+            shown.append(f"{key}={given[key]} (given; the protocol's {value})")
+        else:
+            shown.append(f"{key}={value}")
+    shown += [f"{key}={value} (given)" for key, value in given.items() if key not in settings]
+    return ", ".join(shown)
+
+
+def tuned_cells(cells: list) -> list:
+    """The cells tuned, one grid of rates per file shared by the protocol's methods (as compare's)."""
+    from .signals import signal_for
+    from .tuning import comparison_grid
+
+    by_file: dict[str, list] = {}
+    for cell in cells:
+        by_file.setdefault(dict(cell.config)["signal"], []).append(cell)
+    tuned = []
+    for file_cells in by_file.values():
+        configs = [cell.run_config() for cell in file_cells]
+        try:
+            grid = tuple(comparison_grid(configs, signal_for(configs[0])))
+        except (SpectralLabError, OSError, ValueError):  # unreadable: the cells fail when they train, saying why
+            grid = ()
+        tuned += [dataclasses.replace(cell, tune=True, tune_grid=grid) for cell in file_cells]
+    return tuned
 
 
 class AllCellsFailed(SpectralLabError):

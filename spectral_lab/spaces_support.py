@@ -13,7 +13,7 @@ import math
 from typing import Callable, Iterator
 
 from .lab.stream import Update, train_stream
-from .tuning import FULL_LENGTH_STEPS, SHORT_FRACTION
+from .tuning import search_steps
 
 MIN_SECONDS, MAX_SECONDS = 30, 300  # ZeroGPU's accepted range for one call
 
@@ -33,9 +33,8 @@ def estimate_seconds(config, methods: list[str], signal, tune: bool = False) -> 
     start-up on top; clipped to ZeroGPU's range. Unmeasured on ZeroGPU itself (A100 slices)."""
     width, depth = config.width, config.depth
     per_step = 1.5e-3 + 4e-9 * signal.num_points * width * width * depth / 256
-    trials = 9  # a tuned run adds a search of up to ~9 rates (tuning.py), full length or a quarter each
-    steps = config.steps + (trials * config.steps * (1 if config.steps * trials <= FULL_LENGTH_STEPS
-                                                      else SHORT_FRACTION) if tune else 0)
+    trials = 9  # a tuned run adds a search of ~9 rates (tuning.py: short trials, then finalists at full length)
+    steps = config.steps + (search_steps(config.steps, trials) if tune else 0)
     seconds = len(methods) * (steps * per_step * 1.3 + 5) + 10
     return int(min(MAX_SECONDS, max(MIN_SECONDS, math.ceil(seconds))))
 

@@ -42,7 +42,8 @@ def failed_result(cell, exc: BaseException) -> dict:
 
 def run_cell(cell, say: Callable[[str], None] = lambda text: None) -> dict:
     """Train one cell alone; return {row, config, curve, metrics}: small host data only. `say` hears
-    what the cell is doing ("tuning siren on tetris.wav: rate 3 of 6"), for a progress line."""
+    what the cell is doing ("tuning siren on tetris.wav: short trials 1–9 of 9 (lr …, one batch), step 20 of
+    25"), for a progress line."""
     return next(run_cells([cell], say, batch=False))[1]
 
 
@@ -92,7 +93,8 @@ def _prepare(cell, signals: dict, say: Callable[[str], None], batch: bool):
 
 
 def _search(config, signal, cell, say: Callable[[str], None], batch: bool):
-    """The cell's learning-rate search on its comparison's grid, saying which rate it tries."""
+    """The cell's learning-rate search on its comparison's grid, saying which trials train and where
+    they are ("tuning siren on camera: short trials 1–3 of 7 (lr …, one batch), step 20 of 38")."""
     from .tuning import search_lr
 
     search = search_lr(config, signal, list(cell.tune_grid) or None, batch=batch)
@@ -102,10 +104,7 @@ def _search(config, signal, cell, say: Callable[[str], None], batch: bool):
             progress = next(search)
         except StopIteration as done:
             return done.value
-        trial, total, lr = progress
-        together = getattr(progress, "batched", 1)
-        say(f"tuning {config.method} on {name}: " + (f"{together} rates as one batch" if together > 1
-                                                       else f"rate {trial} of {total} (lr {lr:.3g})"))
+        say(f"tuning {config.method} on {name}: {progress.text}")
 
 
 def cell_result(cell, run, search, batch: str) -> dict:

@@ -1,18 +1,26 @@
 """Fair comparisons: each method at its own best learning rate, or at an equal parameter count.
 
-One learning rate for every method decides a ranking as much as the methods do (camera 48²,
-ReLU+PE, 300 steps: FR and BN swap places between lr 2e-3 and 4e-3). `tune_lr` searches each
-method's rate with one protocol for every method of a comparison, so the search does not grade
-its own homework:
+One learning rate for every method decides a ranking as much as the methods do (camera 48², ReLU+PE,
+300 steps: FR and BN swap places between lr 2e-3 and 4e-3). `tune_lr` searches each method's rate with
+one protocol for every method of a comparison, so the search does not grade its own homework:
 
-- one absolute grid: rates 1e-3·2^k covering every compared method's default ÷4 … ×8
-  (`lr_grid`; Adam's best rate for a short run sits above the papers' defaults more often than
-  below), so each method gets the same rates and the same number of trials;
-- trials on another seed (seed + TUNE_SEED_OFFSET, an initialisation no table reports): the
-  pick is not fitted to the reported run's own noise;
-- trials at full length when that is cheap (≤ FULL_LENGTH_STEPS steps of trials), else at a
-  quarter of the steps with the run's schedule shape kept (the same decays, compressed), which
-  still leans towards large rates — `describe_trials` says which.
+- one absolute grid: rates 1e-3·2^k covering every compared method's default ÷4 … ×8 (`lr_grid`), so
+  each method gets the same rates;
+- trials on another seed (seed + TUNE_SEED_OFFSET, an initialisation no table reports): the pick is not
+  fitted to the reported run's own noise;
+- short trials rank, full-length trials decide. Every grid rate trains SHORT_FRACTION of the steps (the
+  run's schedule shape kept); the ranking's best, the rate below it (short trials lean towards large
+  rates) and the rate above it when it ties within TIE_MARGIN_DB then train at full length, and the best
+  of those is the pick. Short trials alone mislead: SIREN on camera 48², 300 steps, ties 1e-3 and 2e-3
+  within 1 dB at 75 steps and loses 44–53 dB at 300 steps with 2e-3; SPDER on camera 64², 200 steps,
+  ranks 5e-4 first at 25 steps, and 2.5e-4 beats it by 42 dB at full length;
+- the grid widens (MAX_WIDEN rates at most) when a best sits at its edge, at either stage; at full
+  length, when the best is the lowest rate run there, the rate below it runs too (MAX_WIDEN at most);
+- when every trial at full length costs no more steps than the two stages (tiny runs), every rate trains
+  at full length and nothing is re-run.
+
+`describe_trials` says which rates ran at full length; `TuneResult.steps_trained` is the search's cost in
+steps (`search_steps` estimates it beforehand).
 
 `width_for_parameters` picks the hidden width that gives a method the parameter count of a
 reference (RFF's doubled first layer, PE's wider input), so a table can compare at equal size.
@@ -33,31 +41,77 @@ from .signals import Signal
 GRID_BASE, GRID_FACTOR = 1e-3, 2.0  # rates 1e-3·2^k
 GRID_BELOW, GRID_ABOVE = 4.0, 8.0  # the grid covers every compared method's default ÷4 … ×8
 TUNE_SEED_OFFSET = 10_007  # trials run at seed + this: a seed no table reports
-FULL_LENGTH_STEPS = 2_000  # trials at full length while all of a method's trials take at most this many steps
-SHORT_FRACTION = 0.25  # else each trial trains this share of the steps, the schedule's shape kept
+SHORT_FRACTION = 0.125  # a ranking trial trains this share of the steps, the schedule's shape kept
+MIN_SHORT_STEPS = 25  # and at least this many: Adam's first few steps rank nothing
+FINALISTS = 2  # the ranking's best and the rate below it re-run at full length
+TIE_MARGIN_DB = 1.0  # the rate above the best, when this close to it, too: short trials that tie do not rank
+MAX_FINALISTS = 3
+MAX_WIDEN = 2  # rates added beyond an edge of the grid (per stage) when a best sits there
 PARAMETER_TOLERANCE = 0.05  # equal parameters: within 5% of the reference count
 LR_LOW, LR_HIGH = (RunConfig.__dataclass_fields__["lr"].metadata[k] for k in ("low", "high"))  # lr's allowed range
 
 
+# The protocol in one sentence, for the tables a tuned command prints (cli, reproduce).
+PROTOCOL_TEXT = ("one grid of rates shared by every method (1e-3·2^k from the lowest default ÷4 to the highest ×8, "
+                 "widened when a best sits at its edge), tried at seed + 10007 (a seed no table reports): short "
+                 f"trials ({SHORT_FRACTION:.1%} of the steps, at least {MIN_SHORT_STEPS}, the schedule's shape kept) "
+                 f"rank the rates, then the best, the rate below it and the rate above it when it ties within "
+                 f"{TIE_MARGIN_DB:g} dB train at full length (and the rate below those while the lowest wins), the "
+                 "best of them is the rate; tiny runs try every rate at full length")
+
+
 @dataclass
 class TuneResult:
-    """A method's search: its trials (lr, PSNR dB; −inf for a failed or diverged trial), the winner,
-    and what it cost."""
+    """A method's search. `trials`: the ranking, (lr, PSNR dB) for every grid rate and any added beyond
+    its edge, each `trial_steps` long; `finals`: the rates re-run at full length and their PSNR (the
+    ranking itself when it ran at full length); −inf for a failed, diverged or stopped trial."""
 
     best_lr: float
     trials: list[tuple[float, float]]
-    trial_steps: int  # steps of each trial
+    trial_steps: int  # steps of each ranking trial
     total_steps: int  # steps of the full run
     seed: int  # the seed the trials ran at
+    grid: list[float] = field(default_factory=list)  # the comparison's grid (every rate beyond it: widened)
+    finals: list[tuple[float, float]] = field(default_factory=list)
+    steps_trained: int = 0  # the search's cost: every trial's steps, summed
     seconds: float = 0.0  # wall time of the search
     stopped: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
+    def full_length_rates(self) -> list[float]:
+        return [lr for lr, _ in self.finals]
+
+    @property
+    def widened(self) -> list[float]:
+        """Rates tried beyond the grid's edges."""
+        tried = {lr for lr, _ in (*self.trials, *self.finals)}
+        return sorted(tried - set(self.grid)) if self.grid else []
+
+    @property
     def at_edge(self) -> bool:
-        """The winner is the grid's smallest or largest rate: a wider grid might do better."""
-        rates = [lr for lr, _ in self.trials]
-        return bool(rates) and self.best_lr in (min(rates), max(rates)) and len(rates) > 1
+        """The winner is the smallest or largest rate tried, after widening: a wider grid might do better."""
+        rates = [lr for lr, _ in (*self.trials, *self.finals)]
+        return len(set(rates)) > 1 and self.best_lr in (min(rates), max(rates))
+
+
+def ladder_rate(k: int) -> float:
+    """The k-th rate of the ladder 1e-3·2^k, at 3 significant digits (as tables print it)."""
+    return float(f"{GRID_BASE * GRID_FACTOR**k:.3g}")
+
+
+def ladder_index(lr: float) -> int:
+    """k of the ladder rate nearest `lr`."""
+    return round(math.log(lr / GRID_BASE, GRID_FACTOR))
+
+
+def ladder_neighbour(lr: float, direction: int) -> float | None:
+    """The rate a factor 2 above (+1) or below (−1) `lr` (the ladder's next when `lr` is on it); None
+    outside lr's allowed range."""
+    k = ladder_index(lr)
+    on_ladder = math.isclose(ladder_rate(k), lr, rel_tol=1e-6)
+    rate = ladder_rate(k + direction) if on_ladder else float(f"{lr * GRID_FACTOR**direction:.3g}")
+    return rate if LR_LOW <= rate <= LR_HIGH else None
 
 
 def lr_grid(centres: list[float]) -> list[float]:
@@ -66,8 +120,7 @@ def lr_grid(centres: list[float]) -> list[float]:
     high = min(LR_HIGH, max(centres) * GRID_ABOVE)
     first = math.floor(math.log(low / GRID_BASE, GRID_FACTOR) + 1e-9)
     last = math.ceil(math.log(high / GRID_BASE, GRID_FACTOR) - 1e-9)
-    return [float(f"{GRID_BASE * GRID_FACTOR**k:.3g}") for k in range(first, last + 1)
-            if LR_LOW <= GRID_BASE * GRID_FACTOR**k <= LR_HIGH]
+    return [ladder_rate(k) for k in range(first, last + 1) if LR_LOW <= GRID_BASE * GRID_FACTOR**k <= LR_HIGH]
 
 
 def comparison_grid(configs: list[RunConfig], signal: Signal) -> list[float]:
@@ -88,93 +141,187 @@ def trial_config(config: RunConfig, steps: int) -> RunConfig:
     return config.replace(**changes)
 
 
+def short_steps(steps: int) -> int:
+    """A ranking trial's length when short: SHORT_FRACTION of the run, at least MIN_SHORT_STEPS."""
+    return min(steps, max(MIN_SHORT_STEPS, round(steps * SHORT_FRACTION)))
+
+
 def trial_steps(config: RunConfig, trials: int) -> int:
-    """Full length when all trials together stay within FULL_LENGTH_STEPS, else a quarter of it."""
-    if config.steps * trials <= FULL_LENGTH_STEPS:
-        return config.steps
-    return max(1, round(config.steps * SHORT_FRACTION))
+    """The ranking trials' length: short, unless every trial at full length costs no more steps than
+    short trials plus the finalists' full-length re-runs (tiny runs)."""
+    short = short_steps(config.steps)
+    return config.steps if trials * config.steps <= trials * short + FINALISTS * config.steps else short
+
+
+def search_steps(steps: int, rates: int) -> int:
+    """The steps a search of `rates` grid rates usually trains: the ranking plus FINALISTS full-length
+    re-runs (widening and ties add up to MAX_WIDEN + MAX_FINALISTS − FINALISTS runs more)."""
+    ranking = trial_steps(RunConfig(steps=steps), rates)
+    return rates * steps if ranking == steps else rates * ranking + FINALISTS * steps
 
 
 class TrialProgress(tuple):
-    """(i, n, lr) said before trial i of n; `batched`: how many trials train with it as one stacked
-    batch (1: it trains alone), so a caller can say "9 rates as one batch"."""
+    """(i, n, lr): trial i of the n planned so far (lr its rate) starts or is training. `batched`: how
+    many trials train with it as one stacked batch (1: alone); `stage`: "short" or "full" (length);
+    `step`/`steps`: where that batch is (0 before it starts); `rates`: the batch's rates. `text` says
+    it all in a progress line."""
 
-    def __new__(cls, index: int, total: int, lr: float, batched: int = 1):
+    def __new__(cls, index: int, total: int, lr: float, batched: int = 1, stage: str = "full",
+                step: int = 0, steps: int = 0, rates: tuple[float, ...] = ()):
         progress = super().__new__(cls, (index, total, lr))
-        progress.batched = batched
+        progress.batched, progress.stage, progress.step, progress.steps = batched, stage, step, steps
+        progress.rates = rates or (lr,)
         return progress
+
+    @property
+    def text(self) -> str:
+        index, total, _ = self
+        length = "short trial" if self.stage == "short" else "full-length trial"
+        rates = ", ".join(f"{rate:.3g}" for rate in self.rates)
+        which = (f"{length}s {index}–{index + len(self.rates) - 1} of {total} (lr {rates}, one batch)"
+                 if len(self.rates) > 1 else f"{length} {index} of {total} (lr {rates})")
+        return which + (f", step {self.step} of {self.steps}" if self.step else "")
 
 
 def search_lr(config: RunConfig, signal: Signal, grid: list[float] | None = None,
               should_stop: Callable[[], bool] = lambda: False,
               batch: bool = True) -> Generator[TrialProgress, None, TuneResult]:
-    """Train one trial per rate of `grid` (default: the grid around this method alone) and pick the
-    best final PSNR; a trial that diverges or fails scores −inf. Yields (i, n, lr) before trial i of
-    n, so a caller can say where the search is; returns the TuneResult. When `should_stop()` turns
-    true the current trial stops, no more run, and the result says so. `batch`: the trials differ
-    only in their rate, so they train as one stacked batch (batched.py) where the method allows;
-    then every (i, n, lr) is said before the batch starts."""
+    """Rank every rate of `grid` (default: the grid around this method alone) by short trials, re-run
+    the best at full length, pick the best full-length PSNR (module docstring); a trial that diverges
+    or fails scores −inf. Yields a TrialProgress before each batch of trials and at each of its log
+    points, so a caller can say where the search is; returns the TuneResult. When `should_stop()`
+    turns true the current trials stop, no more run, and the result says so. `batch`: trials that
+    differ only in their rate train as one stacked batch (batched.py) where the method allows."""
     grid = sorted(grid or comparison_grid([config], signal))
     steps = trial_steps(config, len(grid))
-    short = trial_config(config, steps)
-    result = TuneResult(resolve(config, signal).lr, [], steps, config.steps, short.seed)
-    clock = [time.perf_counter()]
-    trials = _batched_trials(short, signal, grid, should_stop, clock) if batch else \
-        _serial_trials(short, signal, grid, should_stop, clock)
-    result.trials = yield from trials
+    search = _Search(config, signal, should_stop, batch)
+    result = TuneResult(resolve(config, signal).lr, [], steps, config.steps, search.seed, grid=list(grid))
+    result.trials = yield from search.widened(trial_config(config, steps), grid, "short" if steps < config.steps
+                                              else "full")
+    if steps == config.steps:
+        result.finals = result.trials
+    elif not should_stop():
+        result.finals = yield from search.confirmed(trial_config(config, config.steps), result.trials)
+    result.steps_trained, result.seconds = search.steps_trained, search.seconds()
     result.stopped = should_stop() or len(result.trials) < len(grid)
-    result.seconds = time.perf_counter() - clock[0]
-    finite = [trial for trial in result.trials if math.isfinite(trial[1])]
+    finite = [trial for trial in result.finals if math.isfinite(trial[1])]
     if finite:
         result.best_lr = max(finite, key=lambda trial: trial[1])[0]
     else:
-        result.notes.append("every trial failed: the method's default rate is used")
+        result.notes.append(f"{'stopped' if result.stopped else 'every trial failed'}: the method's default rate is used")
     return result
 
 
-def _said(progress: TrialProgress, clock: list[float]):
-    """Yield `progress`; the caller's time is not the search's (clock[0] moves on by it)."""
-    paused = time.perf_counter()
-    yield progress
-    clock[0] += time.perf_counter() - paused
+def finalists(trials: list[tuple[float, float]]) -> list[float]:
+    """The ranking's rates worth a full-length run: its best, the rate below it (short trials lean
+    towards large rates: the one below often wins at full length) and the rate above it when that ties
+    within TIE_MARGIN_DB (or when nothing is below): FINALISTS to MAX_FINALISTS rates."""
+    finite = sorted(trial for trial in trials if math.isfinite(trial[1]))
+    if not finite:
+        return []
+    best = max(range(len(finite)), key=lambda i: finite[i][1])
+    chosen = [finite[best][0]]
+    if best > 0:
+        chosen.append(finite[best - 1][0])
+    if best + 1 < len(finite) and (best == 0 or finite[best][1] - finite[best + 1][1] <= TIE_MARGIN_DB):
+        chosen.append(finite[best + 1][0])
+    return sorted(chosen)
 
 
-def _serial_trials(short: RunConfig, signal: Signal, grid: list[float], should_stop, clock):
-    """One trial after the other; returns [(lr, PSNR)]."""
-    from .train import Run
+class _Search:
+    """One search's trials: built, trained (batched where they can), timed and said."""
 
-    trials = []
-    for index, lr in enumerate(grid):
-        if should_stop():
-            break
-        yield from _said(TrialProgress(index + 1, len(grid), lr), clock)
-        trials.append((lr, _trial_psnr(Run, short.replace(lr=lr), signal, should_stop)))
-    return trials
+    def __init__(self, config: RunConfig, signal: Signal, should_stop, batch: bool):
+        self.signal, self.should_stop, self.batch = signal, should_stop, batch
+        self.seed = trial_config(config, 1).seed
+        self.started = time.perf_counter()
+        self.paused = 0.0  # time the caller spent between our yields: not the search's
+        self.steps_trained = 0
+        self.said = 0  # trials started so far (progress numbers them)
+        self.planned = 0
 
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started - self.paused
 
-def _batched_trials(short: RunConfig, signal: Signal, grid: list[float], should_stop, clock):
-    """Every trial built, said, then trained together (stacked where the method allows); returns
-    [(lr, PSNR)]."""
-    from .batched import plan_batches, train_runs
-    from .train import Run
+    def widened(self, config: RunConfig, rates: list[float], stage: str):
+        """Trials of `rates`, then while the best sits at an edge of the rates tried, one more beyond
+        it (MAX_WIDEN at most); returns every (lr, PSNR) in rate order."""
+        trials = yield from self.trials(config, rates, stage)
+        for _ in range(MAX_WIDEN):
+            beyond = _beyond_edge(trials)
+            if beyond is None or self.should_stop():
+                break
+            trials += yield from self.trials(config, [beyond], stage)
+        return sorted(trials)
 
-    built = {}
-    for lr in grid:
-        try:
-            built[lr] = Run(short.replace(lr=lr), signal)
-        except (SpectralLabError, RuntimeError, MemoryError):  # this rate cannot train: it scores −inf
-            pass
-    runs = list(built.values())
-    batches, _ = plan_batches(runs)
-    together = {id(runs[i]): len(members) for members in batches for i in members}
-    for index, lr in enumerate(grid):
-        if should_stop():
+    def confirmed(self, config: RunConfig, ranking: list[tuple[float, float]]):
+        """The finalists at full length; then while the best of them is the lowest rate run at full
+        length, the rate below it (short trials lean large: a smaller rate that lost the ranking can
+        win at full length), or the highest and at the ranking's top edge, the rate above (MAX_WIDEN
+        at most)."""
+        finals = yield from self.trials(config, finalists(ranking), "full")
+        ranked = {lr for lr, _ in ranking}
+        for _ in range(MAX_WIDEN):
+            beyond = _beyond_edge(finals, ranked)
+            if beyond is None or self.should_stop():
+                break
+            finals += yield from self.trials(config, [beyond], "full")
+        return sorted(finals)
+
+    def trials(self, config: RunConfig, rates: list[float], stage: str):
+        """One trial per rate of `config`, trained together where they can; returns [(lr, PSNR)]."""
+        from .batched import Progress, plan_batches, train_each
+        from .train import Run
+
+        if self.should_stop():
             return []
-        batched = together.get(id(built[lr]), 1) if lr in built else 1
-        yield from _said(TrialProgress(index + 1, len(grid), lr, batched), clock)
-    scores = {id(run): _score(outcome.run if outcome.error is None else None)
-              for run, outcome in zip(runs, train_runs(runs, should_stop=should_stop))}
-    return [(lr, scores.get(id(built[lr]), -math.inf) if lr in built else -math.inf) for lr in grid]
+        built = {}
+        for lr in rates:
+            try:
+                built[lr] = Run(config.replace(lr=lr), self.signal)
+            except (SpectralLabError, RuntimeError, MemoryError):  # this rate cannot train: it scores −inf
+                pass
+        runs, rate_of = list(built.values()), list(built)
+        batches, _ = plan_batches(runs) if self.batch else ([], {})
+        together = {i: len(members) for members in batches for i in members}
+        self.planned += len(rates)
+        first = self.said + 1
+        scores = {}
+        for index, lr in enumerate(rate_of):  # said before any trains: where the search is, and how
+            yield from self._said(TrialProgress(first + index, self.planned, lr, together.get(index, 1), stage))
+        for event in train_each(runs, self.batch, should_stop=self.should_stop, progress=True):
+            if isinstance(event, Progress):
+                members = [rate_of[i] for i in event.runs]
+                yield from self._said(TrialProgress(first + rate_of.index(members[0]), self.planned, members[0],
+                                                    len(members), stage, event.step, event.steps, tuple(members)))
+                continue
+            index, outcome = event
+            scores[rate_of[index]] = _score(outcome.run if outcome.error is None else None)
+            self.steps_trained += outcome.run.final.step if outcome.run.final is not None else 0
+        self.said += len(rates)
+        return [(lr, scores.get(lr, -math.inf)) for lr in rates]
+
+    def _said(self, progress: TrialProgress):
+        """Yield `progress`; the caller's time is not the search's."""
+        paused = time.perf_counter()
+        yield progress
+        self.paused += time.perf_counter() - paused
+
+
+def _beyond_edge(trials: list[tuple[float, float]], ranked: set[float] = frozenset()) -> float | None:
+    """The ladder's next rate beyond the best of `trials` when the best is their lowest or highest rate
+    (of two or more) and that rate is untried; None otherwise. Upwards, not a rate in `ranked` (a
+    ranking's short trials lean large: a larger rate that lost one does not win at full length)."""
+    finite = [trial for trial in trials if math.isfinite(trial[1])]
+    tried = {lr for lr, _ in trials}
+    if len(tried) < 2 or not finite:
+        return None
+    best_lr = max(finite, key=lambda trial: trial[1])[0]
+    direction = -1 if best_lr == min(tried) else +1 if best_lr == max(tried) else 0
+    beyond = ladder_neighbour(best_lr, direction) if direction else None
+    if beyond is None or beyond in tried or (direction > 0 and beyond in ranked):
+        return None
+    return beyond
 
 
 def _score(run) -> float:
@@ -196,28 +343,28 @@ def tune_lr(config: RunConfig, signal: Signal, grid: list[float] | None = None,
             return done.value
 
 
-def _trial_psnr(run_class, config: RunConfig, signal: Signal, should_stop) -> float:
-    try:
-        run = run_class(config, signal)
-        for _ in run:
-            if should_stop():
-                run.stop()
-    except (SpectralLabError, FloatingPointError, RuntimeError, MemoryError):
-        return -math.inf
-    return _score(run)
-
-
 def describe_trials(result: TuneResult) -> str:
-    """'tuned at seed 10007 on 9 rates × 75 steps (a quarter of the run, same schedule shape): best 5e-04;
-    2.5e-04 (31.2 dB), 5e-04 (33.0 dB), …'."""
-    shown = ", ".join(f"{lr:.3g} ({psnr:.1f} dB)" if math.isfinite(psnr) else f"{lr:.3g} (failed)"
-                      for lr, psnr in result.trials)
-    length = ("full length" if result.trial_steps == result.total_steps
-              else f"{result.trial_steps} steps each (a quarter of the run, its schedule's shape kept)")
-    edge = "; the best sits at the grid's edge" if result.at_edge else ""
+    """'tuned at seed 10007 (not a reported one) on a grid of 7 rates (+1 beyond its edge: 0.002): 38-step
+    trials (13% of the run, its schedule's shape kept) ranked them, 0.001, 0.002 ran at full length; best
+    0.001 of 0.001 (145.4 dB), 0.002 (93.0 dB); ranking: 1.56e-05 (31.2 dB), …' (the best of the
+    full-length trials, then the ranking)."""
+    def listed(trials) -> str:
+        return ", ".join(f"{lr:.3g} ({psnr:.1f} dB)" if math.isfinite(psnr) else f"{lr:.3g} (failed)"
+                         for lr, psnr in trials)
+
+    widened = f" (+{len(result.widened)} beyond its edge: {', '.join(f'{lr:.3g}' for lr in result.widened)})" \
+        if result.widened else ""
+    head = f"tuned at seed {result.seed} (not a reported one) on a grid of {len(result.grid)} rates{widened}"
+    if result.trial_steps == result.total_steps:
+        how = "every rate ran at full length"
+    else:
+        full = ", ".join(f"{lr:.3g}" for lr in result.full_length_rates) or "none (stopped)"
+        how = (f"{result.trial_steps}-step trials ({result.trial_steps / result.total_steps:.0%} of the run, its "
+               f"schedule's shape kept) ranked them, {full} ran at full length")
+    ranking = f"; ranking: {listed(result.trials)}" if result.trial_steps < result.total_steps else ""
+    edge = "; the best sits at the edge of every rate tried" if result.at_edge else ""
     notes = "".join(f"; {note}" for note in result.notes)
-    return (f"tuned at seed {result.seed} (not a reported one) on {len(result.trials)} rates, {length}: best "
-            f"{result.best_lr:.3g} of {shown}{edge}{notes}")
+    return f"{head}: {how}; best {result.best_lr:.3g} of {listed(result.finals)}{ranking}{edge}{notes}"
 
 
 def width_for_parameters(config: RunConfig, signal: Signal, target: int, max_width: int = 4096) -> int:

@@ -54,7 +54,8 @@ def zoo_methods() -> list[str]:
 def run_zoo(out: str | os.PathLike, scale: str = "full", tune: bool = False, seeds: tuple[int, ...] | None = None,
             steps: int | None = None, methods: list[str] | None = None, progress: bool = True,
             batch: bool = True) -> list[dict]:
-    """Run the table; returns the per-(method, signal) summary rows (also written to `out`).
+    """Run the table (the summary in `out`: zoo.md, zoo.csv, zoo.png); returns every cell's row, a
+    failed one with its note (the command's exit code reads them).
     `batch`: a method's seeds (and methods of one architecture and width) train as one stacked model."""
     from .sweep import grid_cells, run_sweep
 
@@ -67,14 +68,15 @@ def run_zoo(out: str | os.PathLike, scale: str = "full", tune: bool = False, see
                          steps=steps or plan.steps, **sizes, **ZOO_SETTINGS, **dict(plan.settings))
         cells = grid_cells(base, [signal], methods, list(seeds or plan.seeds), tune=tune, equal_params=True)
         rows += run_sweep(cells, out / signal, progress=progress, batch=batch)
-    write_csv(rows, out / "results.csv")
-    (out / "results.md").write_text(markdown_table(rows) + "\n")
+    columns = list(dict.fromkeys(key for row in rows for key in row))  # a failed first row has fewer
+    write_csv(rows, out / "results.csv", columns)
+    (out / "results.md").write_text(markdown_table(rows, columns) + "\n")
     summary = summarise_zoo(rows, [s for s, _ in plan.signals], methods)
     write_csv(summary, out / "zoo.csv")
     (out / "zoo.md").write_text(zoo_markdown(summary, [s for s, _ in plan.signals], plan, tune, steps or plan.steps,
                                              tuple(seeds or plan.seeds)))
     zoo_figure(summary, [s for s, _ in plan.signals], out / "zoo.png")
-    return summary
+    return rows
 
 
 def summarise_zoo(rows: list[dict], signals: list[str], methods: list[str]) -> list[dict]:

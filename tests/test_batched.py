@@ -208,6 +208,17 @@ def test_every_method_trains_batched_as_it_does_alone_or_says_why():
             assert abs(outcome.run.final.metrics["psnr"] - alone.final.metrics["psnr"]) < 0.01, name
 
 
+def test_methods_with_their_own_adam_settings_or_penalty_train_alone():
+    # the stacked Adam has PyTorch's β₂/ε, no weight decay and the MSE alone: the grids (Instant-NGP's
+    # β₂ 0.99, ε 1e-15, decay on the MLP) and INCODE (its (a, b, c, d) penalty) would train otherwise
+    # than alone, by amounts too small to see in a few steps
+    base = RunConfig(signal="given", width=8, depth=2, steps=2)
+    for name, why in (("hashgrid", "Adam settings"), ("densegrid", "Adam settings"), ("incode", "penalty")):
+        runs = [Run(base.replace(method=name, seed=seed), SIGNAL) for seed in (0, 1)]
+        batches, alone = plan_batches(runs)
+        assert batches == [] and why in alone[0], (name, alone)
+
+
 def test_a_batch_too_big_for_memory_is_split(monkeypatch):
     runs = [Run(RunConfig(signal="given", width=16, depth=2, steps=2, seed=seed), SIGNAL) for seed in range(5)]
     room = 2.5 * runs[0].memory.total / memory.HEADROOM  # two runs fit at a time

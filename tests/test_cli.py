@@ -344,3 +344,23 @@ def test_fit_says_what_loading_did_and_how_long_it_will_take_before_step_1(tmp_p
     assert any(line.startswith("estimate: about") for line in before_training(whole))
     small = Run(RunConfig(signal=str(clip), length=4096, steps=10, width=8))
     assert not any(line.startswith("estimate") for line in before_training(small))
+
+
+def test_a_compare_with_a_failed_cell_exits_1_and_names_it(tmp_path, capsys, monkeypatch):
+    from spectral_lab import sweep_cells
+    from spectral_lab.errors import ConfigError
+
+    prepare = sweep_cells._prepare
+
+    def siren_fails(cell, *args):
+        if dict(cell.config)["method"] == "siren":
+            raise ConfigError("siren: a setting found bad late")
+        return prepare(cell, *args)
+
+    monkeypatch.setattr(sweep_cells, "_prepare", siren_fails)
+    code = main(["compare", "--signals", "sines", "--methods", "relu,siren", "--length", "64", "--width", "8",
+                 "--steps", "2", "--out", str(tmp_path / "c"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1 and "| sines | relu |" in captured.out  # the table is printed, and the exit says it has a hole
+    assert [line for line in captured.err.splitlines() if line.startswith("failed: ")] == [
+        next(line for line in captured.err.splitlines() if line.startswith("failed: sines/siren seed 0 (cells/"))]

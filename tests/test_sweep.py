@@ -164,8 +164,8 @@ def test_sweep_rows_carry_the_peak_psnr_over_every_step(tmp_path):
 
 
 def test_tuning_trains_each_method_at_the_best_rate_of_its_search(tmp_path, capsys):
-    # sines, 2 methods, 40 steps: each tuned row's lr is the winner of the trials it lists, every
-    # method tried the same rates, at a seed the table does not report, and its time includes the search.
+    # sines, 2 methods, 40 steps: each tuned row's lr is the winner of the full-length trials it lists,
+    # every method ranked the same grid, at a seed the table does not report, and its time includes the search.
     out = tmp_path / "tuned"
     assert main(["compare", "--signals", "sines", "--methods", "relu,relu_pe", "--length", "256", "--width", "16",
                  "--steps", "40", "--tune", "--out", str(out), "--quiet"]) == 0
@@ -173,12 +173,13 @@ def test_tuning_trains_each_method_at_the_best_rate_of_its_search(tmp_path, caps
     assert "Tuned: each method at its own best learning rate" in printed and "| lr |" in printed
     grids = []
     for row in csv.DictReader(open(out / "results.csv")):
-        tried = [(float(lr), float(db)) for lr, db in re.findall(r"([\d.e-]+) \(([\d.-]+) dB\)", row["tuned"])]
+        full = re.search(r"; best [\d.e-]+ of ([^;]*)", row["tuned"]).group(1)  # the full-length trials
+        tried = [(float(lr), float(db)) for lr, db in re.findall(r"([\d.e-]+) \(([\d.-]+) dB\)", full)]
         assert float(row["lr"]) == max(tried, key=lambda t: t[1])[0], row
         assert "seed 10007" in row["tuned"] and int(row["seed"]) == 0
         assert 0 < float(row["tuning_s"]) < float(row["seconds"])
-        grids.append([lr for lr, _ in tried])
-    assert grids[0] == grids[1] and len(grids[0]) == 6  # relu and relu_pe share the default 1e-3: ÷4 … ×8
+        grids.append(re.search(r"on a grid of (\d+) rates", row["tuned"]).group(1))
+    assert grids == ["6", "6"]  # relu and relu_pe share the default 1e-3: ÷4 … ×8
 
 
 def test_equal_parameters_chooses_widths_within_five_percent(tmp_path, capsys):
@@ -258,3 +259,54 @@ def test_compare_with_seeds_batches_them_and_no_batch_turns_it_off(tmp_path, cap
     assert all(s["seeds"] == "2" for s in csv.DictReader(open(tmp_path / "on" / "summary.csv")))
     assert main(argv + ["--no-batch", "--out", str(tmp_path / "off")]) == 0
     assert {r["batch"] for r in csv.DictReader(open(tmp_path / "off" / "results.csv"))} == {"alone: batching is off"}
+
+
+def _corrupt_wav(path):
+    path.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio at all")
+    return path
+
+
+def test_a_sweep_with_a_failed_cell_exits_1_and_names_it(tmp_path, capsys):
+    bad = _corrupt_wav(tmp_path / "broken.wav")
+    code = main(["sweep", "--signals", f"sines,{bad}", "--methods", "relu", "--length", "64", "--width", "8",
+                 "--depth", "1", "--steps", "2", "--out", str(tmp_path / "sw"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1  # one cell of two failed: a table with a hole is not a success
+    failed = [line for line in err.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 1 and failed[0].startswith("failed: broken.wav/relu seed 0 (cells/broken-relu-s0-")
+
+
+def _winner_table1_data(folder):
+    """tetris.wav silent (all zeros), arch.wav a tone: one file of the protocol fails, one trains."""
+    import soundfile as sf
+
+    folder.mkdir()
+    sf.write(folder / "tetris.wav", np.zeros(2000, dtype=np.float32), 8000)
+    sf.write(folder / "arch.wav", np.sin(np.arange(2000) * 0.3).astype(np.float32), 8000)
+    return folder
+
+
+@pytest.mark.parametrize("scale, seeds", [("quick", 1), ("paper", 5)])
+def test_reproduce_fails_a_silent_clip_the_same_at_both_scales_and_says_its_settings(tmp_path, capsys, scale,
+                                                                                     seeds):
+    data = _winner_table1_data(tmp_path / "data")
+    code = main(["reproduce", "winner-table1", "--data", str(data), "--scale", scale, "--steps", "2", "--length",
+                 "64", "--width", "8", "--depth", "1", "--out", str(tmp_path / "out"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1  # half the cells failed
+    failed = [line for line in captured.err.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 2 * seeds and all("tetris.wav/siren" in f and "silent (all zeros)" in f for f in failed)
+    header = next(line for line in captured.out.splitlines() if line.startswith("Scale: "))
+    assert "steps=2 (given; the protocol's " in header and "width=8 (given" in header  # what ran, not 30000
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert {r["status"] for r in rows if r["file"] == "arch.wav"} == {"finished"}
+
+
+def test_reproduce_with_every_cell_failed_exits_1_and_a_given_seed_replaces_the_protocols(tmp_path, capsys):
+    data = _winner_table1_data(tmp_path / "data")
+    (data / "arch.wav").unlink()
+    code = main(["reproduce", "winner-table1", "--data", str(data), "--scale", "paper", "--steps", "2", "--length",
+                 "64", "--width", "8", "--seed", "7", "--out", str(tmp_path / "out"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1 and "error: every cell failed (2)" in captured.err
+    assert "seeds=[7] (given; the protocol's [0, 1, 2, 3, 4])" in captured.out

@@ -311,14 +311,17 @@ def test_finer_pp_is_its_references_function_of_the_variable_periodic_sine(base)
         assert not np.allclose(old, reference, rtol=1e-3)
 
 
-@pytest.mark.parametrize("base, divisor", [("gauss", 10.0), ("gabor", 40.0), ("wire", 40.0), ("sine", 10.0)])
-def test_finer_pp_starts_as_its_references_init(base, divisor):
+@pytest.mark.parametrize("base, divisor, width", [("gauss", 10.0, 256), ("gabor", 20.0, 256), ("wire", 20.0, 181),
+                                                  ("sine", 10.0, 256)])
+def test_finer_pp_starts_as_its_references_init(base, divisor, width):
     # run.sh's init_method 'sine': first layer U(±1/fan_in), later ones and the head U(±√(6/fan_in)/Ω),
-    # Ω = ω = 10 (ω·ω_w = 40 for the wavelets); first-layer bias U(±fbs = 1); other biases PyTorch's
+    # Ω = ω = 10 (the wavelets: ω·ω_w = 5·4 = 20, their Finer++Wavelet run); first-layer bias U(±fbs = 1);
+    # other biases PyTorch's; the complex wavelet's width int(256/√2) = 181 (models.py WF)
     model = build_model(RunConfig(method="finer_pp", finer_base=base, width=256, depth=2), _small_signal("image"))
-    hidden_bound = math.sqrt(6 / 256) / divisor  # 0.0153 or 0.0038: PyTorch's default (the old init) is 1/16
+    assert model.linears[1].weight.shape == (width, width)
+    hidden_bound = math.sqrt(6 / width) / divisor  # 0.0153 or 0.0077: PyTorch's default (the old init) is 1/16
     bounds = [(model.linears[0].weight, 1 / 2), (model.linears[0].bias, 1.0), (model.linears[1].weight, hidden_bound),
-              (model.head.weight, hidden_bound), (model.linears[1].bias, 1 / 16)]
+              (model.head.weight, hidden_bound), (model.linears[1].bias, 1 / math.sqrt(width))]
     for tensor, bound in bounds:
         parts = (tensor.real, tensor.imag) if tensor.is_complex() else (tensor,)
         largest = max(float(part.detach().abs().max()) for part in parts)
@@ -368,9 +371,14 @@ def test_fkan_is_its_references_network():
 
 def test_fkan_starts_as_its_references_init():
     model = build_model(RunConfig(method="fkan", width=256, depth=2, kan_terms=16), _small_signal("image"))
-    bound = math.sqrt(6 / 256) / 30  # SineLayer (is_first=False) and FKAN_INR's head: √(6/fan_in)/30
-    for linear in (*model.linears, model.head):
+    # FKAN_INR widens W -> 2W -> ... -> 4W: at depth 2, 256 -> 512 -> 1024, head 1024 -> C
+    assert [tuple(linear.weight.shape) for linear in (*model.linears, model.head)] == [(512, 256), (1024, 512),
+                                                                                         (1, 1024)]
+    for linear in model.linears:  # SineLayer (is_first=False): √(6/fan_in)/30
+        bound = math.sqrt(6 / linear.in_features) / 30
         assert 0.9 * bound < float(linear.weight.detach().abs().max()) <= bound
+    bound = math.sqrt(6 / 256) / 30  # FKAN_INR's head: √(6/hidden_features)/30 with hidden_features = W, not 4W
+    assert 0.9 * bound < float(model.head.weight.detach().abs().max()) <= bound
     kan = model.encoding.kan
     coefficients = torch.cat([kan.cos_coefficients.flatten(), kan.sin_coefficients.flatten()])
     assert float(coefficients.std()) == pytest.approx(1 / math.sqrt(2 * 16), rel=0.05)  # N(0, 1/(d·K))
@@ -456,3 +464,192 @@ def test_the_plain_float_formula_drops_the_finest_level_to_n_max_minus_one():
 
 def test_sinc_is_cited_at_icml_2024():
     assert "ICML 2024" in METHODS["sinc"].citation and "ICML 2024" in SincActivation.__doc__
+
+
+# ----------------------------------------------------------------------------------------------
+# The zoo at its references' defaults (issue 25, part 4)
+# ----------------------------------------------------------------------------------------------
+def _audio_signal(length: int = 64):
+    return from_array(np.sin(np.linspace(0, 90, length)), kind="audio", sample_rate=8000)
+
+
+def _resolved(method: str, signal, *fields, **settings) -> tuple:
+    config = resolve(RunConfig(method=method, **settings), signal)
+    return tuple(getattr(config, name) for name in fields)
+
+
+def test_grids_default_to_instant_ngps_optimiser_and_the_hash_grid_to_16_levels():
+    fields = ("grid_levels", "lr", "adam_beta2", "adam_eps", "weight_decay")
+    # Instant-NGP Sec. 4 / Table 1: L 16, Adam lr 1e-2, β₂ 0.99, ε 1e-15, L2 1e-6 on the MLP
+    assert _resolved("hashgrid", _small_signal("image"), *fields) == (16, 1e-2, 0.99, 1e-15, 1e-6)
+    assert _resolved("densegrid", _small_signal("1d"), *fields) == (8, 1e-2, 0.99, 1e-15, 1e-6)
+    assert _resolved("siren", _small_signal("1d"), *fields) == (None, 1e-4, None, None, None)  # PyTorch's Adam
+    assert _resolved("hashgrid", _small_signal("1d"), *fields, grid_levels=4, adam_beta2=0.9)[:3] == (4, 1e-2, 0.9)
+
+
+def test_weight_decay_moves_the_mlp_and_not_the_tables_and_adam_takes_the_methods_settings():
+    from spectral_lab.stepper import make_optimizer
+
+    config = resolve(RunConfig(method="hashgrid", width=8, depth=2, grid_levels=3), _small_signal("1d"))
+    model = float64_copy(build_model(config, _small_signal("1d")))
+    optimizer = make_optimizer(model, config, config.lr)
+    assert all(group["betas"] == (0.9, 0.99) and group["eps"] == 1e-15 for group in optimizer.param_groups)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)  # no data gradient: only the L2 term g = λθ moves a parameter
+    optimizer.step()
+    for name, p in model.named_parameters():
+        theta = before[name]
+        if name.startswith("encoding."):  # the hash tables: no decay (Instant-NGP Sec. 4)
+            torch.testing.assert_close(p.detach(), theta, rtol=0, atol=0)
+        else:  # Adam's first step on g = λθ: θ − lr·g/(|g| + ε)
+            g = 1e-6 * theta
+            torch.testing.assert_close(p.detach(), theta - 1e-2 * g / (g.abs() + 1e-15), rtol=1e-12, atol=1e-15)
+
+
+def test_the_fast_step_schedules_every_parameter_group():
+    from spectral_lab.stepper import make_stepper
+
+    signal = _small_signal("1d")
+    config = resolve(RunConfig(method="hashgrid", width=8, depth=2, grid_levels=3, steps=3, lr_schedule="exp"), signal)
+    model = build_model(config, signal)
+    stepper = make_stepper(model, torch.from_numpy(signal.coords), torch.from_numpy(signal.values), config, "static")
+    assert len(stepper.optimizer.param_groups) == 2
+    for step in (1, 2):
+        stepper.forward_backward(step)
+        stepper.update(step)
+    assert all(float(group["lr"]) == pytest.approx(1e-2 * 0.1 ** (2 / 3)) for group in stepper.optimizer.param_groups)
+
+
+def test_fkan_defaults_are_its_notebooks():
+    # FKAN_INR.ipynb: --lr 1e-4, griddd = 270; audio/1D (no reference run): lr 1e-3, K = π·n/6
+    assert _resolved("fkan", _small_signal("image"), "lr", "kan_terms") == (1e-4, 270)
+    assert _resolved("fkan", _audio_signal(600), "lr", "kan_terms") == (1e-3, round(math.pi * 600 / 6))  # ours
+    from spectral_lab.methods.kan import fkan_widths
+
+    assert fkan_widths(128, 4) == [128, 256, 256, 256, 512]  # FKAN_INR: W -> 2W -> 2W -> 2W -> 4W
+
+
+def test_staf_defaults_are_its_notebooks():
+    fields = ("first_omega0", "omega0", "lr")
+    assert _resolved("staf", _small_signal("image"), *fields) == (60.0, 30.0, 1e-3)  # train_image.ipynb: 30·2
+    assert _resolved("staf", _audio_signal(), *fields) == (3000.0, 30.0, 2.5e-4)  # train_audio.ipynb
+
+
+@pytest.mark.parametrize("base", ["gabor", "wire"])
+def test_finer_pp_wavelets_default_to_the_references_wavelet_run(base):
+    fields = ("first_omega0", "omega0", "gauss_scale", "wire_omega", "bias_scale", "lr")
+    # run.sh's Finer++Wavelet: --scale 2 --omega_w 4 --omega 5 --fbs 1 --lr 1e-3
+    assert _resolved("finer_pp", _small_signal("image"), *fields, finer_base=base) == (5.0, 5.0, 2.0, 4.0, 1.0, 1e-3)
+    assert _resolved("finer_pp", _audio_signal(), *fields, finer_base=base)[:2] == (200.0, 5.0)  # audio: ours
+    assert _resolved("finer_pp", _small_signal("image"), *fields, finer_base=base, omega0=7.0)[:2] == (5.0, 7.0)
+    assert _resolved("finer_pp", _audio_signal(), "finer_base", "first_omega0") == ("gauss", 200.0)
+
+
+def test_finer_pps_complex_wavelet_is_int_width_over_root_two_wide_for_parameter_parity():
+    from spectral_lab.methods import count_parameters
+
+    sizes = {base: count_parameters(build_model(RunConfig(method="finer_pp", finer_base=base, width=64, depth=3),
+                                                _small_signal("image"))) for base in ("gauss", "wire")}
+    assert sizes["wire"] == (2 * 45 + 45) + 2 * 2 * (45 * 45 + 45) + 2 * (45 + 1)  # int(64/√2) = 45, complex ×2
+    assert abs(sizes["wire"] / sizes["gauss"] - 1) < 0.02
+
+
+def _torchaudio_mfcc_means(wave: np.ndarray, rate: float) -> np.ndarray:
+    """torchaudio.transforms.MFCC(n_mfcc=50, melkwargs n_fft 400, hop 160, n_mels 50, center False), written
+    out from its definition (functional.py spectrogram, melscale_fbanks (htk, norm None), amplitude_to_DB
+    (top_db 80), create_dct (ortho)), then the frame mean, in float64."""
+    n_fft, hop, n_mels, n_mfcc = 400, 160, 50, 50
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # torch.hann_window (periodic)
+    frames = np.stack([wave[i:i + n_fft] for i in range(0, len(wave) - n_fft + 1, hop)])
+    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2  # (frames, freqs)
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731  (htk)
+    f_pts = 700.0 * (10 ** (np.linspace(mel(0.0), mel(rate / 2), n_mels + 2) / 2595.0) - 1.0)
+    all_freqs = np.linspace(0, rate // 2, n_fft // 2 + 1)
+    slopes = f_pts[None, :] - all_freqs[:, None]
+    f_diff = np.diff(f_pts)
+    banks = np.maximum(0, np.minimum(-slopes[:, :-2] / f_diff[:-1], slopes[:, 2:] / f_diff[1:]))  # (freqs, mels)
+    db = 10 * np.log10(np.maximum(power @ banks, 1e-10))
+    db = np.maximum(db, db.max() - 80.0)
+    k, n = np.arange(n_mfcc)[:, None], np.arange(n_mels)[None, :]
+    dct = np.cos(np.pi / n_mels * (n + 0.5) * k) * np.sqrt(2.0 / n_mels)
+    dct[0] /= np.sqrt(2.0)
+    return (db @ dct.T).mean(axis=0)
+
+
+def test_incode_audio_features_are_torchaudios_mfccs_of_the_target():
+    from spectral_lab.methods.incode import harmonizer_input, mfcc_features
+
+    rng = np.random.default_rng(0)
+    t = np.arange(2000) / 8000.0
+    wave = np.sin(2 * np.pi * 440 * t) * np.exp(-3 * t) + 0.05 * rng.standard_normal(t.size)
+    np.testing.assert_allclose(mfcc_features(wave, 8000.0), _torchaudio_mfcc_means(wave, 8000.0), rtol=1e-6, atol=1e-4)
+    signal = _audio_signal(2000)
+    assert harmonizer_input(signal).shape == (50,)
+    assert _resolved("incode", signal, "lr") == (9e-5,)  # train_audio.ipynb --lr 9e-5
+
+
+def test_incode_image_features_are_an_untrained_resnet34_stem_trained_with_it():
+    from spectral_lab.methods import count_parameters
+    from spectral_lab.methods.incode import ImageFeatures, ResNetStem
+
+    signal = _small_signal("image")
+    assert _resolved("incode", signal, "lr") == (9e-4,)  # train_image.ipynb --lr 9e-4
+    model = build_model(RunConfig(method="incode", width=16, depth=2), signal)
+    assert isinstance(model.harmonizer[0], ImageFeatures) and tuple(model.features.shape) == (1, 3, 6, 6)
+    assert float(model.features.min()) >= 0 and float(model.features.max()) <= 1  # the image in [0, 1]
+    stem = model.harmonizer[0].stem
+    # resnet34's children[:5]: conv1 3·64·7·7, bn1 2·64, layer1 three blocks of two 64·64·3·3 convs + two norms
+    assert sum(p.numel() for p in stem.parameters()) == 9408 + 128 + 3 * (2 * 36864 + 2 * 128)
+    assert float(stem[0].weight.std()) == pytest.approx(math.sqrt(2 / (64 * 49)), rel=0.05)  # kaiming fan_out
+    assert count_parameters(model) == count_parameters(build_model(RunConfig(method="siren", width=16, depth=2),
+                                                                   signal)) + 4  # (a, b, c, d)
+    model(torch.from_numpy(signal.coords)).square().sum().backward()
+    assert float(stem[0].weight.grad.abs().sum()) > 0  # trained jointly, as the reference's
+    torchvision = pytest.importorskip("torchvision")
+    reference = torch.nn.Sequential(*list(torchvision.models.resnet34().children())[:5]).double().train()
+    ours = ResNetStem().double()
+    assert not ours.load_state_dict(reference.state_dict(), strict=False).missing_keys
+    image = torch.rand(1, 3, 37, 29, dtype=torch.float64)
+    torch.testing.assert_close(ours(image), reference(image), rtol=1e-12, atol=1e-12)
+
+
+def test_incodes_regulariser_is_the_references_and_the_loss_recorded_stays_the_mse():
+    from spectral_lab.stepper import EagerStepper
+
+    signal = _small_signal("1d")
+    config = resolve(RunConfig(method="incode", width=8, depth=2, steps=1), signal)
+    model = float64_copy(build_model(config, signal))
+    with torch.no_grad():
+        model.harmonizer[-1].bias.copy_(torch.tensor([-0.5, 0.2, -0.1, -2.0], dtype=torch.float64))
+    coords, target = torch.from_numpy(signal.coords).double(), torch.from_numpy(signal.values).double()
+    stepper = EagerStepper(model, coords, target, config)
+    prediction = stepper.forward_backward(1)
+    raw = model.raw_modulation.detach()
+    # the notebooks' reg_loss: 0.1993·relu(−a') + 0.0196·relu(−b') + 0.0588·relu(−c') + 0.0269·relu(−d')
+    expected = sum(w * max(0.0, -float(p)) for w, p in zip((0.1993, 0.0196, 0.0588, 0.0269), raw))
+    assert float(model.regularisation()) == pytest.approx(expected, rel=1e-12) and expected > 0.1
+    assert float(stepper.loss_buffer[0]) == pytest.approx(float(((prediction - target) ** 2).mean()), rel=1e-12)
+    # its gradient reaches the harmonizer's last bias: −λᵢ where pᵢ < 0, on top of the MSE's
+    penalty_grad = model.harmonizer[-1].bias.grad.clone()
+    model.zero_grad()
+    ((model(coords) - target) ** 2).mean().backward()
+    np.testing.assert_allclose((penalty_grad - model.harmonizer[-1].bias.grad).numpy(),
+                               [-0.1993 * (raw[0] < 0), 0.0, -0.0588 * (raw[2] < 0), -0.0269], atol=1e-12)
+
+
+def test_zoo_with_a_failed_cell_exits_1_and_names_it(tmp_path, capsys, monkeypatch):
+    from spectral_lab import train
+    from spectral_lab.cli import main
+
+    class SirenRefused(train.Run):  # a cell that fails as it is built, the other method's cells train
+        def __init__(self, config, signal=None):
+            if config.method == "siren":
+                raise ConfigError("siren: a setting found bad late")
+            super().__init__(config, signal)
+
+    monkeypatch.setattr(train, "Run", SirenRefused)
+    code = main(["zoo", "--quick", "--quiet", "--methods", "relu,siren", "--steps", "2", "--out", str(tmp_path)])
+    failed = [line for line in capsys.readouterr().err.splitlines() if line.startswith("failed: ")]
+    assert code == 1 and len(failed) == 2  # siren on each of the two signals
+    assert all("/siren seed 0" in line and "a setting found bad late" in line for line in failed)

@@ -70,14 +70,15 @@ def _shared_grid(config: RunConfig, methods: list[str], signal: Signal) -> list[
 
 
 def _tune(index: int, method: str, config: RunConfig, signal: Signal, grid, should_stop):
-    """Yield a "tuning" update before each trial ("tuning relu_pe+iga: rate 3 of 9"); return the search."""
+    """Yield a "tuning" update at each of the search's progress points ("tuning relu_pe: short trials 1–9
+    of 9 (lr …, one batch), step 20 of 25"); return the search."""
     search = search_lr(config, signal, grid, should_stop)
     while True:
         try:
-            trial, total, lr = next(search)
+            progress = next(search)
         except StopIteration as done:
             return done.value
-        yield Update(index, method, "tuning", note=f"tuning {method}: rate {trial} of {total} (lr {lr:.3g})")
+        yield Update(index, method, "tuning", note=f"tuning {method}: {progress.text}")
 
 
 def _round_robin(runs: dict, methods: list[str], should_stop) -> Iterator[Update]:
