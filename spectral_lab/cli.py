@@ -375,8 +375,9 @@ def _add_fairness_options(parser: argparse.ArgumentParser, equal_params: bool = 
     parser.add_argument("--tune", action="store_true",
                         help="each method at its own best learning rate: short trials of one shared grid of rates "
                              "(1e-3·2^k, each default ÷4 … ×8, widened at its edge) at another seed rank the rates, "
-                             "the best 2-3 train at full length and decide; then the run at that rate (the table "
-                             "shows the lr used and the search's seconds; a search costs about 3-5 runs)")
+                             "the best 2-3 train at full length on two trial seeds and decide (their mean "
+                             "counts); then the run at that rate (the table shows the lr used and the search's "
+                             "seconds; a search costs about 5-8 runs)")
     if equal_params:
         parser.add_argument("--equal-params", action="store_true",
                             help="choose each method's width so its parameter count matches the first method's "
@@ -466,7 +467,7 @@ def _add_zoo_docs_and_bench(sub) -> None:
                      help="two small signals, 20 steps, one seed (~20 s on 2 CPU cores)")
     zoo.add_argument("--tune", action="store_true", help="each method at its own best learning rate (one shared "
                                                          "grid of rates ranked by short trials at another seed, the "
-                                                         "best re-run at full length)")
+                                                         "best re-run at full length on two trial seeds)")
     zoo.add_argument("--seeds", help="comma-separated seeds [0,1,2; quick: 0]")
     zoo.add_argument("--steps", type=int, help="training steps per run [500; quick: 20]")
     zoo.add_argument("--methods", help="comma-separated methods [all; ReLU first sets the budget]")
