@@ -66,6 +66,7 @@ def test_crossings_within_the_same_band_logs_are_not_put_in_order(monkeypatch):
     assert _verdict(view) is None
     text = _takeaway("spectral-bias", [view]).text
     assert "too close to put in order" in text and "spectral bias**" not in text and "together" not in text
+    assert "band logs are too far apart" in text and "moved its high bands" not in text
 
 
 def test_a_crossing_the_logs_cannot_place_is_not_read_as_an_order(monkeypatch):

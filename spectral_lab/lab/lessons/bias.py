@@ -152,6 +152,9 @@ def spectral_bias_takeaway(views) -> Takeaway:
         text += " Here the high bands went first: not the usual spectral bias."
     elif any(r.verdict is not None for r, _ in pairs):
         text += " The networks disagree about the order, so this run does not settle it."
+    elif any(r.too_close for r, _ in pairs):
+        text += (" This run's band logs are too far apart to put the crossings in order (a run of fewer steps "
+                 "logs its bands more often), so it does not show in which order they are learned.")
     else:
         text += (" No network here moved its high bands after learning its low ones, so this run does not "
                  "show in which order they are learned.")
