@@ -23,6 +23,7 @@ SPECTRAL_LAB_SKIP_MEMORY_CHECK=1 to train anyway (swap, or an estimate you know 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,14 +69,17 @@ def format_bytes(size: float) -> str:
 # ----------------------------------------------------------------------------------------------
 # What a run needs
 # ----------------------------------------------------------------------------------------------
-def saved_bytes_per_point(model: nn.Module, coords: torch.Tensor) -> tuple[float, float]:
-    """(bytes autograd saves per point, the largest single saved tensor's bytes per point), from
-    forward passes on PROBE_POINTS points of `coords`. Parameters' own storage is not counted (it is
-    saved by reference). Buffers are restored afterwards (batch norm updates its statistics)."""
+def saved_bytes_per_point(model: nn.Module, coords: torch.Tensor) -> tuple[float, float, int]:
+    """(bytes autograd saves per point, the largest single saved tensor's bytes per point, the bytes
+    saved once whatever the points), from forward passes on PROBE_POINTS points of `coords`. A tensor
+    saved at the same size at both point counts is per step, not per point (INCODE's CNN on the whole
+    image: counted per point, its 16 MB conv output read as 1 MB a point, 550 GB at 512²). Parameters'
+    own storage is not counted (it is saved by reference). Buffers are restored afterwards (batch norm
+    updates its statistics)."""
     own = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
     buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
     stride = max(1, coords.shape[0] // PROBE_POINTS[-1])
-    totals, largest = [], []
+    sizes: list[Counter] = []
     try:
         for count in PROBE_POINTS:
             seen: dict[int, int] = {}
@@ -91,23 +95,26 @@ def saved_bytes_per_point(model: nn.Module, coords: torch.Tensor) -> tuple[float
 
             with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
                 model(coords[::stride][:count].clone())  # its own storage: a view would count all of coords
-            totals.append(sum(seen.values()))
-            largest.append(max(seen.values(), default=0))
+            sizes.append(Counter(seen.values()))
     finally:
         with torch.no_grad():
             for name, value in buffers.items():
                 model.get_buffer(name).copy_(value)
     span = PROBE_POINTS[1] - PROBE_POINTS[0]
-    return max(0.0, (totals[1] - totals[0]) / span), max(0.0, largest[1] / PROBE_POINTS[1])
+    constant = sizes[0] & sizes[1]  # saved at the same size at both counts: once a step
+    scaling = sizes[1] - constant
+    per_point = (sum(sizes[1].elements()) - sum(sizes[0].elements())) / span
+    largest = max(scaling, default=0) / PROBE_POINTS[1]
+    return max(0.0, per_point), largest, sum(constant.elements())
 
 
 def estimate_run(model: nn.Module, config, num_points: int, coords: torch.Tensor, channels: int,
                  kernel_points: int = 0) -> MemoryEstimate:
     """What one run of `model` (built on the CPU) needs on its device; `kernel_points`: the eNTK's
     points (ntk_points, or IGA's groups), 0 when no kernel is computed."""
-    per_point, largest = saved_bytes_per_point(model, coords)
+    per_point, largest, once = saved_bytes_per_point(model, coords)
     element = coords.element_size()
-    activations = num_points * (per_point + GRADIENT_COPIES * largest)
+    activations = num_points * (per_point + GRADIENT_COPIES * largest) + once * (1 + GRADIENT_COPIES)
     trainable = [p for p in model.parameters() if p.requires_grad]
     weights = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
     moments = 2 if config.optimizer == "adam" else 0
