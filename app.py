@@ -16,6 +16,7 @@ from spectral_lab.lab.allocator import limit_arenas
 # keeping its high-water mark; capped (SPECTRAL_LAB_MALLOC_ARENAS, bench/bench_soak.py measured it).
 limit_arenas()
 
+import logging
 import threading
 
 import matplotlib
@@ -29,13 +30,17 @@ from spectral_lab.ui.session_end import gradio_capacity
 
 def start_up() -> None:
     """Off the first request: librosa's numba compile, then this machine's steps/s per method (the
-    time estimates before each run; SPECTRAL_LAB_CALIBRATE=0 keeps the built-in guess)."""
+    time estimates before each run; SPECTRAL_LAB_CALIBRATE=0 keeps the built-in guess), then the class's
+    runs recorded in idle training slots (the lessons, then their follow-ups; SPECTRAL_LAB_PRERECORD)."""
     warm_up()
     if os.environ.get("SPECTRAL_LAB_CALIBRATE", "1") != "0":
         from spectral_lab.lab.estimate import RATES
         from spectral_lab.train import pick_device
 
         RATES.calibrate(pick_device("auto").type)
+    from spectral_lab.ui.prerecord import start_prerecording
+
+    start_prerecording()
 
 
 def build():
@@ -53,7 +58,18 @@ def launch(demo) -> None:
         state_session_capacity=gradio_capacity())  # tabs whose state Gradio keeps: sized by the figures budget
 
 
+def log_to_console() -> None:
+    """The app's own lines (what it recorded for a class, a refused request) on the console beside Gradio's."""
+    logger = logging.getLogger("spectral_lab")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main() -> None:
+    log_to_console()
     launch(build())
 
 

@@ -35,7 +35,9 @@ def served_app(log_name: str, **settings: str):
     the module when its log holds a traceback once the server has stopped."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", **settings}
+           "GRADIO_ANALYTICS_ENABLED": "False",
+           "SPECTRAL_LAB_PRERECORD": "none",  # no background recording beside a test's own runs, unless asked
+           **settings}
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / log_name, "w") as log:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,

@@ -7,7 +7,7 @@ have a cap, not a hope that visitors leave. Each budget defaults to a share of t
 overrides it:
 
     replays     SPECTRAL_LAB_REPLAYS_MB     replay histories of the comparisons open tabs keep   1/16
-    recordings  SPECTRAL_LAB_RECORDINGS_MB  lessons' recorded runs, served to every student      1/64
+    recordings  SPECTRAL_LAB_RECORDINGS_MB  lessons' and follow-ups' recorded runs (all students) 1/64
     figures     SPECTRAL_LAB_FIGURES_MB     Gradio's per-tab copies of every panel's last value  1/16
     files       SPECTRAL_LAB_FILES_MB       uploads and downloads on disk (a share of free disk) 1/8
 

@@ -9,6 +9,7 @@ replay.py's.
 """
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -62,6 +63,15 @@ class LiveComparison:
         self._prediction_limit = prediction_limit(signal.values.size, len(self.methods))
         self.downloads: dict[str, str] = {}  # file name -> path: the CSV, the figures, the GIF
         self.device_type = pick_device(config.device).type
+        self.recorded = False  # a copy of a run this server recorded (viewer_copy): its history is shared
+
+    def viewer_copy(self) -> "LiveComparison":
+        """This finished run for one more visitor: the views, figures and history shared (read only),
+        what a visitor changes (the replay step, the curves' axis, the method shown, the downloads) their
+        own, so one student's replay or download never lands on another's page."""
+        viewer = copy.copy(self)
+        viewer.replay_step, viewer.x_axis, viewer.downloads, viewer.recorded = None, "step", {}, True
+        return viewer
 
     # --------------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -59,6 +59,11 @@ class Recordings:
                 recording.served += 1
             return recording
 
+    def has(self, key: Key) -> bool:
+        """Whether `key` is recorded (not a visit: the recording's use stays as it was)."""
+        with self._lock:
+            return key in self._done
+
     def claim(self, key: Key) -> tuple[bool, threading.Event]:
         """(True, event) for the first caller, who trains the run; (False, event) for the others, who
         wait on the event: it is set when the run ends, stored or abandoned."""

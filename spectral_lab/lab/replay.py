@@ -213,6 +213,9 @@ class Replays:
         return self.budget.nbytes
 
     def _charge(self, session: str, comparison) -> None:
+        if getattr(comparison, "recorded", False):  # a recording's history: held (and charged) once, by recordings.py
+            self.budget.release(session)
+            return
         self.budget.charge(session, history_bytes(comparison.views), on_evict=lambda: self._evict(session, comparison),
                            pinned=lambda: not comparison.stopping)
 
@@ -220,6 +223,8 @@ class Replays:
         with self._lock:
             held = [(s, c) for s, c in self._comparisons.items() if s not in self._gone]
         for session, comparison in held:
+            if getattr(comparison, "recorded", False):
+                continue
             self.budget.resize(session, history_bytes(comparison.views))
 
     def _evict(self, session: str, comparison) -> None:

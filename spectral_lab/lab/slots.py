@@ -62,6 +62,16 @@ class TrainingSlots:
                 self._running.remove(turn)
             self._grant()
 
+    def waiting(self) -> int:
+        """How many runs wait in line for a slot."""
+        with self._lock:
+            return len(self._line)
+
+    def idle_slot(self) -> bool:
+        """A slot is free and nobody waits for it: background work may take it."""
+        with self._lock:
+            return not self._line and len(self._running) < self.slots
+
     def position(self, turn: Turn) -> int:
         """1 for the first in line; 0 once it trains."""
         with self._lock:

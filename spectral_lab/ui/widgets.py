@@ -28,6 +28,10 @@ RUNS = dict(concurrency_limit=32, concurrency_id="runs", show_progress="hidden")
 LESSON_STEPS = os.environ.get("SPECTRAL_LAB_LESSON_STEPS")
 LESSON_RUNNER = LessonRunner(Recordings(), SLOTS, DEVICE, LIMITS,
                              changes={"steps": int(LESSON_STEPS)} if LESSON_STEPS else None)
+# the lab's runs of lessons' follow-ups, recorded once per server (by the first visitor, or in the background
+# from start-up: ui/prerecord.py) and served to every later run of the same settings: in the lessons' cache
+# (one byte budget; keys apart: ("lab", …))
+FOLLOWUP_RECORDINGS = LESSON_RUNNER.recordings
 PRIVATE = dict(api_visibility="private")  # every event: the page's own, not an API endpoint
 
 # Slider ranges (minimum, step); the maxima are the server's limits. A link may carry a value the

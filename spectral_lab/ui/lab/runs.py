@@ -2,6 +2,9 @@
 streamed frame by frame; Stop, Reset, and what a closed tab gives back."""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import gradio as gr
 
 from spectral_lab import RunConfig
@@ -10,10 +13,12 @@ from spectral_lab.lab import (DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_
                               matching_preset, parse_link, session_key, share_tune, to_audio, user_message,
                               with_app_cadence)
 from spectral_lab.lab.estimate import plan_lab_run
+from spectral_lab.lab.recordings import Recording
 from spectral_lab.modifiers import expand_methods
 from spectral_lab.spaces_support import gpu_stream
 from spectral_lab.train import pick_device
-from spectral_lab.ui.widgets import DEVICE, GALLERY_COLUMNS, LIMITS, SESSIONS, SLOTS, gallery_height, results_table
+from spectral_lab.ui.widgets import (DEVICE, FOLLOWUP_RECORDINGS, GALLERY_COLUMNS, LIMITS, SESSIONS, SLOTS, gallery_height,
+                                     results_table)
 from spectral_lab.ui.lab.settings import (CONTROL_FIELDS, _config_from, _link_query, _preset_values, _share_link,
                                            _upload_path, _values_from)
 from spectral_lab.ui.lab.state import FINISHED, FOLDERS, ui
@@ -21,13 +26,14 @@ from spectral_lab.ui.lab.views import _frame_updates
 
 
 def on_autorun(request: gr.Request, *inputs):
-    """A follow-up link (or `run=1`) trains at once, as if Train were pressed after the page loaded."""
+    """A follow-up link (or `run=1`) trains at once, as if Train were pressed after the page loaded. A
+    lesson's follow-up is recorded: the next student who opens it is served this run."""
     query, _ = _link_query(request)
     if query.get("run") != "1" or not has_settings(query):
         yield {ui.status: gr.skip()}  # (an empty dict reads as one missing value)
         return
     yield {ui.status: on_queue(request)}
-    yield from on_train(request, *inputs)
+    yield from _train(request, "followup" in request.query_params, *inputs)
 
 
 def on_train_link(link: str, request: gr.Request):
@@ -51,53 +57,151 @@ def on_queue(request: gr.Request):
 
 
 def on_train(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune, *values):
+    yield from _train(request, False, upload, chosen_modifiers, modifier_mode, tune, *values)
+
+
+@dataclass
+class PlannedRun:
+    live: LiveComparison  # planned to this server's budget, with the app's cadences
+    asked: RunConfig  # the settings as the user gave them (the share link's)
+    methods: list[str]
+    preset: str  # the preset the planned settings match (or CUSTOM)
+
+
+def planned_run(upload, chosen_modifiers, modifier_mode, tune, *values) -> PlannedRun:
+    """The run Train starts from the controls' values. Bad input raises."""
+    *field_values, methods = values
+    methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
+    config, methods = _config_from([*field_values, methods])
+    device = pick_device(config.device)
+    pinned = {name for name, value in zip(CONTROL_FIELDS, field_values) if value not in ("", None)
+              and name in ("image_size", "length")}  # blank sizes, and the steps, the plan may shrink
+    plan = plan_lab_run(config, methods, _upload_path(upload), LIMITS, device.type, bool(tune), pinned)
+    live = LiveComparison(with_app_cadence(plan.config, device.type), methods, plan.signal, stream=gpu_stream(),
+                          tune=bool(tune), note=plan.note, estimate=plan.seconds)
+    return PlannedRun(live, config, methods, matching_preset(plan.config, methods, DEVICE))
+
+
+def recording_key(live: LiveComparison) -> tuple:
+    """What makes two lab runs the same run: every setting (the seed among them), the methods, tuning
+    and the device."""
+    return "lab", live.config.to_query(), tuple(live.methods), live.tune, live.device_type
+
+
+def _train(request: gr.Request, record: bool, upload, chosen_modifiers, modifier_mode, tune, *values):
+    """Train (a run of these settings this server recorded is served instead; `record`: a lesson's
+    follow-up, recorded for the next visitor)."""
     session = session_key(request)
     try:
-        *field_values, methods = values
-        methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
-        config, methods = _config_from([*field_values, methods])
-        device = pick_device(config.device)
-        pinned = {name for name, value in zip(CONTROL_FIELDS, field_values) if value not in ("", None)
-                  and name in ("image_size", "length")} | {"steps"}  # blank sizes: the plan may shrink them
-        plan = plan_lab_run(config, methods, _upload_path(upload), LIMITS, device.type, bool(tune), pinned)
+        run = planned_run(upload, chosen_modifiers, modifier_mode, tune, *values)
     except SpectralLabError as exc:
         SESSIONS.discard(session)
         yield {ui.status: f"⚠️ {exc}"}
         return
-    link = _share_link(request, config, methods, bool(tune))  # the user's settings, before the app's cadences
-    config, signal = plan.config, plan.signal
-    live = LiveComparison(with_app_cadence(config, device.type), methods, signal, stream=gpu_stream(),
-                          tune=bool(tune), note=plan.note, estimate=plan.seconds)
-    turn = SLOTS.enter(", ".join(methods), plan.seconds)
+    live, opening = run.live, _opening_updates(run.live, run.preset)
+    # the share link: the user's settings, before the plan and the app's cadences
+    opening[ui.share] = _share_link(request, run.asked, run.methods, bool(tune))
+    key = recording_key(live) if _upload_path(upload) is None else None
+    outcome, found = yield from _recording_of(session, key, record)
+    if outcome == "cancelled":
+        return
+    if outcome == "served":
+        yield from _serve(session, found, opening)
+        return
+    owner = outcome == "records"
+    turn = SLOTS.enter(", ".join(run.methods), live.estimate)
+    last = None
     try:
-        yield from _train_in_turn(session, live, turn, link, config, methods, signal)
+        last = yield from _train_in_turn(session, live, turn, opening)
     finally:
         SLOTS.leave(turn)
+        if owner:
+            _keep_recording(key, live, last, session)
 
 
-def _train_in_turn(session: str, live: LiveComparison, turn, link: str, config: RunConfig, methods: list[str],
-                   signal):
-    """Wait for a training slot (saying where this visitor stands), then train and stream the frames."""
+def _recording_of(session: str, key, record: bool):
+    """("served", the recording of these settings), waiting while another run of them trains (saying so);
+    ("records", None): this run trains and will be the recording (`record`: a follow-up); ("trains", None):
+    it trains, unrecorded; ("cancelled", None): Stop ended the wait."""
+    while key is not None:
+        recording = FOLLOWUP_RECORDINGS.lookup(key)
+        if recording is not None:
+            return "served", recording
+        if not record and not FOLLOWUP_RECORDINGS.training(key):
+            break
+        owner, ended = FOLLOWUP_RECORDINGS.claim(key)
+        if owner:
+            return "records", None
+        while not ended.wait(timeout=1.0):
+            if SESSIONS.cancelled(session):
+                SESSIONS.discard(session)
+                yield {ui.status: "**Cancelled** before it started: nothing was trained."}
+                return "cancelled", None
+            yield {ui.status: RECORDING_ELSEWHERE}
+    return "trains", None
+
+
+def _keep_recording(key, live: LiveComparison, last, session: str) -> None:
+    """A finished run of a follow-up becomes the server's recording of it (a copy: what its own visitor
+    changes later stays theirs); anything else lets the next visitor train it."""
+    if last is None or live.outcome() != "finished":
+        FOLLOWUP_RECORDINGS.abandon(key)
+        return
+    FOLLOWUP_RECORDINGS.store(key, Recording(live.viewer_copy(), last, seconds=time.perf_counter() - live.started))
+    live.recorded = True  # its history is the recording's now: the tab's replay budget must never drop it
+    FINISHED[session] = live
+
+
+def _serve(session: str, recording: Recording, opening: dict):
+    """This server's recording of the run, as the run's last frame shows it, with its own replay, details
+    and downloads for this visitor (a copy: another visitor's replay never moves this one's)."""
+    viewer = recording.run.viewer_copy()
+    SESSIONS.discard(session)
+    FINISHED[session] = viewer
+    FOLDERS.remove(session)
+    yield opening
+    updates = _frame_updates(recording.last_frame, viewer, FOLDERS.make(session))
+    updates[ui.status] = f"{recording.last_frame.status} · ⓘ {RECORDED_NOTE}"
+    yield updates
+
+
+RECORDED_NOTE = ("recorded on this server: this run (same settings, same seed) trained here once and is shown to "
+                 "every visitor who runs it; change any setting to train it live")
+RECORDING_ELSEWHERE = ("Another visitor's run of exactly these settings is training on this server; you will see "
+                       "its result (the same run, same seed) as soon as it ends. Stop leaves.")
+
+
+def _opening_updates(live: LiveComparison, preset: str) -> dict:
+    """The results column as a run of `live` starts: cleared, its panels shown for its kind of signal."""
+    signal, methods = live.signal, live.methods
+    return {**_clear_outputs(), ui.status: live.status_line(), ui.preset: preset,
+            ui.details_choice: gr.update(choices=methods, value=methods[0], visible=len(methods) > 1),
+            ui.gallery: gr.update(visible=signal.kind == "image", columns=GALLERY_COLUMNS,
+                                  height=gallery_height(len(methods) + 1)),
+            ui.recon_plot: gr.update(visible=signal.kind != "image"),
+            # the target player plays exactly what is fitted (the preview played the whole upload)
+            ui.target_audio: gr.update(visible=signal.kind == "audio",
+                                       **({"value": to_audio(signal)} if signal.kind == "audio" else {})),
+            ui.replay_row: gr.update(visible=True), ui.replay: gr.update(value=0, maximum=1), ui.curves_x: "step"}
+
+
+def _train_in_turn(session: str, live: LiveComparison, turn, opening: dict):
+    """Wait for a training slot (saying where this visitor stands), then train and stream the frames;
+    returns the last frame (None when it never started)."""
     for words in SLOTS.wait(turn, cancelled=lambda: SESSIONS.cancelled(session)):
         yield {ui.status: words}
     if turn.started is None or not SESSIONS.start(session, live):
         SESSIONS.discard(session)
         yield {ui.status: "**Cancelled** before it started: nothing was trained."}
-        return
+        return None
     FINISHED[session] = live
     FOLDERS.remove(session)  # the previous run's downloads: no longer shown
     outdir = FOLDERS.make(session)
-    yield {**_clear_outputs(), ui.status: live.status_line(), ui.share: link, ui.preset: matching_preset(config, methods, DEVICE),
-           ui.details_choice: gr.update(choices=methods, value=methods[0], visible=len(methods) > 1),
-           ui.gallery: gr.update(visible=signal.kind == "image", columns=GALLERY_COLUMNS,
-                                 height=gallery_height(len(methods) + 1)),
-           ui.recon_plot: gr.update(visible=signal.kind != "image"),
-           # the target player plays exactly what is fitted (the preview played the whole upload)
-           ui.target_audio: gr.update(visible=signal.kind == "audio",
-                                      **({"value": to_audio(signal)} if signal.kind == "audio" else {})),
-           ui.replay_row: gr.update(visible=True), ui.replay: gr.update(value=0, maximum=1), ui.curves_x: "step"}
+    yield opening
+    last = None
     try:
         for frame in live.frames():
+            last = frame
             yield _frame_updates(frame, live, outdir)
     except SpectralLabError as exc:
         yield {ui.status: f"**Failed** — {exc}"}
@@ -107,6 +211,7 @@ def _train_in_turn(session: str, live: LiveComparison, turn, link: str, config: 
     finally:
         live.stop()
         SESSIONS.finish(session, live)
+    return last
 
 
 def on_stop(request: gr.Request):

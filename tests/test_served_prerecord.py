@@ -1,0 +1,104 @@
+"""A class that starts at once (issue 35): the server records the lessons' runs and the follow-ups in the
+background from its start, and serves them; a follow-up a student trains is served to the next one.
+Through the real server in headless Chromium at 1280×720, by a 1st and a 3rd student. Screenshots go to
+test-artifacts/prerecord-*.png."""
+import time
+from pathlib import Path
+
+import pytest
+
+from served_app import ARTIFACTS, CHROMIUM, PAGE_LOADED, headless_chromium, served_app
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+VIEWPORT = {"width": 1280, "height": 720}
+LOG = "served-prerecord.log"
+CEILING = 240  # s: a busy machine's ceiling for the background recording (a few seconds when idle)
+STATUS = "(document.querySelector('#status')?.innerText || '')"
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    # lesson 1 at 60 steps and follow-up 2.2 (a 1D kernel run, seconds) recorded from the start
+    with served_app(LOG, SPECTRAL_LAB_CALIBRATE="0", SPECTRAL_LAB_CONCURRENCY="1", SPECTRAL_LAB_LESSON_STEPS="60",
+                    SPECTRAL_LAB_PRERECORD="1,2.2", OMP_NUM_THREADS="1") as url:
+        deadline = time.time() + CEILING
+        while "prerecorded:" not in (ARTIFACTS / LOG).read_text():
+            assert time.time() < deadline, "the background recording did not end"
+            time.sleep(0.5)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with headless_chromium(playwright_api) as browser:
+        yield browser
+
+
+def _visitor(browser, url: str):
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(url)
+    page.wait_for_function(PAGE_LOADED, timeout=180_000, polling=250)
+    return page
+
+
+def test_the_server_says_what_it_recorded_in_the_background(app_url):
+    log = (ARTIFACTS / LOG).read_text()
+    assert "prerecorded: all 2 runs recorded" in log, log[-2000:]
+
+
+def test_lesson_1_recorded_at_start_is_served_to_the_first_and_the_third_student(app_url, browser):
+    for student in (1, 2, 3):
+        page = _visitor(browser, app_url)
+        if student == 2:
+            continue
+        page.locator("#lesson-question label").nth(0).click()
+        page.wait_for_function("!document.querySelector('#lesson-run').disabled", timeout=30_000, polling=250)
+        page.click("#lesson-run")
+        page.wait_for_function("(document.querySelector('#lesson-takeaway')?.innerText || '').includes('Takeaway')",
+                               timeout=60_000, polling=250)
+        status = page.inner_text("#lesson-status")
+        assert "this server trained lesson 1 once" in status, status  # served, not trained for this student
+        page.wait_for_function("document.querySelectorAll('#lesson-gallery img').length === 4", timeout=20_000,
+                               polling=250)  # the target and three fits, drawn a moment after the takeaway
+        page.screenshot(path=str(ARTIFACTS / f"prerecord-lesson-1-student-{student}.png"))
+        page.context.close()
+
+
+def _follow_up(browser, url: str, number: str):
+    page = _visitor(browser, url + f"?followup={number}")
+    page.wait_for_function(f"{STATUS}.includes('Finished')", timeout=180_000, polling=250)
+    return page
+
+
+def _drawn(page, panel: str, traces: int = 2) -> None:
+    """The panel's plot has at least `traces` traces (one per method)."""
+    page.wait_for_function(f"(() => {{ const d = document.querySelector('#{panel} .js-plotly-plot');"
+                           f" return d && d.data && d.data.length >= {traces}; }})()", timeout=20_000, polling=250)
+
+
+def test_follow_up_2_2_recorded_at_start_is_served_with_every_panel(app_url, browser):
+    for student in (1, 3):
+        page = _follow_up(browser, app_url, "2.2")
+        assert "recorded on this server" in page.inner_text("#status")
+        table = page.inner_text("#results-table")
+        assert "relu_pe" in table and "relu" in table, table
+        _drawn(page, "recon-plot")
+        for tab, panel in (("Learning over time", "curves-plot"), ("NTK & spectra", "ntk-plot")):
+            page.get_by_role("tab", name=tab).click()
+            _drawn(page, panel)
+        page.screenshot(path=str(ARTIFACTS / f"prerecord-followup-2.2-student-{student}.png"))
+        page.context.close()
+
+
+def test_a_follow_up_one_student_trained_is_served_to_the_next(app_url, browser):
+    first = _follow_up(browser, app_url, "2.1")
+    assert "recorded on this server" not in first.inner_text("#status")  # 2.1 was not recorded at start
+    psnr_first = first.inner_text("#results-table")
+    third = _follow_up(browser, app_url, "2.1")
+    assert "recorded on this server" in third.inner_text("#status")
+    assert third.inner_text("#results-table").split("\n")[1:3] == psnr_first.split("\n")[1:3]  # the same run's rows
+    first.context.close()
+    third.context.close()
