@@ -1,7 +1,10 @@
 """A class's predictions for its teacher (spectral_lab.lab.classroom, spectral_lab/ui/teacher.py): codes and
 keys that cannot be guessed, a teacher view only a key opens, validated and parameterised input, 30
-writers at once, answers that outlive the server, deletion, one anonymous answer per session and lesson,
-rate limits, no crosstalk between classes, and the chart and page wiring."""
+writers at once, answers that outlive the server, deletion, one anonymous answer per student (browser)
+and lesson, rate limits, no crosstalk between classes, answers hidden until revealed (issue 35), the CSV,
+a version-1 database migrated, and the chart and page wiring."""
+import csv
+import io
 import math
 import os
 import sqlite3
@@ -16,7 +19,7 @@ from spectral_lab.lab.classroom import ClassError, Classroom, lesson_chart, show
 from spectral_lab.lab.classroom import codes, location
 from spectral_lab.lab.classroom.chart import MARKED, OTHER
 from spectral_lab.lab.classroom.rates import Limit, RateLimiter
-from spectral_lab.lab.classroom.report import LESSON, RUNS
+from spectral_lab.lab.classroom.report import ALL_RAN, AUTO_QUIET_SECONDS, BY_TEACHER, HIDDEN, LESSON, RUNS
 from spectral_lab.lab.lessons import LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,6 +176,82 @@ def test_one_answer_per_session_and_lesson_the_first_prediction_is_kept_and_anon
     assert hashlib.sha256(b"session-a").hexdigest() not in {s for _, s in students}  # salted, not a bare hash
 
 
+def test_the_same_browser_id_twice_is_one_student_with_one_answer(classroom):
+    new = classroom.create_class("teacher")
+    browser, other = codes.new_student_id(), codes.new_student_id()
+    assert codes.student_id(browser) == browser and browser != other  # random per browser
+    for forged in (None, "", 42, browser[:-1], browser + "x", "x" * 23 + "!", "é" * 24, *INJECTIONS):
+        assert codes.student_id(forged) is None  # not an id the server makes: the page gets a fresh one
+    assert "shared" in classroom.share_prediction(new.code, "ntk", browser, 1)
+    # a reload or a second tab of the same browser sends the same id: the same student, their first answer
+    assert "already shared" in classroom.share_prediction(new.code, "ntk", browser, 1)
+    assert "first" in classroom.share_prediction(new.code, "ntk", browser, 0)
+    classroom.share_prediction(new.code, "ntk", other, 0)
+    report = classroom.report(new.key)
+    assert report.students == 2 and report.answers == 2 and report.lessons[1].counts == (1, 1, 0)
+    assert browser not in str(rows(classroom.path, "SELECT * FROM answers"))  # only its salted hash
+
+
+def test_answers_stay_hidden_until_the_teacher_reveals_and_the_reveal_is_kept(tmp_path):
+    path = tmp_path / "classes.sqlite3"
+    classroom = Classroom(path)
+    new = classroom.create_class("teacher")
+    classroom.set_reveal(new.key, "ntk", True)  # pressed before anyone answered: nothing to show yet
+    assert all(tally.reveal == HIDDEN for tally in classroom.report(new.key).lessons)
+    for i in range(3):
+        classroom.share_prediction(new.code, "ntk", f"s{i}", 0)
+        classroom.share_prediction(new.code, "damping", f"s{i}", 1)
+    report = classroom.report(new.key)
+    ntk, damping = report.lessons[1], report.lessons[3]
+    assert ntk.reveal == BY_TEACHER and ntk.answers == 3 and ntk.ran == 0
+    assert damping.reveal == HIDDEN  # a Reveal is per lesson
+    restarted = Classroom(path)  # a restart (or the teacher's reload) keeps it
+    assert restarted.report(new.key).lessons[1].revealed
+    assert not restarted.set_reveal(new.key, "ntk", False).lessons[1].revealed  # Hide
+    assert restarted.set_reveal(codes.new_teacher_key(), "ntk", True) is None  # only the key reveals
+    with pytest.raises(ClassError):
+        restarted.set_reveal(new.key, INJECTIONS[0], True)
+
+
+def test_a_lesson_reveals_itself_once_everyone_who_answered_ran_it_and_answers_stopped(classroom):
+    new = classroom.create_class("teacher")
+    for i in range(3):
+        classroom.share_prediction(new.code, "steering", f"s{i}", i % 2)
+    classroom.share_shown(new.code, "steering", "s0", 0)
+    classroom.share_shown(new.code, "steering", "s1", None)  # an unsettled run: it ran all the same
+    later = rows(classroom.path, "SELECT MAX(created) FROM answers")[0][0] + AUTO_QUIET_SECONDS + 1
+    steering = classroom.report(new.key, now=later).lessons[4]
+    assert steering.ran == 2 and steering.reveal == HIDDEN  # one who answered has not run it
+    classroom.share_shown(new.code, "steering", "s2", 0)
+    assert classroom.report(new.key).lessons[4].reveal == HIDDEN  # answers still arriving: the room waits
+    assert classroom.report(new.key, now=later).lessons[4].reveal == ALL_RAN
+    classroom.set_reveal(new.key, "steering", False)  # the teacher's Hide outranks the rule
+    assert classroom.report(new.key, now=later).lessons[4].reveal == HIDDEN
+
+
+def test_a_version_1_database_is_migrated_with_every_answer(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema of version 1, with a class and three answers
+        db.executescript("""
+            CREATE TABLE classes (code TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, salt BLOB NOT NULL,
+                                  created REAL NOT NULL);
+            CREATE TABLE answers (class_code TEXT NOT NULL REFERENCES classes(code) ON DELETE CASCADE,
+                                  lesson TEXT NOT NULL, student TEXT NOT NULL, answer INTEGER NOT NULL,
+                                  shown INTEGER, created REAL NOT NULL,
+                                  PRIMARY KEY (class_code, lesson, student)) WITHOUT ROWID;
+            PRAGMA user_version = 1;""")
+        key = codes.new_teacher_key()
+        db.execute("INSERT INTO classes VALUES ('ABCDEFGHJK', ?, ?, 0)", (codes.key_hash(key), b"salt"))
+        db.executemany("INSERT INTO answers VALUES ('ABCDEFGHJK', 'ntk', ?, ?, ?, 0)",
+                       [("a", 0, 0), ("b", 1, None), ("c", 1, 1)])
+    for _ in range(2):  # the upgraded server, then its restart: migrated once, nothing lost
+        report = Classroom(path).report(key)
+        assert report.answers == 3 and report.lessons[1].counts == (1, 2, 0) and report.lessons[1].ran == 2
+    assert rows(path, "PRAGMA user_version") == [(2,)]
+    Classroom(path).set_reveal(key, "ntk", True)
+    assert Classroom(path).report(key).lessons[1].reveal == BY_TEACHER
+
+
 def test_rate_limits_per_session_and_overall():
     now = [0.0]
     limiter = RateLimiter(Limit(per_session=3, overall=5, window=60), clock=lambda: now[0])
@@ -316,6 +395,38 @@ def test_a_lesson_run_on_a_class_link_shares_the_prediction_then_what_the_run_sh
     assert served.report(new.key).answers == 1
 
 
+def test_a_class_link_keeps_one_id_per_browser_and_a_reload_answers_as_the_same_student(page, served, monkeypatch):
+    from spectral_lab.lab.lesson_runs import LessonEvent
+    from spectral_lab.lab.recordings import Recording
+
+    lessons, _ = page
+    new = served.create_class("teacher")
+    link = {"class": shown_code(new.code), "lesson": "4"}
+    stored, student = lessons.on_student(None, FakeRequest(link))  # a first visit: a fresh id, kept by the browser
+    assert stored == student and codes.student_id(student) == student
+    kept, same = lessons.on_student(student, FakeRequest(link, session="after-a-reload"))
+    assert same == student and kept["__type__"] == "update" and len(kept) == 1  # gr.skip(): left as it is
+    for forged in ("x" * 500, INJECTIONS[1], {"id": student}, 7):
+        fresh, replaced = lessons.on_student(forged, FakeRequest(link))
+        assert fresh == replaced != student and codes.student_id(replaced) == replaced
+    untouched, none = lessons.on_student(None, FakeRequest({"lesson": "4"}))  # no class: nothing stored
+    assert none is None and len(untouched) == 1
+    # the browser's copy outlives a server restart: its storage key and secret are the same in every server
+    assert (lessons.ui.browser_id.storage_key, lessons.ui.browser_id.secret) == ("spectral-lab-student",) * 2
+
+    class Runner:  # a served recording at once: no training in this test
+        def run(self, lesson, seed, prediction, **kwargs):
+            yield LessonEvent("done", "the takeaway", None, None, Recording(run=None, seconds=1.0), served=True,
+                              supports=1)
+
+    monkeypatch.setattr(lessons, "LESSON_RUNNER", Runner())
+    monkeypatch.setattr(lessons, "_recorded_panels", lambda *args: {})
+    for session, answer in (("first-load", 1), ("reloaded", 0), ("second-tab", 1)):  # a page session each
+        list(lessons.on_run(FakeRequest(session=session), "damping", answer, None, new.code, student))
+    damping = served.report(new.key).lessons[3]
+    assert served.report(new.key).students == 1 and damping.counts == (0, 1, 0) and damping.ran == 1
+
+
 def test_only_a_teacher_link_with_the_right_key_shows_the_class(page, served):
     _, teacher = page
     new = served.create_class("teacher")
@@ -327,15 +438,71 @@ def test_only_a_teacher_link_with_the_right_key_shows_the_class(page, served):
         shown = teacher.on_load(FakeRequest({"teacher": wrong}))
         assert shown[teacher.view.header] == teacher.NO_CLASS and shown[teacher.view.key] is None
         assert all(shown[plot]["visible"] is False for plot in teacher.view.plots)
+        assert shown[teacher.view.csv]["visible"] is False  # no CSV without the key
     opened = teacher.on_load(FakeRequest({"teacher": new.key}))
     assert opened[teacher.view.tabs].selected == "class" and opened[teacher.view.tab]["visible"]
-    assert f"Class {shown_code(new.code)} · 1 answer from 1 student" in opened[teacher.view.header]
-    assert all(opened[plot]["visible"] for plot in teacher.view.plots) and opened[teacher.view.key] == new.key
+    assert f"Class {shown_code(new.code)} · 1 student · 1 answer" in opened[teacher.view.header]
+    assert all(opened[summary]["visible"] for summary in teacher.view.summaries) and opened[teacher.view.key] == new.key
+    assert opened[teacher.view.csv]["visible"] and opened[teacher.view.csv]["value"].endswith(".csv")
     seen = opened[teacher.view.seen]
-    assert teacher.view.plots[0] not in teacher.on_tick(new.key, seen, "")  # unchanged: charts not sent again
+    assert teacher.view.summaries[0] not in teacher.on_tick(new.key, seen, "")  # unchanged: not sent again
     served.share_prediction(new.code, "spectral-bias", "student", 1)
     ticked = teacher.on_tick(new.key, seen, "")
-    assert list(ticked[teacher.view.plots[0]]["value"].data[0].x) == [0, 1, 0]
+    assert "1 answered · 0 ran" in ticked[teacher.view.summaries[0]]["value"]
+    assert teacher.view.summaries[1] not in ticked  # only the lesson that changed is sent
+
+
+def _sent(updates) -> str:
+    """Everything a view's updates would send the page, as text (figures as their JSON)."""
+    return " ".join(value["value"].to_json() if hasattr(value.get("value"), "to_json") else repr(value)
+                    for value in updates.values() if isinstance(value, dict))
+
+
+def test_the_teacher_view_sends_no_answer_before_reveal_and_the_chart_after(page, served):
+    _, teacher = page
+    new = served.create_class("teacher")
+    lesson = LESSONS["steering"]  # lesson 5: index 4
+    right, wrong = lesson.choices[lesson.expected], lesson.choices[(lesson.expected + 1) % 3]
+    opened = teacher.on_load(FakeRequest({"teacher": new.key}))  # the class just made: nothing to give away
+    assert teacher.view.reveals[4] in opened and opened[teacher.view.reveals[4]]["visible"] is False
+    for i in range(3):
+        served.share_prediction(new.code, "steering", f"s{i}", i % 2)
+    served.share_shown(new.code, "steering", "s0", lesson.expected)
+    before = teacher.on_tick(new.key, opened[teacher.view.seen], "")
+    card = before[teacher.view.summaries[4]]["value"]
+    assert "3 answered · 1 ran" in card and lesson.question in card and "hidden" in card
+    assert before[teacher.view.plots[4]] == {"__type__": "update", "value": None, "visible": False}
+    sent = _sent(before)
+    assert right not in sent and wrong not in sent and MARKED not in sent and "Green" not in sent
+    reveal = before[teacher.view.reveals[4]]
+    assert reveal["visible"] and reveal["value"] == "Reveal the answers"
+    after = teacher.on_reveal(4, new.key, before[teacher.view.seen], "")
+    figure = after[teacher.view.plots[4]]["value"]
+    assert after[teacher.view.plots[4]]["visible"] and list(figure.data[0].x) == [2, 1, 0]
+    assert list(figure.data[0].marker.color)[lesson.expected] == MARKED
+    assert "you pressed Reveal" in after[teacher.view.summaries[4]]["value"]
+    assert after[teacher.view.reveals[4]]["value"] == "Hide the answers"
+    reloaded = teacher.on_load(FakeRequest({"teacher": new.key}))  # a reload of the view keeps the Reveal
+    assert reloaded[teacher.view.plots[4]]["visible"] and not reloaded[teacher.view.plots[0]]["visible"]
+    hidden = teacher.on_reveal(4, new.key, reloaded[teacher.view.seen], "")  # Hide: back to the counts
+    assert hidden[teacher.view.plots[4]]["visible"] is False and right not in _sent(hidden)
+
+
+def test_the_teachers_csv_has_the_class_answers_per_lesson_and_choice(page, served):
+    _, teacher = page
+    new = served.create_class("teacher")
+    for i, answer in enumerate([0, 1, 1]):
+        served.share_prediction(new.code, "ntk", f"s{i}", answer)
+        served.share_shown(new.code, "ntk", f"s{i}", 0)
+    opened = teacher.on_load(FakeRequest({"teacher": new.key}))
+    text = Path(opened[teacher.view.csv]["value"]).read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == sum(len(lesson.choices) for lesson in LESSONS.values())
+    ntk = [row for row in rows if row["lesson"] == str(LESSONS["ntk"].number)]
+    assert [(r["choice"], r["predicted"], r["shown_by_runs"]) for r in ntk] == [("A", "1", "3"), ("B", "2", "0"),
+                                                                             ("C", "0", "0")]
+    assert ntk[0]["choice_text"] == LESSONS["ntk"].choices[0]
+    assert "s0" not in text and not any(len(word) == 64 for word in text.replace(",", " ").split())  # no student
 
 
 def test_a_teacher_makes_a_class_from_the_lessons_tab_and_deletes_it_after_asking(page, served):

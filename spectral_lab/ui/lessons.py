@@ -7,7 +7,8 @@ numbers, and follow-up experiments that open the full lab and train. Lesson 1 is
 of the bare address; `?lesson=3` deep-links a lesson, `&seed=5` pins its seed and
 `&hide=picker,followups` hides parts (a teacher's link). `&class=CODE` shares each prediction and
 what the run showed, anonymously, with a teacher's class (spectral_lab.lab.classroom; the teacher's
-view is spectral_lab/ui/teacher.py).
+view is spectral_lab/ui/teacher.py), as the student whose random id the browser keeps (a reload or a
+second tab is the same student).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import gradio as gr
 from spectral_lab import plots
 from spectral_lab.errors import SpectralLabError
 from spectral_lab.lab import load_ui_signal, session_key, signal_kind, user_message
-from spectral_lab.lab.classroom import SHARED_NOTE, ClassError, shared_classroom
+from spectral_lab.lab.classroom import SHARED_NOTE, ClassError, new_student_id, shared_classroom, student_id
 from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, expand_link, find_lesson, lesson_settings,
                                       unknown_followup_note)
 from spectral_lab.lab.links import link_page
@@ -53,10 +54,20 @@ EVIDENCE = {
 CNN_CURVE_LABEL = "SBS's predictor, reordered kernels"  # the CNN lesson's curves
 GALLERY_COLUMNS = 4  # target + up to 3 methods in one row
 GALLERY_HEIGHT = 280  # one row of ~200-px tiles with their captions
+# The lesson card, tighter than Gradio's default spacing (Run in the first screen at 1280×720: issue 35)
+LESSON_CSS = """
+#lesson-card {gap: 8px;}
+#lesson-question .wrap {gap: 4px;}
+#lesson-question label {padding: 4px 10px;}
+"""
+# A class link's student: a random id in the browser's localStorage under this key. Gradio sends a
+# BrowserState's secret to the page in its config, so it hides nothing; a fixed one (not a new random
+# one per server start) keeps every student's id readable after a restart, so they stay one student.
+STUDENT_STORAGE_KEY = STUDENT_STORAGE_SECRET = "spectral-lab-student"
 
 
 def lesson_markdown(lesson: Lesson) -> str:
-    """The lesson's words, without its list of symbols (folded below them, so the question and Run
+    """The lesson's words, without its list of symbols (folded below Run, so the question and Run
     stay in the first screen at 1280×720)."""
     return f"### Lesson {lesson.number} · {lesson.title}\n\n{lesson.text.split(SYMBOLS_START)[0].strip()}"
 
@@ -151,24 +162,38 @@ def _class_updates(text, question: dict) -> dict:
             ui.question: {**question, "info": SHARED_NOTE}}
 
 
-def _share_prediction(code, lesson: Lesson, session: str, answer: int) -> dict:
+def on_student(stored, request: gr.Request):
+    """A class link's student: the id this browser keeps, or a fresh one it keeps from now on (none
+    stored, or one that is not an id the server makes); (the browser's copy, the id runs share as).
+    Other links store nothing."""
+    query = dict(request.query_params) if request is not None else {}
+    if "class" not in query:
+        return gr.skip(), None
+    kept = student_id(stored)
+    if kept is not None:
+        return gr.skip(), kept
+    fresh = new_student_id()
+    return fresh, fresh
+
+
+def _share_prediction(code, lesson: Lesson, student: str, answer: int) -> dict:
     """A class page's prediction, stored as the run starts (a stopped run still counts its prediction)."""
     if code is None:
         return {}
     try:
-        note = shared_classroom().share_prediction(code, lesson.key, session, answer)
+        note = shared_classroom().share_prediction(code, lesson.key, student, answer)
     except ClassError as exc:
         note = f"⚠️ {exc}"
     return {ui.class_note: gr.update(value=note, visible=True)}
 
 
-def _share_shown(code, lesson: Lesson, session: str, event) -> None:
+def _share_shown(code, lesson: Lesson, student: str, event) -> None:
     """What the finished run supports, beside the class page's prediction (a failure here costs the
     student nothing: the takeaway is theirs either way)."""
     if code is None or event.kind != "done" or event.recording is None:
         return
     try:
-        shared_classroom().share_shown(code, lesson.key, session, event.supports)
+        shared_classroom().share_shown(code, lesson.key, student, event.supports)
     except ClassError:
         pass
 
@@ -178,13 +203,15 @@ def on_queue(request: gr.Request):
     return "Waiting for a free training slot…"
 
 
-def on_run(request: gr.Request, key: str, answer, seed, class_code=None):
+def on_run(request: gr.Request, key: str, answer, seed, class_code=None, student=None):
     """The lesson's run: served from this server's recording of it, or trained (waiting for a slot
     first), its evidence shown as it comes, then the takeaway for this student's prediction. A later
     pick of another lesson makes the rest of this run's updates stale: none lands under it. On a class
-    link (`class_code`), the prediction and what the run showed go to the class."""
+    link (`class_code`), the prediction and what the run showed go to the class as `student` (the
+    browser's id; without one, this page's session)."""
     lesson = find_lesson(key) or LESSONS[FIRST_LESSON]
     session = session_key(request)
+    sharer = student or session
     if answer is None:
         CONTEXT.sessions.discard(session)
         yield {ui.status: "Answer the question first: predicting is half the lesson."}
@@ -199,12 +226,12 @@ def on_run(request: gr.Request, key: str, answer, seed, class_code=None):
     panel = EVIDENCE[lesson.key][0]
     events = LESSON_RUNNER.run(lesson, seed, answer, cancelled=lambda: CONTEXT.sessions.cancelled(session),
                                on_start=start, stream=gpu_stream(), panels=("reconstruction", panel))
-    yield {**_clear_for_run(lesson), **_share_prediction(class_code, lesson, session, answer)}
+    yield {**_clear_for_run(lesson), **_share_prediction(class_code, lesson, sharer, answer)}
     try:
         for event in events:
             if CONTEXT.generations.get(session, 0) != generation:  # another lesson was picked
                 return
-            _share_shown(class_code, lesson, session, event)
+            _share_shown(class_code, lesson, sharer, event)
             updates = _event_updates(lesson, event, panel)
             if updates:  # (Gradio 6 reads an empty dict as one missing value and freezes the page)
                 yield updates
@@ -312,11 +339,12 @@ def build_tab(sessions, limits, device: str, concurrency: int) -> SimpleNamespac
     CONTEXT.sessions, CONTEXT.limits, CONTEXT.device = sessions, limits, device
     first = LESSONS[FIRST_LESSON]
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=340, elem_id="lesson-card"):  # wide enough: the question in view
-            picker = gr.Dropdown(LESSON_CHOICES, value=first.key, label="Lesson", elem_id="lesson-picker")
+        # wide enough: the question in view; Run in the first screen at 1280×720 in every lesson, on a class
+        # link too (issue 35): the picker's label unshown (its choices say "N · title"), the symbols below Run
+        with gr.Column(scale=2, min_width=340, elem_id="lesson-card"):
+            picker = gr.Dropdown(LESSON_CHOICES, value=first.key, label="Lesson", show_label=False,
+                                 elem_id="lesson-picker")
             text = gr.Markdown(lesson_markdown(first), elem_id="lesson-text")
-            with gr.Accordion("The symbols in this lesson, in words", open=False, elem_id="lesson-symbols"):
-                symbols = gr.Markdown(symbols_markdown(first))
             question = gr.Radio(list(first.choices), type="index", label=f"Predict first: {first.question}",
                                 elem_id="lesson-question")
             with gr.Row():
@@ -326,6 +354,8 @@ def build_tab(sessions, limits, device: str, concurrency: int) -> SimpleNamespac
             class_note = gr.Markdown(visible=False, elem_id="lesson-class-note")  # a class link's answer, shared?
             status = gr.Markdown(elem_id="lesson-status")
             takeaway = gr.Markdown(elem_id="lesson-takeaway")
+            with gr.Accordion("The symbols in this lesson, in words", open=False, elem_id="lesson-symbols"):
+                symbols = gr.Markdown(symbols_markdown(first))
             followups = gr.Markdown(followups_markdown(first), elem_id="lesson-followups")
         with gr.Column(scale=3, elem_id="lesson-results"):
             gallery = gr.Gallery(label="Target and fits", columns=GALLERY_COLUMNS, height=GALLERY_HEIGHT, object_fit="contain",
@@ -337,8 +367,11 @@ def build_tab(sessions, limits, device: str, concurrency: int) -> SimpleNamespac
             curves = gr.Plot(show_label=False, visible=False, elem_id="lesson-curves")
     seed = gr.State(None)  # a teacher's link may pin the seed
     class_code = gr.State(None)  # a class link's code, checked (server-side: the page cannot change it)
+    browser_id = gr.BrowserState(None, storage_key=STUDENT_STORAGE_KEY, secret=STUDENT_STORAGE_SECRET)
+    student = gr.State(None)  # browser_id once checked (page.py's load event): what runs share as
     for name in ("picker", "text", "symbols", "question", "run", "stop", "status", "takeaway", "followups", "gallery",
-                 "recon", "evidence_note", "evidence", "curves", "seed", "class_note", "class_code"):
+                 "recon", "evidence_note", "evidence", "curves", "seed", "class_note", "class_code", "browser_id",
+                 "student"):
         setattr(ui, name, locals()[name])
     private = dict(api_visibility="private")
     picker.input(on_pick, picker, [text, symbols, followups, question, run, status, takeaway, evidence_note, evidence,
@@ -346,10 +379,11 @@ def build_tab(sessions, limits, device: str, concurrency: int) -> SimpleNamespac
     question.input(on_answer, [picker, question], run, queue=False, **private)
     # the run's event may be called by a bench through gradio_client (/run_lesson): not private
     run.click(on_queue, None, status, queue=False, **private).then(
-        on_run, [picker, question, seed, class_code], [status, takeaway, gallery, recon, evidence, curves, class_note],
+        on_run, [picker, question, seed, class_code, student],
+        [status, takeaway, gallery, recon, evidence, curves, class_note],
         **RUNS, api_name="run_lesson", api_visibility="undocumented")
     stop.click(on_stop, None, status, queue=False, **private)
     return ui
 
 
-__all__ = ["build_tab", "on_load", "lesson_markdown", "symbols_markdown", "followups_markdown"]
+__all__ = ["build_tab", "on_load", "on_student", "lesson_markdown", "symbols_markdown", "followups_markdown"]

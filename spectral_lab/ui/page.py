@@ -49,6 +49,8 @@ def _load_lesson(demo: gr.Blocks, lesson_ui: SimpleNamespace) -> None:
                                       lesson_ui.picker, lesson_ui.seed, lesson_ui.tabs, lesson_ui.class_note,
                                       lesson_ui.class_code], **PRIVATE).then(
         teacher.on_load, None, teacher.load_outputs(), **PRIVATE)  # after: a teacher link opens its class's tab
+    # a class link's student: the id the browser keeps (a reload or a second tab answers as the same student)
+    demo.load(lessons.on_student, lesson_ui.browser_id, [lesson_ui.browser_id, lesson_ui.student], **PRIVATE)
 
 
 def _load_cnn_link(demo: gr.Blocks, nern_ui: SimpleNamespace) -> None:

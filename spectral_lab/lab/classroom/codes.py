@@ -1,5 +1,5 @@
-"""The secrets of a class: its code (students type it), its teacher key (opens the answers), and the
-hashes the database keeps instead of the key and of each student's session.
+"""The secrets of a class: its code (students type it), its teacher key (opens the answers), a student's
+browser id (one student per browser), and the hashes the database keeps instead of the key and the id.
 
 A class code is 10 symbols of Crockford's base 32 (50 bits, shown as ABCDE-FGHJK): short enough to
 read out in a room, too many to guess: at a thousand tries a second (more than a server answers)
@@ -24,6 +24,10 @@ MISREAD = str.maketrans({"O": "0", "I": "1", "L": "1"})
 KEY_BYTES = 24  # 192 bits
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")  # secrets.token_urlsafe(24): 32 characters
 SALT_BYTES = 16
+# A student's browser id: 144 random bits made by the server, kept in the browser's localStorage so a reload
+# or a second tab is the same student. The browser sends it back, so it is checked like any other input.
+STUDENT_BYTES = 18
+STUDENT_PATTERN = re.compile(r"[A-Za-z0-9_-]{24}")  # secrets.token_urlsafe(18): 24 characters
 MAX_TYPED = 40  # longer text is not a mistyped code: refused before any other work
 
 
@@ -41,6 +45,16 @@ def new_teacher_key() -> str:
 
 def new_salt() -> bytes:
     return secrets.token_bytes(SALT_BYTES)
+
+
+def new_student_id() -> str:
+    return secrets.token_urlsafe(STUDENT_BYTES)
+
+
+def student_id(text) -> str | None:
+    """A browser's stored id when it has the shape the server gives ids; None for anything else (a
+    missing, edited or foreign value: the page then gets a fresh id)."""
+    return text if isinstance(text, str) and STUDENT_PATTERN.fullmatch(text) else None
 
 
 def class_code(text) -> str:
@@ -68,6 +82,7 @@ def key_hash(key) -> str | None:
 
 
 def student_hash(salt: bytes, session: str) -> str:
-    """Who answered, as the class's salted HMAC of the browser session: one answer per session and
-    lesson, and no session hash in the database (the same browser in two classes is two strangers)."""
+    """Who answered, as the class's salted HMAC of the student's browser id (or, without one, the page's
+    session): one answer per student and lesson, and no id in the database (the same browser in two
+    classes is two strangers)."""
     return hmac.new(salt, session.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -14,30 +14,49 @@ from pathlib import Path
 
 from .codes import ClassError, class_code, key_hash, new_class_code, new_salt, new_teacher_key, student_hash
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: answers.ran (who ran the lesson, whatever the run showed) and reveals (issue 35)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS classes (
     code     TEXT PRIMARY KEY,        -- canonical class code (codes.class_code)
     key_hash TEXT NOT NULL UNIQUE,    -- SHA-256 of the teacher key: the key itself is never stored
-    salt     BLOB NOT NULL,           -- this class's salt for its students' session hashes
+    salt     BLOB NOT NULL,           -- this class's salt for its students' browser ids
     created  REAL NOT NULL            -- seconds since the epoch
 );
 CREATE TABLE IF NOT EXISTS answers (
     class_code TEXT NOT NULL REFERENCES classes(code) ON DELETE CASCADE,
     lesson     TEXT NOT NULL,         -- the lesson's key, e.g. 'spectral-bias'
-    student    TEXT NOT NULL,         -- HMAC(class salt, browser session): anonymous, one row per lesson
+    student    TEXT NOT NULL,         -- HMAC(class salt, browser id): anonymous, one row per student and lesson
     answer     INTEGER NOT NULL,      -- the predicted choice (index into the lesson's choices)
     shown      INTEGER,               -- the choice the student's run supports; NULL until it ends or unsettled
     created    REAL NOT NULL,
+    ran        INTEGER NOT NULL DEFAULT 0,  -- 1 once the student's run ended (an unsettled one too)
     PRIMARY KEY (class_code, lesson, student)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reveals (
+    class_code TEXT NOT NULL REFERENCES classes(code) ON DELETE CASCADE,
+    lesson     TEXT NOT NULL,
+    revealed   INTEGER NOT NULL,      -- the teacher's Reveal (1) or Hide (0); no row: the automatic rule decides
+    changed    REAL NOT NULL,
+    PRIMARY KEY (class_code, lesson)
 ) WITHOUT ROWID;
 """
 BUSY_SECONDS = 15.0  # how long a writer waits for the lock (30 students pressing Run at once)
-MAX_SESSION = 256  # characters of a session id (Gradio's are ~11)
+MAX_SESSION = 256  # characters of a student's id (a browser id is 24; Gradio's session hashes ~11)
 NO_CLASS = "There is no class with this code (it may have been deleted): check the link your teacher sent."
 
 # record_prediction's outcomes
 STORED, UNCHANGED, KEPT_FIRST = "stored", "unchanged", "kept first"
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a database an older version made up to SCHEMA_VERSION, keeping every answer. Version 1 had
+    no `ran`: its runs that ended with an answer stored `shown`, so those count as run (its unsettled
+    runs, which stored nothing, cannot be told from runs never made)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
+    if "ran" not in columns:
+        db.execute("ALTER TABLE answers ADD COLUMN ran INTEGER NOT NULL DEFAULT 0")
+        db.execute("UPDATE answers SET ran = 1 WHERE shown IS NOT NULL")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 class ClassStore:
@@ -48,8 +67,9 @@ class ClassStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as db:
             db.execute("PRAGMA journal_mode = WAL")  # kept by the file: readers never block writers
-            db.executescript(SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.executescript(SCHEMA)  # (executescript commits first: it cannot run inside _write)
+        with self._write() as db:  # the write lock: two servers opening an old file migrate it once
+            migrate(db)
 
     @contextmanager
     def _connection(self):
@@ -112,8 +132,9 @@ class ClassStore:
             raise ClassError("This page has no browser session to answer from: reload it.")
 
     def record_prediction(self, code, lesson, session, answer) -> str:
-        """Store a student's prediction: STORED; UNCHANGED (the same one again); KEPT_FIRST (another one
-        after the first: refused, since a second guess made after seeing a run is no prediction)."""
+        """Store a student's prediction (`session`: the student's browser id): STORED; UNCHANGED (the same
+        one again); KEPT_FIRST (another one after the first: refused, since a second guess made after
+        seeing a run is no prediction). Either way a student has one answer per lesson."""
         code = class_code(code)
         self._check(lesson, answer)
         self._check_session(session)
@@ -145,19 +166,41 @@ class ClassStore:
             row = db.execute("SELECT salt FROM classes WHERE code = ?", (code,)).fetchone()
             if row is None:
                 return False
-            cursor = db.execute("UPDATE answers SET shown = ? WHERE class_code = ? AND lesson = ? AND student = ?",
+            cursor = db.execute("UPDATE answers SET shown = ?, ran = 1 "
+                                "WHERE class_code = ? AND lesson = ? AND student = ?",
                                 (shown, code, lesson, student_hash(row[0], session)))
             return cursor.rowcount == 1
 
-    def answer_counts(self, code: str) -> list[tuple[str, int, int | None, int]]:
-        """(lesson, answer, shown, how many students) of one class: the teacher's view reads only these."""
+    def answer_counts(self, code: str) -> list[tuple[str, int, int | None, int, int]]:
+        """(lesson, answer, shown, ran, how many students) of one class: the teacher's view reads only these."""
         with self._connection() as db:
-            return db.execute("SELECT lesson, answer, shown, COUNT(*) FROM answers WHERE class_code = ? "
-                              "GROUP BY lesson, answer, shown", (class_code(code),)).fetchall()
+            return db.execute("SELECT lesson, answer, shown, ran, COUNT(*) FROM answers WHERE class_code = ? "
+                              "GROUP BY lesson, answer, shown, ran", (class_code(code),)).fetchall()
+
+    def last_answers(self, code: str) -> dict[str, float]:
+        """lesson -> when its latest prediction in this class arrived (seconds since the epoch)."""
+        with self._connection() as db:
+            return dict(db.execute("SELECT lesson, MAX(created) FROM answers WHERE class_code = ? GROUP BY lesson",
+                                   (class_code(code),)).fetchall())
+
+    def reveals(self, code: str) -> dict[str, bool]:
+        """lesson -> the teacher's Reveal (True) or Hide (False); a lesson not named: no choice made."""
+        with self._connection() as db:
+            rows = db.execute("SELECT lesson, revealed FROM reveals WHERE class_code = ?", (class_code(code),))
+            return {lesson: bool(revealed) for lesson, revealed in rows.fetchall()}
+
+    def set_reveal(self, code: str, lesson, revealed: bool) -> None:
+        """The teacher's Reveal or Hide of one lesson's answers, kept (a reload of the view keeps it)."""
+        code = class_code(code)
+        self._check(lesson, 0)
+        with self._write() as db:
+            db.execute("INSERT INTO reveals (class_code, lesson, revealed, changed) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (class_code, lesson) DO UPDATE SET revealed = excluded.revealed, "
+                       "changed = excluded.changed", (code, lesson, int(bool(revealed)), time.time()))
 
     def student_count(self, code: str) -> int:
-        """How many browser sessions answered in this class (the hashes are per class, so this counts
-        sessions, not people: a reloaded page is a new session)."""
+        """How many students answered in this class: browsers, since a student's id lives in the browser
+        (a reload or a second tab is the same student; another browser or a private window is another)."""
         with self._connection() as db:
             return db.execute("SELECT COUNT(DISTINCT student) FROM answers WHERE class_code = ?",
                               (class_code(code),)).fetchone()[0]
