@@ -2,19 +2,20 @@
 
 Seconds per step ≈ overhead + cost_m · points · parameters (a method's arithmetic grows with the
 points it trains on times its parameters; the overhead is Python and kernel launches). `RateBook`
-keeps cost_m per method and device: a built-in guess, then a calibration at start-up (a short run
-of every method), refined by every run that finishes here. `fit_to_budget` shrinks a run whose
-estimate is over the server's budget (default 60 s on a CPU): the signal's size first (an image
-side, an audio crop), then the steps, unless the user set that size themselves, and says so in
-one line ("camera at 128² instead of 512²: ~20 s instead of ~30 min here; set image size to
-override").
+keeps cost_m per method and device: a built-in guess, then a calibration at start-up
+(calibration.py: a few timed steps of every method, median of repeats, guarded), refined by every run
+that finishes here, which weighs more than the calibration. `plan_run` fits a run whose estimate is
+over the server's budget (default 60 s on a CPU) into it: the signal's size first (an image side, an
+audio crop) unless the user set that size themselves, then the steps, and says so in one line
+("camera at 128² instead of 512²: ~20 s instead of ~30 min here (this server allows 60 s a run)").
+A run that even the smallest size and MIN_STEPS leave over the budget is refused (`OverBudget`, one
+line naming what to lower) before any work: never started as is.
 """
 from __future__ import annotations
 
 import math
 import os
 import threading
-import time
 from dataclasses import dataclass
 
 from ..config import RunConfig
@@ -30,6 +31,16 @@ DIAGNOSTICS_SHARE = 0.1  # the app's cadences take ≤ 6 % of the time; plus the
 TUNE_FACTOR = 5.5  # a tuned run: its search costs about this many runs (tuning.search_steps: ~1.25 of ranking, 4 full)
 IMAGE_SIDES = (512, 384, 256, 192, 128, 96, 64, 48, 32)
 MIN_STEPS = 50
+# How much a calibration counts against one finished run (a few probe steps against hundreds of the
+# real thing), and the most weight the past keeps: the newest finished run always moves a cost at
+# least 1/(1 + MAX_WEIGHT) of the way (in log space) towards what it measured.
+CALIBRATION_WEIGHT = 0.25
+MAX_WEIGHT = 4.0
+RATE_SCALE_ENV = "SPECTRAL_LAB_RATE_SCALE"  # tests only: every cost × this (a server forced slow)
+
+
+class OverBudget(SpectralLabError):
+    """A run that does not fit this server's time budget at any size and length it may take."""
 
 
 def budget_seconds(device_type: str) -> float:
@@ -38,54 +49,68 @@ def budget_seconds(device_type: str) -> float:
     return float(raw) if raw else (180.0 if device_type == "cuda" else 60.0)
 
 
+def rate_scale() -> float:
+    """SPECTRAL_LAB_RATE_SCALE (tests: a server whose calibration reads this many times slower), else 1."""
+    raw = os.environ.get(RATE_SCALE_ENV, "").strip()
+    try:
+        scale = float(raw) if raw else 1.0
+    except ValueError:
+        raise SpectralLabError(f"{RATE_SCALE_ENV}={raw!r} is not a number (a cost multiplier, e.g. 1000)") from None
+    if not (math.isfinite(scale) and scale > 0):
+        raise SpectralLabError(f"{RATE_SCALE_ENV}={raw!r} must be a positive multiplier")
+    return scale
+
+
 class RateBook:
     """Seconds per step per (point × parameter) of each method on each device, thread-safe."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self.costs: dict[tuple[str, str], float] = {}
-        self.measured: dict[tuple[str, str], int] = {}  # how many runs each cost comes from
+        self.weights: dict[tuple[str, str], float] = {}  # in finished runs' worth (CALIBRATION_WEIGHT each calibration)
         self.calibrated = False
 
     def cost(self, method: str, device: str) -> float:
         with self._lock:
-            return self.costs.get((method.split("+")[0], device), DEFAULT_COST.get(device, DEFAULT_COST["cpu"]))
+            cost = self.costs.get((method.split("+")[0], device), DEFAULT_COST.get(device, DEFAULT_COST["cpu"]))
+        return cost * rate_scale()
 
     def seconds_per_step(self, method: str, points: int, parameters: int, device: str) -> float:
         overhead = DEFAULT_OVERHEAD.get(device, DEFAULT_OVERHEAD["cpu"])
         return overhead + self.cost(method, device) * points * parameters
 
     def observe(self, method: str, device: str, points: int, parameters: int, steps_per_s: float) -> None:
-        """A finished run's rate: the method's cost moves towards it (a running mean)."""
-        if not steps_per_s or not math.isfinite(steps_per_s) or points * parameters <= 0:
+        """A finished app run's rate (its steps/s, its diagnostics included): the method's cost moves
+        towards it, weighted as one run against the weight already there (MAX_WEIGHT at most)."""
+        if not steps_per_s or not math.isfinite(steps_per_s) or steps_per_s <= 0 or points * parameters <= 0:
             return
         overhead = DEFAULT_OVERHEAD.get(device, DEFAULT_OVERHEAD["cpu"])
-        seconds = 1.0 / steps_per_s
-        cost = max(seconds - overhead, 0.2 * seconds) / (points * parameters)
-        key = (method.split("+")[0], device)
+        seconds = 1.0 / steps_per_s / (1 + DIAGNOSTICS_SHARE)  # a bare step, as the estimate counts it
+        self._blend(method.split("+")[0], device, max(seconds - overhead, 0.2 * seconds) / (points * parameters), 1.0)
+
+    def _blend(self, method: str, device: str, cost: float, weight: float) -> None:
+        """A weighted mean in log space (costs are ratios: ×2 and ÷2 readings cancel)."""
+        key = (method, device)
         with self._lock:
-            seen = self.measured.get(key, 0)
-            old = self.costs.get(key, cost)
-            self.costs[key] = old + (cost - old) / (seen + 1)
-            self.measured[key] = seen + 1
+            old, kept = self.costs.get(key), min(self.weights.get(key, 0.0), MAX_WEIGHT)
+            if old is None or kept == 0:
+                self.costs[key] = cost
+            else:
+                self.costs[key] = math.exp((kept * math.log(old) + weight * math.log(cost)) / (kept + weight))
+            self.weights[key] = kept + weight
 
-    def calibrate(self, device: str = "cpu", steps: int = 15) -> None:
-        """A short run of every registered method on a 1D signal of 4096 samples (3×64): its cost."""
-        from ..train import Run
+    def calibrate(self, device: str = "cpu", methods: list[str] | None = None, measure=None) -> None:
+        """Every registered method's cost on this machine (calibration.py), once the start-up is quiet;
+        a finished run that came first keeps the larger say (CALIBRATION_WEIGHT)."""
+        from . import calibration
 
-        base = RunConfig(signal="sines", length=4096, width=64, depth=3, steps=steps, log_every=steps,
-                         preview_every=0, device=device, staf_terms=2)
-        signal = signal_for(base)
-        for method in list(METHODS):
-            try:
-                run = Run(base.replace(method=method), signal)
-                started = time.perf_counter()
-                for _ in run:
-                    pass
-                rate = steps / (time.perf_counter() - started)
-                self.observe(method, device, signal.num_points, run.num_parameters, rate)
-            except (SpectralLabError, RuntimeError, MemoryError):
-                continue
+        calibration.wait_for_quiet()
+        guess = DEFAULT_COST.get(device, DEFAULT_COST["cpu"])
+        overhead = DEFAULT_OVERHEAD.get(device, DEFAULT_OVERHEAD["cpu"])
+        costs = calibration.calibrate_costs(list(methods or METHODS), device, guess, overhead,
+                                            measure or calibration.measure_method)
+        for method, cost in costs.items():
+            self._blend(method, device, cost, CALIBRATION_WEIGHT)
         self.calibrated = True
 
 
@@ -122,37 +147,78 @@ def plan_run(config: RunConfig, methods: list[str], signal: Signal, device: str 
              pinned: set[str] = frozenset(), budget: float | None = None, rates: RateBook = RATES,
              load=None, max_values: int | None = None) -> Plan:
     """The run as asked when its estimate fits `budget` (and the signal `max_values`); else the
-    largest signal size that fits (an image side or an audio/1D length that the user did not pin),
-    then fewer steps, with a note. `load(config)` makes the signal of a shrunk config (default:
+    largest signal size that fits (an image side or an audio/1D length that the user did not pin);
+    else, at the smallest size allowed, the most steps that fit (≥ MIN_STEPS; not when "steps" is
+    pinned), with a note. Raises OverBudget, one line naming what to lower, when nothing fits: a plan
+    over the budget is never returned. `load(config)` makes the signal of a shrunk config (default:
     signal_for)."""
     budget = budget_seconds(device) if budget is None else budget
     load = load or signal_for
-    seconds = estimate_seconds(config, methods, signal, device, tune, rates)
+
+    def planned(settings: RunConfig, target: Signal) -> Plan:
+        return Plan(settings, target, estimate_seconds(settings, methods, target, device, tune, rates))
+
+    asked = planned(config, signal)
     too_big = max_values is not None and signal.values.size > max_values
-    if seconds <= budget and not too_big:
-        return Plan(config, signal, seconds)
-    asked = _size_words(signal)
+    if asked.seconds <= budget and not too_big:
+        return asked
+    smallest = None
     for smaller in _smaller_sizes(config, signal, pinned):
         candidate = load(smaller)
         if max_values is not None and candidate.values.size > max_values:
             continue
-        estimate = estimate_seconds(smaller, methods, candidate, device, tune, rates)
-        if estimate <= budget:
-            knob = "image size" if signal.kind == "image" else "length"
-            return Plan(smaller, candidate, estimate,
-                        f"{signal.name} at {_size_words(candidate)} instead of {asked}: ~{duration(estimate)} "
-                        f"instead of ~{duration(seconds)} here; set {knob} to override")
-    if too_big:  # nothing smaller was allowed: the caller's size check says why
-        return Plan(config, signal, seconds)
-    per_step = (seconds - 1.0) / max(1, config.steps)
-    steps = int(max(MIN_STEPS, (budget - 1.0) / max(per_step, 1e-9)))
-    if "steps" not in pinned and steps < config.steps:
-        fewer = config.replace(steps=steps)
-        estimate = estimate_seconds(fewer, methods, signal, device, tune, rates)
-        return Plan(fewer, signal, estimate, f"{steps} steps instead of {config.steps}: ~{duration(estimate)} "
-                                             f"instead of ~{duration(seconds)} here; set steps to override")
-    return Plan(config, signal, seconds, f"about {duration(seconds)} here (over this server's {duration(budget)} "
-                                         "for one run): lower the size, the steps or the methods to shorten it")
+        smallest = planned(smaller, candidate)
+        if smallest.seconds <= budget:
+            smallest.note = _shrunk_note(asked, smallest, budget)
+            return smallest
+    if smallest is None and too_big:  # nothing smaller was allowed: the caller's size check says why
+        return asked
+    return _fewer_steps(asked, smallest or asked, budget, pinned, planned, methods, tune)
+
+
+def _fewer_steps(asked: Plan, small: Plan, budget: float, pinned: set[str], planned, methods: list[str],
+                 tune: bool) -> Plan:
+    """`small` (the smallest size allowed) with the most steps that fit the budget, or OverBudget."""
+    per_step = (small.seconds - 1.0) / max(1, small.config.steps)  # the estimate: steps × per step + 1 s
+    steps = int((budget - 1.0) / max(per_step, 1e-12))
+    if "steps" not in pinned and MIN_STEPS <= steps < small.config.steps:
+        fewer = planned(small.config.replace(steps=steps), small.signal)
+        fewer.note = _shrunk_note(asked, fewer, budget)
+        return fewer
+    least = small.config.steps if "steps" in pinned else min(MIN_STEPS, small.config.steps)
+    seconds = 1.0 + per_step * least
+    raise OverBudget(f"Not started: {', '.join(methods)} on {asked.signal.name} would take about {duration(seconds)} "
+                     f"here even at {_size_words(small.signal)} and {least} steps, over this server's "
+                     f"{duration(budget)} for one run: {_what_to_lower(asked.signal, pinned, methods, tune)}")
+
+
+def _shrunk_note(asked: Plan, plan: Plan, budget: float) -> str:
+    """'camera at 64² and 120 steps instead of 512² and 500: ~55 s instead of ~14 h here (…)'."""
+    resized = _size_words(plan.signal) != _size_words(asked.signal)
+    fewer = plan.config.steps != asked.config.steps
+    if resized and fewer:
+        change = (f"{asked.signal.name} at {_size_words(plan.signal)} and {plan.config.steps} steps instead of "
+                  f"{_size_words(asked.signal)} and {asked.config.steps}")
+    elif resized:
+        change = f"{asked.signal.name} at {_size_words(plan.signal)} instead of {_size_words(asked.signal)}"
+    else:
+        change = f"{plan.config.steps} steps instead of {asked.config.steps}"
+    return (f"{change}: ~{duration(plan.seconds)} instead of ~{duration(asked.seconds)} here "
+            f"(this server allows {duration(budget)} a run)")
+
+
+def _what_to_lower(signal: Signal, pinned: set[str], methods: list[str], tune: bool) -> str:
+    """The advice of a refusal: only what the plan could not lower itself."""
+    knob = "image size" if signal.kind == "image" else "length"
+    choices = [f"lower the {knob}"] if ("image_size" if signal.kind == "image" else "length") in pinned else []
+    if "steps" in pinned:
+        choices.append("train fewer steps")
+    if len(methods) > 1:
+        choices.append("train fewer methods at once")
+    choices.append("choose a smaller width or depth")
+    if tune:
+        choices.append("untick Tune")
+    return (", ".join(choices[:-1]) + " or " + choices[-1]) if len(choices) > 1 else choices[0]
 
 
 def _smaller_sizes(config: RunConfig, signal: Signal, pinned: set[str]):
@@ -198,3 +264,11 @@ def plan_lab_run(config: RunConfig, methods: list[str], upload, limits, device: 
     plan = plan_run(config, methods, load(config), device, tune, pinned, load=load, max_values=limits.max_points)
     check_limits(plan.config, methods, limits, plan.signal)
     return plan
+
+
+def spread(values) -> float:
+    """max / min of positive estimates (start to start: the calibration's target is ≤ 2)."""
+    values = [float(v) for v in values]
+    if not values or min(values) <= 0:
+        raise ValueError("spread needs positive values")
+    return max(values) / min(values)
