@@ -24,7 +24,10 @@ import matplotlib
 matplotlib.use("Agg")  # the figure downloads are drawn off screen, in server threads
 
 from spectral_lab.diagnostics import warm_up
-from spectral_lab.ui import CSS, HEAD, build_demo
+from starlette.middleware import Middleware
+
+from spectral_lab.ui import CSS, HEAD, build_demo, gradio_session
+from spectral_lab.ui.page_cache import CachedPage
 from spectral_lab.ui.session_end import gradio_capacity
 
 
@@ -46,16 +49,25 @@ def start_up() -> None:
 def build():
     """The page, with the start-up work begun beside it (bench/bench_soak.py builds it this way too,
     to probe the running server's memory)."""
+    gradio_session.install()  # a new visitor's session made once and cheaply (ui/gradio_session.py)
     threading.Thread(target=start_up, daemon=True).start()
     return build_demo()
 
 
+# A class opens the page at once: each page load sends ~10 events (its load events and their chains), so
+# 30 students queue ~300 at a moment (at 32, the 4th student's page was refused: "queue full"); the page's
+# cheap events run 8 at a time each (one at a time, the 30th student waited for 29 of every one of them).
+# Training has its own line (lab/slots.py).
+QUEUE_SIZE, EVENT_CONCURRENCY = 1024, 8
+
+
 def launch(demo) -> None:
-    demo.queue(max_size=32).launch(
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=EVENT_CONCURRENCY).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=False, ssr_mode=False, footer_links=["settings"], css=CSS, head=HEAD,
-        state_session_capacity=gradio_capacity())  # tabs whose state Gradio keeps: sized by the figures budget
+        state_session_capacity=gradio_capacity(),  # tabs whose state Gradio keeps: sized by the figures budget
+        app_kwargs={"middleware": [Middleware(CachedPage)]})  # the page's HTML made once (ui/page_cache.py)
 
 
 def log_to_console() -> None:

@@ -99,12 +99,18 @@ class Prerecorder:
             tries[job.name] = tries.get(job.name, 0) + 1
             if finished:
                 self.status.done.append(job.name)
+                LOG.info("ready for a class: %s (%.0f s after start)", self._label(job.name),
+                         time.perf_counter() - self.status.started)
             elif tries[job.name] < MAX_TRIES:
                 pending.append(job)  # a visitor came: tried again when the line is empty
             self.status.current = ""
         self.status.pending = []
         self.status.all_ready_s = time.perf_counter() - self.status.started
         LOG.info("prerecorded: %s", self.status.line())
+
+    @staticmethod
+    def _label(name: str) -> str:
+        return f"follow-up {name}" if "." in name else f"lesson {name}"
 
     def _wait_for_idle_slot(self) -> bool:
         while not self.slots.idle_slot():

@@ -12,6 +12,7 @@ second tab is the same student).
 """
 from __future__ import annotations
 
+import functools
 import html
 from types import SimpleNamespace
 
@@ -101,12 +102,16 @@ def _pick_updates(lesson: Lesson) -> dict:
                ui.curves: gr.update(value=None, visible=False), ui.gallery: gr.update(value=None, visible=False),
                ui.recon: gr.update(value=None, visible=False)}
     if lesson.kind == "signals":
-        config, _, _ = lesson_settings(lesson)
-        signal = load_ui_signal(config, None, CONTEXT.limits)
-        # the target alone as a figure (a gallery stretches and crops a single image)
-        updates[ui.recon] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
-                                      visible=True)
+        updates[ui.recon] = gr.update(value=_target_figure(lesson.key), visible=True)
     return updates
+
+
+@functools.lru_cache(maxsize=None)
+def _target_figure(key: str):
+    """A lesson's target alone as a figure (a gallery stretches and crops a single image): drawn once per
+    server and shared by every student's page (Gradio only reads it; building it took most of a page load)."""
+    config, _, _ = lesson_settings(LESSONS[key])
+    return plots.render(plots.reconstruction_figure(load_ui_signal(config, None, CONTEXT.limits), None, "Target"))
 
 
 def on_pick(key: str, request: gr.Request):
@@ -144,7 +149,8 @@ def on_load(request: gr.Request):
     updates[ui.question] = {**updates[ui.question], "elem_classes": ["lesson-loaded"]}
     return {**updates, ui.picker: gr.update(value=lesson.key, visible="picker" not in hidden),
             ui.followups: gr.update(value=followups_markdown(lesson), visible="followups" not in hidden),
-            ui.seed: seed, ui.tabs: gr.Tabs(selected=tab)}
+            # a teacher's link: its own event opens the class's tab (whichever of the two ends last)
+            ui.seed: seed, ui.tabs: gr.skip() if "teacher" in query else gr.Tabs(selected=tab)}
 
 
 def _class_updates(text, question: dict) -> dict:

@@ -33,6 +33,11 @@ LESSON_RUNNER = LessonRunner(Recordings(), SLOTS, DEVICE, LIMITS,
 # (one byte budget; keys apart: ("lab", …))
 FOLLOWUP_RECORDINGS = LESSON_RUNNER.recordings
 PRIVATE = dict(api_visibility="private")  # every event: the page's own, not an API endpoint
+# A page load's own events (the link's lesson, settings, preview): off Gradio's queue, answered by one POST. A
+# class opens the page at once, and each queued event costs the server ~10 ms of its one Python thread
+# (30 pages × 9 queued events: 3.6 s to the last page with no-op events; off the queue 1.5 s;
+# bench/bench_class.py --page-loads). Only for quick functions that never train.
+PAGE_LOAD = dict(queue=False, **PRIVATE)
 
 # Slider ranges (minimum, step); the maxima are the server's limits. A link may carry a value the
 # RunConfig accepts but a slider cannot show (ntk_points=32): on_load raises it to the minimum.
@@ -56,6 +61,7 @@ CSS = """
 #recon-gallery img, #lesson-gallery img {image-rendering: pixelated;}
 #upload-message {min-height: 1em;}
 .js-plotly-plot .plotly .gtitle {font-size: 15px !important;}
+.link-triggers {display: none !important;}
 """
 
 # The page's own links (a lesson's follow-ups `?followup=1.2`, "Back to the lesson" `?lesson=1`) open in

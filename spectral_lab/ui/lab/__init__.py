@@ -16,12 +16,12 @@ from spectral_lab.ui.lab.settings import (CONTROL_FIELDS, CONTROLLED, MORE_SETTI
                                           _preset_values, _share_link, _values_from, on_crop, on_edit, on_hide,
                                           on_link, on_load, on_methods, on_preset, on_preview, on_signal, on_upload)
 from spectral_lab.ui.lab.state import FINISHED, FOLDERS, ui
-from spectral_lab.ui.lab.views import (on_blank_curves, on_details, on_export, on_gif, on_live, on_play, on_replay,
+from spectral_lab.ui.lab.views import (on_details, on_export, on_gif, on_live, on_play, on_replay,
                                        on_x_axis)
 from spectral_lab.ui.widgets import SESSIONS
 
 __all__ = ["CONTROL_FIELDS", "CONTROLLED", "CUSTOM", "DEFAULT_PRESET", "FINISHED", "FOLDERS", "MORE_SETTINGS",
-           "SESSIONS", "build_tab", "on_autorun", "on_blank_curves", "on_crop", "on_details", "on_edit", "on_export",
+           "SESSIONS", "build_tab", "on_autorun", "on_crop", "on_details", "on_edit", "on_export",
            "on_gif", "on_hide", "on_link", "on_live", "on_load", "on_methods", "on_play", "on_preset", "on_preview",
            "on_queue", "on_replay", "on_reset", "on_signal", "on_stop", "on_train", "on_train_link", "on_upload",
            "on_x_axis", "release", "ui", "wire", "_config_from", "_link_query", "_preset_values", "_share_link",

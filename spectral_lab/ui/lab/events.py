@@ -6,16 +6,17 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from spectral_lab.lab import SIZE_FIELDS
-from spectral_lab.ui.widgets import PRIVATE, RUNS
+from spectral_lab.lab import DEFAULT_PRESET, SIZE_FIELDS
+from spectral_lab.ui.widgets import PAGE_LOAD, PRIVATE, RUNS
 from spectral_lab.ui.lab.runs import on_autorun, on_queue, on_reset, on_stop, on_train, on_train_link
-from spectral_lab.ui.lab.settings import (CONTROL_FIELDS, on_crop, on_edit, on_hide, on_link, on_load, on_methods,
-                                           on_preset, on_preview, on_signal, on_upload)
+from spectral_lab.ui.lab.settings import (CONTROL_FIELDS, _preset_values, default_preview, initial_value, on_crop,
+                                          on_edit, on_hide, on_link, on_load, on_methods, on_preset, on_preview,
+                                          on_signal, on_upload)
 from spectral_lab.ui.lab.state import UI_NAMES, ui
 from spectral_lab.ui.lab.views import on_details, on_export, on_gif, on_live, on_play, on_replay, on_x_axis
 
 
-def wire(demo: gr.Blocks, parts: SimpleNamespace) -> None:
+def wire(demo: gr.Blocks, parts: SimpleNamespace, triggers: SimpleNamespace) -> None:
     """Hand the callbacks their components (`ui`) and wire the tab's events; the page calls it after
     the tabs are laid out (`upload_state` added), between its own load events."""
     parts.controls = [getattr(parts, name) for name in CONTROL_FIELDS] + [parts.methods]
@@ -32,19 +33,36 @@ def wire(demo: gr.Blocks, parts: SimpleNamespace) -> None:
                            parts.target_audio, *parts.audio_slots, parts.ntk, parts.errors, parts.bands,
                            parts.activations, parts.kernel, parts.details_choice, parts.share, parts.preset,
                            parts.replay, parts.replay_row, parts.curves_x]
-    _wire_link(demo, parts)
+    _start_at_default(parts)
+    _wire_link(parts, triggers)
     _wire_settings(parts)
     _wire_runs(parts)
     hideable = [parts.preset, parts.preset_note, parts.upload, parts.methods, parts.method_info, parts.steps,
                 parts.share, parts.families, *parts.accordions]
-    demo.load(on_hide, None, hideable, **PRIVATE)
+    triggers.hide.click(on_hide, None, hideable, **PAGE_LOAD)
 
 
-def _wire_link(demo: gr.Blocks, parts: SimpleNamespace) -> None:
-    """Page load: the link's settings, their preview and share link, then a follow-up's run."""
-    demo.load(on_load, None, parts.controls + [parts.preset_note, parts.preset, parts.tune], **PRIVATE).then(
-        on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE).then(
-        on_link, parts.edit_inputs, parts.share, **PRIVATE).then(
+def _start_at_default(parts: SimpleNamespace) -> None:
+    """The page as served shows the default preset, its preview drawn: a link without lab settings sends
+    no event for the lab (page.py's link triggers), and its share link is made when the tab opens."""
+    for component, value in zip(parts.controls, _preset_values(DEFAULT_PRESET)):
+        initial_value(component, value)
+    initial_value(parts.method_info, on_methods(_preset_values(DEFAULT_PRESET)[-1]))
+    for component, update in default_preview().items():
+        update = update if isinstance(update, dict) else {"value": update}
+        if "value" in update:
+            initial_value(component, update["value"])
+        if "visible" in update:
+            component.visible = update["visible"]
+
+
+def _wire_link(parts: SimpleNamespace, triggers: SimpleNamespace) -> None:
+    """A link with lab settings: they fill the controls, then their preview and share link, then a
+    follow-up's run; the tab's share link is made when a visitor opens it."""
+    parts.tab.select(on_link, parts.edit_inputs, parts.share, **PAGE_LOAD)
+    triggers.lab.click(on_load, None, parts.controls + [parts.preset_note, parts.preset, parts.tune], **PAGE_LOAD).then(
+        on_preview, parts.preview_inputs, parts.preview_outputs, **PAGE_LOAD).then(
+        on_link, parts.edit_inputs, parts.share, **PAGE_LOAD).then(
         on_autorun, parts.edit_inputs, parts.train_outputs, **RUNS, **PRIVATE)
 
 

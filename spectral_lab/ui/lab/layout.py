@@ -11,6 +11,7 @@ from spectral_lab.methods import PLUGIN_PROBLEMS, families_markdown
 from spectral_lab.modifiers import MODIFIERS
 from spectral_lab.ui.widgets import GALLERY_COLUMNS, LIMITS, results_table, slider
 from spectral_lab.ui.words import EXPLAIN, GLOSSARY, RECONSTRUCTION_NOTES
+from spectral_lab.ui.lab.views import blank_curves
 from spectral_lab.ui.lab.state import AUDIO_SLOTS, CROP_CHOICES, METHOD_CHOICES, SIGNAL_CHOICES
 
 
@@ -182,7 +183,9 @@ def _learning_view(parts: SimpleNamespace) -> None:
         gr.Markdown(EXPLAIN["curves"])
         parts.curves_x = gr.Radio([("steps", "step"), ("seconds of training", "seconds")], value="step",
                                   label="x axis", elem_id="curves-x")
-        parts.curves = gr.Plot(elem_id="curves-plot", show_label=False)
+        # empty axes in the page itself: they show where the curves will be, and load the plotting library
+        # with the page (drawn first after Train, it kept the page busy 1.1 s in one task; bench_browser.py)
+        parts.curves = gr.Plot(blank_curves(), elem_id="curves-plot", show_label=False)
         gr.Markdown("**Error per frequency band.** " + EXPLAIN["bands"])
         parts.bands = gr.Plot(elem_id="bands-plot", show_label=False, visible=False)
 

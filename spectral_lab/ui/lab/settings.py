@@ -3,6 +3,8 @@ box), and the callbacks of everything that sets them — a link, a preset, a sig
 with the preview and the share link that follow."""
 from __future__ import annotations
 
+import functools
+
 import html
 from pathlib import Path
 
@@ -190,23 +192,44 @@ def on_preview(upload, *values):
     """Show the chosen signal before training: the target image / waveform and audio player, ψ."""
     try:
         config, _ = _config_from(values, check=False)  # the preview does not depend on the methods
-        signal = load_ui_signal(config, _upload_path(upload), LIMITS, check_size=False)
+        path = _upload_path(upload)
+        if path is None:  # a built-in signal: drawn once per server (every page load previews the preset's)
+            updates = _builtin_preview(config.to_query())
+            return {component: dict(update) if isinstance(update, dict) else update
+                    for component, update in updates.items()}  # copies: Gradio pops an update's value as it sends
+        return _preview(config, path)
     except SpectralLabError as exc:
         return {ui.signal_info: f"⚠️ {exc}"}
+
+
+def default_preview() -> dict:
+    """The default preset's preview, as the page is served."""
+    config, _ = _config_from(_preset_values(DEFAULT_PRESET), check=False)
+    return _builtin_preview(config.to_query())
+
+
+def initial_value(component, value) -> None:
+    """Set a component's value in the page as served (as Gradio's constructor would have set it)."""
+    value = component.postprocess(value)
+    component.value = value.model_dump() if hasattr(value, "model_dump") else value
+
+
+@functools.lru_cache(maxsize=64)
+def _builtin_preview(query: str) -> dict:
+    return _preview(RunConfig.from_query(query), None)
+
+
+def _preview(config: RunConfig, path) -> dict:
+    signal = load_ui_signal(config, path, LIMITS, check_size=False)
     info = (f"**{signal.summary()}** · spectral centroid ψ = {spectral_centroid(signal):.3f} "
             f"(WINNER Eq. 10; high ψ = high-frequency dominant)")
+    # the target alone as a figure (for an image too: a gallery stretches and crops a single image)
     updates = {ui.signal_info: info, ui.recon_note: RECONSTRUCTION_NOTES.get(signal.kind, ""),
-               ui.target_audio: gr.update(visible=False)}
-    if signal.kind == "image":  # the target alone as a figure: a gallery stretches and crops a single image
-        updates[ui.gallery] = gr.update(visible=False)
-        updates[ui.recon_plot] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
-                                           visible=True)
-    else:
-        updates[ui.gallery] = gr.update(visible=False)
-        updates[ui.recon_plot] = gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
-                                        visible=True)
-        if signal.kind == "audio":
-            updates[ui.target_audio] = gr.update(value=to_audio(signal), visible=True)
+               ui.target_audio: gr.update(visible=False), ui.gallery: gr.update(visible=False),
+               ui.recon_plot: gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
+                                        visible=True)}
+    if signal.kind == "audio":
+        updates[ui.target_audio] = gr.update(value=to_audio(signal), visible=True)
     return updates
 
 

@@ -14,10 +14,8 @@ from spectral_lab.ui.widgets import SESSIONS, results_table
 from spectral_lab.ui.lab.state import AUDIO_SLOTS, FINISHED, FOLDERS, ui
 
 
-def on_blank_curves():
-    """Empty curve axes at page load. Besides showing where the curves will be, this loads the
-    plotting library with the page: drawn first after Train, it kept the page busy 1.1 s in one
-    task (bench/bench_browser.py, image preset)."""
+def blank_curves():
+    """Empty curve axes, in the page as it is served (layout.py)."""
     return plots.render(plots.psnr_figure({}, "PSNR and loss, one line per method: press Train"))
 
 
