@@ -7,7 +7,9 @@ Run: python app.py  (honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; never need
 from __future__ import annotations
 
 import os
+import time
 
+STARTED = time.perf_counter()  # the server's start: the log says when the class's runs were ready after it
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio is imported
 
 from spectral_lab.lab.allocator import limit_arenas
@@ -32,18 +34,15 @@ from spectral_lab.ui.session_end import gradio_capacity
 
 
 def start_up() -> None:
-    """Off the first request: librosa's numba compile, then this machine's steps/s per method (the
-    time estimates before each run; SPECTRAL_LAB_CALIBRATE=0 keeps the built-in guess), then the class's
-    runs recorded in idle training slots (the lessons, then their follow-ups; SPECTRAL_LAB_PRERECORD)."""
-    warm_up()
-    if os.environ.get("SPECTRAL_LAB_CALIBRATE", "1") != "0":
-        from spectral_lab.lab.estimate import RATES
-        from spectral_lab.train import pick_device
-
-        RATES.calibrate(pick_device("auto").type)
+    """Off the first request, in idle training slots: lesson 1's run (a class opening the bare address or a
+    class link finds it ready), librosa's numba compile, the other lessons, the follow-ups, then this
+    machine's steps/s per method (the time estimates before each run; SPECTRAL_LAB_CALIBRATE=0 keeps the
+    built-in guess). SPECTRAL_LAB_PRERECORD says which runs are recorded."""
     from spectral_lab.ui.prerecord import start_prerecording
 
-    start_prerecording()
+    if start_prerecording(calibrate=os.environ.get("SPECTRAL_LAB_CALIBRATE", "1") != "0", started=STARTED,
+                          warm_up=warm_up) is None:
+        warm_up()
 
 
 def build():

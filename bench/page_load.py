@@ -57,53 +57,95 @@ def _load_chains(config: dict, query: str = "") -> tuple[list[dict], dict[int, l
     return loads, after
 
 
-def page_load(url: str, query: str = "", timeout: float = 180.0) -> float:
-    """Seconds from the page's request until its last load event (and what chains after them) completed.
-    Raises RuntimeError when an event fails or the page does not load within `timeout`."""
-    config = app_config(url)  # fetched once per server (a browser gets it inside the page, timed below)
-    values, (loads, after) = _initial_values(config), _load_chains(config, query)
-    session = secrets.token_hex(6)
-    started = time.perf_counter()
-    with httpx.Client(base_url=url, timeout=timeout) as http:
-        http.get(query or "/").raise_for_status()
-        pending: dict[str, dict] = {}  # event id -> its dependency
+class Visitor:
+    """One browser on the app: its session, its page's query, and the events it sends (as the page's own
+    client sends them: off-queue events by one POST, queued ones joined and awaited on the session's
+    stream), each event's chain followed."""
 
-        def join(dependency: dict) -> None:
-            body = {"data": [values.get(i) for i in dependency["inputs"]], "fn_index": dependency["id"],
-                    "trigger_id": None, "session_hash": session, "event_data": None}
-            if dependency.get("queue") is False:  # an event off the queue: one POST, answered at once
-                response = http.post("gradio_api/run/predict" + query, json=body)
+    def __init__(self, url: str, query: str = "", timeout: float = 180.0):
+        self.url, self.query, self.timeout = url, query, timeout
+        self.config = app_config(url)  # fetched once per server (a browser gets it inside the page)
+        self.values = _initial_values(self.config)  # the page's component values, as its events change them
+        self.session = secrets.token_hex(6)
+        self.http = httpx.Client(base_url=url, timeout=timeout)
+        self.outputs: dict[str, list] = {}  # api name -> its last completed output's data
+
+    def open(self) -> float:
+        """Seconds from the page's request until its load events and their chains completed."""
+        started = time.perf_counter()
+        self.http.get(self.query or "/").raise_for_status()
+        self._send(_load_chains(self.config, self.query)[0])
+        return time.perf_counter() - started
+
+    def press(self, api_name: str, data: list) -> float:
+        """Seconds until the event named `api_name` (with `data` as its inputs) and its chain completed."""
+        dependency = next(d for d in self.config["dependencies"] if d.get("api_name") == api_name)
+        started = time.perf_counter()
+        self._send([dependency], data)
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _send(self, dependencies: list[dict], data: list | None = None) -> None:
+        after, pending = _load_chains(self.config)[1], {}
+
+        def join(dependency: dict, inputs: list | None = None) -> None:
+            body = {"data": inputs if inputs is not None else [self.values.get(i) for i in dependency["inputs"]],
+                    "fn_index": dependency["id"], "trigger_id": None, "session_hash": self.session, "event_data": None}
+            if dependency.get("queue") is False:  # off the queue: one POST, answered at once
+                response = self.http.post("gradio_api/run/predict" + self.query, json=body)
                 response.raise_for_status()
+                self._apply(dependency, response.json().get("data"))
                 for chained in after.get(dependency["id"], []):
                     join(chained)
                 return
-            response = http.post("gradio_api/queue/join" + query, json=body)  # the page's query: the link's settings
+            response = self.http.post("gradio_api/queue/join" + self.query, json=body)  # the link's query
             response.raise_for_status()
             pending[response.json()["event_id"]] = dependency
 
-        for dependency in loads:
-            join(dependency)
-        if not pending:
-            return time.perf_counter() - started
-        with http.stream("GET", f"gradio_api/queue/data?session_hash={session}") as stream:
+        for dependency in dependencies:
+            join(dependency, data)
+        if pending:
+            self._await(pending, join, after)
+
+    def _apply(self, dependency: dict, data) -> None:
+        """An event's outputs into the page's values, as the browser applies them: the events chained after
+        it send what it set (a link's settings, then its run)."""
+        self.outputs[dependency.get("api_name")] = data
+        for component, value in zip(dependency["outputs"], data or []):
+            if isinstance(value, dict) and value.get("__type__") == "update":
+                if "value" in value:
+                    self.values[component] = value["value"]
+            else:
+                self.values[component] = value
+
+    def _await(self, pending: dict, join, after: dict) -> None:
+        started = time.perf_counter()
+        with self.http.stream("GET", f"gradio_api/queue/data?session_hash={self.session}") as stream:
             for line in stream.iter_lines():
-                if not line.startswith("data:"):
+                if time.perf_counter() - started > self.timeout:
+                    raise RuntimeError("no answer in time")
+                message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") != "process_completed" or message.get("event_id") not in pending:
                     continue
-                message = json.loads(line[5:])
-                if message.get("msg") != "process_completed":
-                    continue
-                dependency = pending.pop(message.get("event_id"), None)
-                if dependency is None:
-                    continue
+                dependency = pending.pop(message["event_id"])
                 if not message.get("success", False):
                     raise RuntimeError(f"{dependency.get('api_name')}: {str(message.get('output'))[:200]}")
+                self._apply(dependency, (message.get("output") or {}).get("data"))
                 for chained in after.get(dependency["id"], []):
                     join(chained)
                 if not pending:
-                    break
-                if time.perf_counter() - started > timeout:
-                    raise RuntimeError("the page did not load in time")
-    return time.perf_counter() - started
+                    return
 
 
-__all__ = ["app_config", "page_load"]
+def page_load(url: str, query: str = "", timeout: float = 180.0) -> float:
+    """Seconds from a new visitor's request for the page until its load events completed."""
+    visitor = Visitor(url, query, timeout)
+    try:
+        return visitor.open()
+    finally:
+        visitor.close()
+
+
+__all__ = ["Visitor", "app_config", "clicked_triggers", "page_load"]

@@ -3,7 +3,7 @@ when nobody waits for one, stops for a visitor who joins the line, and tries aga
 import threading
 import time
 
-from spectral_lab.lab.prerecord import Job, Prerecorder, wanted
+from spectral_lab.lab.prerecord import Job, Prerecorder, VisitorActivity, wanted
 from spectral_lab.lab.slots import TrainingSlots
 
 
@@ -68,3 +68,47 @@ def test_a_job_that_fails_is_logged_and_the_others_go_on(caplog):
     recorder = Prerecorder(TrainingSlots(1), [Job("1", broken), Job("2", lambda _: True)], poll=0.01)
     recorder.run()
     assert recorder.status.done == ["1", "2"] and "recording 1 failed" in caplog.text
+
+
+def test_a_follow_up_is_recorded_under_the_key_its_link_looks_up_however_fast_the_server_reads(monkeypatch):
+    """A follow-up trains as its lesson wrote it: its recording's key cannot depend on the speed estimate
+    (a plan shrunk by the estimate recorded 1.1 under one step count and looked it up under another)."""
+    from spectral_lab.lab.estimate import RATES
+    from spectral_lab.ui.lab.runs import recording_key
+    from spectral_lab.ui.prerecord import followup_run
+
+    keys = {number: recording_key(followup_run(number)) for number in ("1.1", "4.3")}
+    monkeypatch.setattr(RATES, "costs", {key: cost * 1000 for key, cost in RATES.costs.items()})
+    monkeypatch.setattr(RATES, "cost", lambda method, device: 1e-6)  # a server that reads ~10⁴× slow
+    assert {number: recording_key(followup_run(number)) for number in keys} == keys
+    assert "steps=200" in keys["1.1"][1] and "width=512" in keys["1.1"][1]  # as the lesson wrote it
+
+
+def test_jobs_decided_later_run_after_the_first_ones():
+    order = []
+    job = lambda name: Job(name, lambda _: order.append(name) or True)  # noqa: E731
+    recorder = Prerecorder(TrainingSlots(1), [job("1"), job("2")], poll=0.01, later=lambda: [job("1.1"), job("c")])
+    recorder.run()
+    assert order == ["1", "2", "1.1", "c"] and recorder.status.all_ready_s is not None
+
+
+def test_the_slowest_follow_ups_are_recorded_first(monkeypatch):
+    from spectral_lab.ui import prerecord
+
+    monkeypatch.setenv("SPECTRAL_LAB_PRERECORD", "1.2,4.3,2.2")
+    assert [job.name for job in prerecord.later_jobs(calibrate=True)] == ["4.3", "1.2", "2.2", "calibration"]
+
+
+def test_no_background_run_starts_while_the_server_serves_a_class():
+    clock = [0.0]
+    visitors = VisitorActivity(clock=lambda: clock[0])
+    started = []
+    recorder = Prerecorder(TrainingSlots(1), [Job("1", lambda _: started.append(clock[0]) or True)], poll=0.01,
+                           visitors=visitors)
+    visitors.touch()  # a page served at t = 0
+    thread = recorder.start()
+    time.sleep(0.1)
+    assert not started  # the class is being served
+    clock[0] = 2.5  # quiet since
+    thread.join(5)
+    assert started == [2.5]

@@ -102,3 +102,37 @@ def test_a_follow_up_one_student_trained_is_served_to_the_next(app_url, browser)
     assert third.inner_text("#results-table").split("\n")[1:3] == psnr_first.split("\n")[1:3]  # the same run's rows
     first.context.close()
     third.context.close()
+
+
+# A link's own parts run only when the link asks for them (page.py's link triggers): each kind of link,
+# through the real page.
+def test_a_teacher_s_hidden_controls_link_opens_the_lab_without_its_controls(app_url, browser):
+    page = _visitor(browser, app_url + "?signal=sines&length=256&steps=20&methods=relu&hide=controls,presets")
+    page.wait_for_function("document.querySelector('#signal-info')?.innerText.includes('sines')", timeout=30_000,
+                           polling=250)
+    assert page.locator("#train-button").is_visible()
+    assert not page.locator("#preset").is_visible() and page.locator("#methods").is_visible()
+    assert not page.get_by_text("Training modifiers (IGA, FR, BN)").is_visible()  # the controls' accordions
+    assert "sines" in page.input_value("#share-link textarea")
+    page.screenshot(path=str(ARTIFACTS / "prerecord-link-hidden-controls.png"))
+    page.context.close()
+
+
+def test_a_cnn_follow_up_opens_the_cnn_tab_with_its_settings_and_trains(app_url, browser):
+    page = _visitor(browser, app_url + "?followup=6.1")
+    page.wait_for_function("(document.querySelector('#nern-status')?.innerText || '').includes('step')",
+                           timeout=120_000, polling=250)  # its run started (it trains per student)
+    assert page.input_value("#nern-hidden input") == "24"
+    page.click("#nern-stop")
+    page.screenshot(path=str(ARTIFACTS / "prerecord-link-cnn-follow-up.png"))
+    page.context.close()
+
+
+def test_a_bare_page_shows_the_lab_s_default_preset_and_makes_its_share_link_when_the_tab_opens(app_url, browser):
+    page = _visitor(browser, app_url)
+    page.get_by_role("tab", name="Lab: audio, images, 1D").click()
+    page.wait_for_function("(document.querySelector('#share-link textarea')?.value || '').includes('methods=')",
+                           timeout=30_000, polling=250)
+    assert "winner_high" in page.inner_text("#signal-info") and "siren" in page.inner_text("#method-info")
+    _drawn(page, "recon-plot", traces=1)  # the default preset's target, drawn in the page as served
+    page.context.close()

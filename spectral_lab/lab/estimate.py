@@ -252,16 +252,18 @@ def duration(seconds: float) -> str:
 
 
 def plan_lab_run(config: RunConfig, methods: list[str], upload, limits, device: str = "cpu", tune: bool = False,
-                 pinned: set[str] = frozenset()) -> Plan:
+                 pinned: set[str] = frozenset(), budget: float | None = None) -> Plan:
     """The lab's run from its controls (a built-in signal or an upload), planned to fit the server's
-    time budget and its size cap, then checked against its limits: every Train goes through here."""
+    time budget (or `budget` s) and its size cap, then checked against its limits: every Train goes
+    through here."""
     from .limits import check_limits
     from .uploads import load_ui_signal
 
     def load(settings: RunConfig) -> Signal:
         return load_ui_signal(settings, upload, limits, check_size=False)
 
-    plan = plan_run(config, methods, load(config), device, tune, pinned, load=load, max_values=limits.max_points)
+    plan = plan_run(config, methods, load(config), device, tune, pinned, budget, load=load,
+                    max_values=limits.max_points)
     check_limits(plan.config, methods, limits, plan.signal)
     return plan
 

@@ -26,6 +26,9 @@ from typing import Callable
 from .slots import TrainingSlots
 
 LOG = logging.getLogger("spectral_lab.app")
+QUIET_SECONDS = 2.0  # a background run starts once the server has served no visitor for this long
+CALIBRATION = "calibration"  # the job that measures the server's speed (not a recording)
+WARM_UP = "warm-up"  # the job that compiles what a first visitor would otherwise wait for (not a recording)
 MAX_TRIES = 20  # a job stopped this often by visitors (a busy class) is left to the students' own clicks
 POLL_SECONDS = 0.5
 
@@ -40,6 +43,24 @@ class Job:
     record: Callable[[Callable[[], bool]], bool]
 
 
+class VisitorActivity:
+    """When the server last served a visitor (a page, a recorded run): no background run starts while it
+    does. A training thread holds Python's one lock much of the time, and a class served at start-up beside
+    a background recording waited ~14 s more for its takeaways."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock, self.last = clock, float("-inf")
+
+    def touch(self) -> None:
+        self.last = self.clock()
+
+    def quiet(self, seconds: float = QUIET_SECONDS) -> bool:
+        return self.clock() - self.last >= seconds
+
+
+VISITORS = VisitorActivity()  # the server's (the UI touches it as it serves)
+
+
 @dataclass
 class PrerecordStatus:
     started: float = field(default_factory=time.perf_counter)
@@ -49,10 +70,11 @@ class PrerecordStatus:
     all_ready_s: float | None = None  # seconds from start until the last job ended
 
     def line(self) -> str:
+        runs = [name for name in self.done if name not in (CALIBRATION, WARM_UP)]
         if self.all_ready_s is not None:
-            return f"all {len(self.done)} runs recorded, {self.all_ready_s:.0f} s after start"
-        return (f"{len(self.done)} of {len(self.done) + len(self.pending) + bool(self.current)} runs recorded"
-                f"{'; recording ' + self.current if self.current else ''}")
+            return f"all {len(runs)} runs recorded, {self.all_ready_s:.0f} s after start"
+        left = [name for name in self.pending + [self.current] if name and name not in (CALIBRATION, WARM_UP)]
+        return f"{len(runs)} of {len(runs) + len(left)} runs recorded{'; now ' + self.current if self.current else ''}"
 
 
 def wanted(name: str, spec: str | None = None) -> bool:
@@ -66,10 +88,16 @@ def wanted(name: str, spec: str | None = None) -> bool:
 class Prerecorder:
     """Runs `jobs` in order in a daemon thread, each in an otherwise idle training slot."""
 
-    def __init__(self, slots: TrainingSlots, jobs: list[Job], poll: float = POLL_SECONDS):
-        self.slots, self.poll = slots, poll
+    def __init__(self, slots: TrainingSlots, jobs: list[Job], poll: float = POLL_SECONDS,
+                 started: float | None = None, later: Callable[[], list[Job]] | None = None,
+                 visitors: VisitorActivity = VISITORS):
+        """`started`: the server's start (time.perf_counter()), from which the log counts; else now.
+        `later()`: the jobs after `jobs`, made once those are done (their order may take a while to decide)."""
+        self.slots, self.poll, self.later, self.visitors = slots, poll, later, visitors
         self.jobs = list(jobs)
         self.status = PrerecordStatus(pending=[job.name for job in self.jobs])
+        if started is not None:
+            self.status.started = started
         self._stop = threading.Event()
 
     def start(self) -> threading.Thread:
@@ -81,11 +109,18 @@ class Prerecorder:
         self._stop.set()
 
     def visitor_waits(self) -> bool:
+        """Called between a background run's frames: True (stop) when a visitor waits for a training slot. A
+        run is not paused while the server serves visitors (its table would report the pause as training
+        time); the next one starts once they have been served (`_wait_for_idle_slot`)."""
         return self._stop.is_set() or self.slots.waiting() > 0
 
     def run(self) -> None:
         pending, tries = deque(self.jobs), {}
-        while pending and not self._stop.is_set():
+        while (pending or self.later) and not self._stop.is_set():
+            if not pending:
+                pending.extend(self.later())
+                self.later = None
+                continue
             job = pending.popleft()
             if not self._wait_for_idle_slot():
                 return
@@ -110,13 +145,18 @@ class Prerecorder:
 
     @staticmethod
     def _label(name: str) -> str:
+        if name == CALIBRATION:
+            return "this server's speed per method (the estimates before each run)"
+        if name == WARM_UP:
+            return "librosa's compiled spectrogram (the audio error maps)"
         return f"follow-up {name}" if "." in name else f"lesson {name}"
 
     def _wait_for_idle_slot(self) -> bool:
-        while not self.slots.idle_slot():
+        while not self.slots.idle_slot() or not self.visitors.quiet():
             if self._stop.wait(self.poll):
                 return False
         return True
 
 
-__all__ = ["Job", "MAX_TRIES", "PrerecordStatus", "Prerecorder", "wanted"]
+__all__ = ["CALIBRATION", "VISITORS", "WARM_UP", "Job", "MAX_TRIES", "PrerecordStatus", "Prerecorder", "VisitorActivity",
+           "wanted"]

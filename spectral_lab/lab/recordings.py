@@ -33,6 +33,8 @@ class Recording:
     seconds: float = 0.0  # how long it trained
     extra: dict = field(default_factory=dict)  # the CNN lesson: its kernel spectra
     rendered: dict = field(default_factory=dict)  # the UI's cache of drawn panels (drawn once, served to all)
+    # held while the UI draws them: a class served a new recording at once drew it 30 times over (~15 s)
+    drawing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     served: int = 0
     nbytes: int = 0
 

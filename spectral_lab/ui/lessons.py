@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import html
+import tempfile
 from types import SimpleNamespace
 
 import gradio as gr
@@ -25,8 +26,9 @@ from spectral_lab.lab.classroom import SHARED_NOTE, ClassError, new_student_id, 
 from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, expand_link, find_lesson, lesson_settings,
                                       unknown_followup_note)
 from spectral_lab.lab.links import link_page
+from spectral_lab.lab.prerecord import VISITORS
 from spectral_lab.spaces_support import gpu_stream
-from spectral_lab.ui.widgets import LESSON_RUNNER, RUNS
+from spectral_lab.ui.widgets import LESSON_RUNNER, RUNS, sent_as_is
 
 ui = SimpleNamespace()  # this tab's components (set by build_tab)
 CONTEXT = SimpleNamespace(sessions=None, limits=None, device="cpu",  # the app's, set by build_tab
@@ -54,6 +56,7 @@ EVIDENCE = {
 }
 CNN_CURVE_LABEL = "SBS's predictor, reordered kernels"  # the CNN lesson's curves
 GALLERY_COLUMNS = 4  # target + up to 3 methods in one row
+RECORDED_FILES = tempfile.mkdtemp(prefix="spectral-lab-recorded-")  # recorded runs' gallery images, made once
 GALLERY_HEIGHT = 280  # one row of ~200-px tiles with their captions
 # The lesson card, tighter than Gradio's default spacing (Run in the first screen at 1280×720: issue 35)
 LESSON_CSS = """
@@ -110,8 +113,11 @@ def _pick_updates(lesson: Lesson) -> dict:
 def _target_figure(key: str):
     """A lesson's target alone as a figure (a gallery stretches and crops a single image): drawn once per
     server and shared by every student's page (Gradio only reads it; building it took most of a page load)."""
+    from gradio.components.plot import PlotData
+
     config, _, _ = lesson_settings(LESSONS[key])
-    return plots.render(plots.reconstruction_figure(load_ui_signal(config, None, CONTEXT.limits), None, "Target"))
+    figure = plots.render(plots.reconstruction_figure(load_ui_signal(config, None, CONTEXT.limits), None, "Target"))
+    return PlotData(type="plotly", plot=figure.to_json())  # serialised once, not per page
 
 
 def on_pick(key: str, request: gr.Request):
@@ -131,6 +137,7 @@ def on_answer(key: str, answer):
 def on_load(request: gr.Request):
     """The bare address (a first visit) and `?lesson=` land here; a link with settings opens the lab.
     `seed=` pins the lesson's seed; `hide=picker,followups` hides those parts."""
+    VISITORS.touch()  # a page served: background recording waits for the class to settle (lab/prerecord.py)
     query = dict(request.query_params) if request is not None else {}
     tab, lesson, notes = link_page(expand_link(query)[0] if "followup" in query else query, find_lesson,
                                    LESSONS[FIRST_LESSON])
@@ -238,6 +245,7 @@ def on_run(request: gr.Request, key: str, answer, seed, class_code=None, student
             if CONTEXT.generations.get(session, 0) != generation:  # another lesson was picked
                 return
             _share_shown(class_code, lesson, sharer, event)
+            VISITORS.touch()  # a student waits or is served: no background run starts meanwhile
             updates = _event_updates(lesson, event, panel)
             if updates:  # (Gradio 6 reads an empty dict as one missing value and freezes the page)
                 yield updates
@@ -283,7 +291,17 @@ def _event_updates(lesson: Lesson, event, panel: str) -> dict:
 
 
 def _recorded_panels(lesson: Lesson, recording, panel: str) -> dict:
-    """The recorded run's panels, drawn once per recording and served to every student."""
+    """The recorded run's panels, drawn once per recording (by the first student, or by the server as it
+    records it) and served to every student."""
+    with recording.drawing:
+        _draw_recorded_panels(lesson, recording, panel)
+    # a copy of each update as well as of the dict: Gradio pops an update's value as it sends it, and a
+    # shared update would reach the next student empty
+    return {component: dict(update) if isinstance(update, dict) else update
+            for component, update in recording.rendered["panels"].items()}
+
+
+def _draw_recorded_panels(lesson: Lesson, recording, panel: str) -> None:
     if "panels" not in recording.rendered:
         if lesson.kind == "nern":
             spectra = recording.extra["spectra"]
@@ -294,11 +312,13 @@ def _recorded_panels(lesson: Lesson, recording, panel: str) -> dict:
         else:
             updates = _frame_updates(recording.last_frame, panel)
             updates.pop(ui.status, None)
-            recording.rendered["panels"] = updates
-    # a copy of each update as well as of the dict: Gradio pops an update's value as it sends it, and a
-    # shared update would reach the next student empty
-    return {component: dict(update) if isinstance(update, dict) else update
-            for component, update in recording.rendered["panels"].items()}
+            recording.rendered["panels"] = sent_as_is(updates, RECORDED_FILES)
+
+
+def draw_recording(lesson: Lesson, recording) -> None:
+    """Draw a new recording's panels before any student asks (ui/prerecord.py)."""
+    with recording.drawing:
+        _draw_recorded_panels(lesson, recording, EVIDENCE[lesson.key][0])
 
 
 def _cnn_updates(event) -> dict:
@@ -392,4 +412,4 @@ def build_tab(sessions, limits, device: str, concurrency: int) -> SimpleNamespac
     return ui
 
 
-__all__ = ["build_tab", "on_load", "on_student", "lesson_markdown", "symbols_markdown", "followups_markdown"]
+__all__ = ["build_tab", "draw_recording", "on_load", "on_student", "lesson_markdown", "symbols_markdown", "followups_markdown"]

@@ -4,19 +4,22 @@ recording's key is exactly the key a student's click looks up. The CNN lesson's 
 CNN tab, which records nothing: they still train per student."""
 from __future__ import annotations
 
+import logging
 import time
 
 from spectral_lab.lab import LiveComparison, parse_link, share_tune
 from spectral_lab.lab.lessons import LESSONS, Lesson, expand_link
-from spectral_lab.lab.prerecord import Job, Prerecorder, wanted
+from spectral_lab.lab.estimate import RATES
+from spectral_lab.lab.prerecord import CALIBRATION, WARM_UP, Job, Prerecorder, wanted
 from spectral_lab.lab.recordings import Recording
 from spectral_lab.spaces_support import gpu_stream
 from spectral_lab.ui.lab.runs import planned_run, recording_key
 from spectral_lab.ui.lab.settings import _values_from, _within_sliders
-from spectral_lab.ui.lessons import EVIDENCE
-from spectral_lab.ui.widgets import FOLLOWUP_RECORDINGS, LESSON_RUNNER, LIMITS, SLOTS
+from spectral_lab.ui.lessons import EVIDENCE, draw_recording
+from spectral_lab.ui.widgets import DEVICE, FOLLOWUP_RECORDINGS, LESSON_RUNNER, LIMITS, SLOTS
 
 _STARTED: list[Prerecorder] = []
+LOG = logging.getLogger("spectral_lab.app")
 
 
 def lesson_job(lesson: Lesson) -> Job:
@@ -26,12 +29,15 @@ def lesson_job(lesson: Lesson) -> Job:
         if LESSON_RUNNER.recordings.has(key) or LESSON_RUNNER.recordings.training(key):
             return True  # recorded, or a student's run is recording it
         runs: list = []
-        events = LESSON_RUNNER.run(lesson, None, 0, cancelled=visitor_waits, on_start=lambda run: runs.append(run) or True,
+        events = LESSON_RUNNER.run(lesson, None, 0, cancelled=visitor_waits,
+                                   on_start=lambda run: runs.append(run) or True,
                                    stream=gpu_stream(), panels=("reconstruction", EVIDENCE[lesson.key][0]))
         for event in events:
             if runs and visitor_waits():
                 runs[0].stop()
             if event.kind == "done":
+                if event.recording is not None:
+                    draw_recording(lesson, event.recording)
                 return event.recording is not None or not visitor_waits()
         return False
     return Job(f"{lesson.number}", record)
@@ -40,12 +46,9 @@ def lesson_job(lesson: Lesson) -> Job:
 def followup_job(number: str) -> Job:
     """A lab follow-up, planned from its link as the lab plans it (the controls' values the link sets)."""
     def record(visitor_waits) -> bool:
-        query, _ = expand_link({"followup": number})
-        config, methods, dropped = parse_link(query, LIMITS)
-        if dropped:  # a follow-up this server cannot run as written trains per student, with its note
+        live = followup_run(number)
+        if live is None:  # a follow-up this server cannot run as written trains per student, with its note
             return True
-        config, _ = _within_sliders(config)
-        live = planned_run(None, [], "each", share_tune(query), *_values_from(config, methods)).live
         key = recording_key(live)
         if FOLLOWUP_RECORDINGS.has(key):
             return True
@@ -54,6 +57,17 @@ def followup_job(number: str) -> Job:
             return True
         return _train_and_keep(key, live, f"follow-up {number} (recording it for the class)", visitor_waits)
     return Job(number, record)
+
+
+def followup_run(number: str) -> LiveComparison | None:
+    """The run a follow-up's link trains in the lab, planned as the lab plans it (None: this server cannot
+    run it as written)."""
+    query, _ = expand_link({"followup": number})
+    config, methods, dropped = parse_link(query, LIMITS)
+    if dropped:
+        return None
+    config, _ = _within_sliders(config)
+    return planned_run(None, [], "each", share_tune(query), *_values_from(config, methods), follow_up=True).live
 
 
 def _train_and_keep(key, live: LiveComparison, label: str, visitor_waits) -> bool:
@@ -69,7 +83,9 @@ def _train_and_keep(key, live: LiveComparison, label: str, visitor_waits) -> boo
             if visitor_waits():
                 live.stop()
         if live.outcome() == "finished":
-            FOLLOWUP_RECORDINGS.store(key, Recording(live.viewer_copy(), last, seconds=time.perf_counter() - live.started))
+            seconds = time.perf_counter() - live.started
+            FOLLOWUP_RECORDINGS.store(key, Recording(live.viewer_copy(), last, seconds=seconds))
+            LOG.info("recorded %s: %s trained in %.0f s", label.split(" (")[0], ", ".join(live.methods), seconds)
             stored = True
         return stored or live.outcome() != "stopped"  # a run that fails is not tried again
     finally:
@@ -78,22 +94,58 @@ def _train_and_keep(key, live: LiveComparison, label: str, visitor_waits) -> boo
             FOLLOWUP_RECORDINGS.abandon(key)
 
 
-def class_jobs() -> list[Job]:
-    """The lessons first (1–6: a class starts there), then their follow-ups in order."""
-    jobs = [lesson_job(lesson) for lesson in LESSONS.values()]
-    jobs += [followup_job(f"{lesson.number}.{index + 1}") for lesson in LESSONS.values() if lesson.kind != "nern"
-             for index in range(len(lesson.followups))]
-    return [job for job in jobs if wanted(job.name)]
+def calibration_job() -> Job:
+    """This machine's speed per method (estimate.py), measured in a slot of its own, last: a class arriving at
+    start finds the lessons and follow-ups recorded first (and those runs refine the estimates meanwhile)."""
+    def record(visitor_waits) -> bool:
+        turn = SLOTS.enter("measuring this server's speed", 20.0)
+        try:
+            for _ in SLOTS.wait(turn):
+                pass
+            RATES.calibrate(DEVICE)
+        finally:
+            SLOTS.leave(turn)
+        return True
+    return Job(CALIBRATION, record)
 
 
-def start_prerecording() -> Prerecorder | None:
-    """Start recording the class's runs in the background (once per server; SPECTRAL_LAB_PRERECORD)."""
+def lesson_jobs(warm_up=None) -> list[Job]:
+    """The lessons first (1–6: a class starts there), `warm_up` (a compile the first visitor should not wait
+    for) after lesson 1."""
+    jobs = [lesson_job(lesson) for lesson in LESSONS.values() if wanted(f"{lesson.number}")]
+    if warm_up is not None:
+        jobs.insert(1 if jobs and jobs[0].name == "1" else 0, Job(WARM_UP, lambda _: warm_up() or True))
+    return jobs
+
+
+def later_jobs(calibrate: bool = False) -> list[Job]:
+    """Then the follow-ups, the slowest first (the longer one trains, the longer a student who opens it before
+    it is recorded waits), then the speed calibration (until it runs, the estimates are the built-in guess
+    refined by every finished run, these included)."""
+    follow_ups = sorted(wanted_follow_ups(), key=_estimated_seconds, reverse=True)
+    return [followup_job(number) for number in follow_ups] + ([calibration_job()] if calibrate else [])
+
+
+def wanted_follow_ups() -> list[str]:
+    """The lab follow-ups SPECTRAL_LAB_PRERECORD asks for ("1.1", …)."""
+    return [f"{lesson.number}.{index + 1}" for lesson in LESSONS.values() if lesson.kind != "nern"
+            for index in range(len(lesson.followups)) if wanted(f"{lesson.number}.{index + 1}")]
+
+
+def _estimated_seconds(number: str) -> float:
+    live = followup_run(number)
+    return (live.estimate or 0.0) if live is not None else 0.0
+
+
+def start_prerecording(calibrate: bool = False, started: float | None = None, warm_up=None) -> Prerecorder | None:
+    """Start recording the class's runs in the background (once per server; SPECTRAL_LAB_PRERECORD): the
+    lessons, then the follow-ups, then (`calibrate`) the speed calibration."""
     if _STARTED:
         return _STARTED[0]
-    jobs = class_jobs()
-    if not jobs:
+    if not calibrate and not wanted_follow_ups() and not any(wanted(f"{n}") for n in range(1, len(LESSONS) + 1)):
         return None
-    _STARTED.append(Prerecorder(SLOTS, jobs))
+    jobs, later = lesson_jobs(warm_up), (lambda: later_jobs(calibrate))
+    _STARTED.append(Prerecorder(SLOTS, jobs, started=started, later=later))
     _STARTED[0].start()
     return _STARTED[0]
 
@@ -102,4 +154,4 @@ def prerecording() -> Prerecorder | None:
     return _STARTED[0] if _STARTED else None
 
 
-__all__ = ["class_jobs", "followup_job", "lesson_job", "prerecording", "start_prerecording"]
+__all__ = ["calibration_job", "later_jobs", "lesson_jobs", "wanted_follow_ups", "followup_job", "followup_run", "lesson_job", "prerecording", "start_prerecording"]

@@ -100,6 +100,26 @@ def results_table(rows: list[dict]):
 LOG = logging.getLogger("spectral_lab.app")
 
 
+def sent_as_is(updates: dict, folder: str) -> dict:
+    """Panels served to a whole class made ready to send as they are: a figure as its JSON (Gradio
+    serialises a figure per student) and a gallery's images as PNG files in `folder` (it encodes each
+    image per student). Drawn once, a recording reached 30 students in ~20 s more than one."""
+    from gradio.components.plot import PlotData
+    from gradio.processing_utils import save_img_array_to_cache
+
+    ready = {}
+    for component, update in updates.items():
+        update = dict(update) if isinstance(update, dict) else {"__type__": "update", "value": update}
+        value = update.get("value")
+        if hasattr(value, "to_json") and hasattr(value, "data"):  # a plotly figure
+            update["value"] = PlotData(type="plotly", plot=value.to_json())
+        elif isinstance(component, gr.Gallery) and isinstance(value, list):
+            update["value"] = [(save_img_array_to_cache(image, folder, format="png"), caption)
+                               for image, caption in value]
+        ready[component] = update
+    return ready
+
+
 def refuse_foreign_choices_quietly(demo: gr.Blocks) -> None:
     """A request the page could not have sent (a radio's, a dropdown's or a checkbox group's value
     outside its choices: a script, a stale tab, a probe) is refused as Gradio refuses it, with one

@@ -2,6 +2,7 @@
 streamed frame by frame; Stop, Reset, and what a closed tab gives back."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from spectral_lab.lab import (DEFAULT_PRESET, NOTHING_RUNNING, PRESETS, RUNNING_
                               matching_preset, parse_link, session_key, share_tune, to_audio, user_message,
                               with_app_cadence)
 from spectral_lab.lab.estimate import plan_lab_run
+from spectral_lab.lab.prerecord import VISITORS
 from spectral_lab.lab.recordings import Recording
 from spectral_lab.modifiers import expand_methods
 from spectral_lab.spaces_support import gpu_stream
@@ -68,15 +70,18 @@ class PlannedRun:
     preset: str  # the preset the planned settings match (or CUSTOM)
 
 
-def planned_run(upload, chosen_modifiers, modifier_mode, tune, *values) -> PlannedRun:
-    """The run Train starts from the controls' values. Bad input raises."""
+def planned_run(upload, chosen_modifiers, modifier_mode, tune, *values, follow_up: bool = False) -> PlannedRun:
+    """The run Train starts from the controls' values. Bad input raises. A lesson's follow-up trains as its
+    lesson wrote it (its claim rests on those settings), whatever the server's budget for one run: it is
+    recorded once, in the background from the server's start, and served to every student after."""
     *field_values, methods = values
     methods = expand_methods(list(methods or []), list(chosen_modifiers or []), modifier_mode)
     config, methods = _config_from([*field_values, methods])
     device = pick_device(config.device)
     pinned = {name for name, value in zip(CONTROL_FIELDS, field_values) if value not in ("", None)
               and name in ("image_size", "length")}  # blank sizes, and the steps, the plan may shrink
-    plan = plan_lab_run(config, methods, _upload_path(upload), LIMITS, device.type, bool(tune), pinned)
+    plan = plan_lab_run(config, methods, _upload_path(upload), LIMITS, device.type, bool(tune), pinned,
+                        budget=math.inf if follow_up else None)
     live = LiveComparison(with_app_cadence(plan.config, device.type), methods, plan.signal, stream=gpu_stream(),
                           tune=bool(tune), note=plan.note, estimate=plan.seconds)
     return PlannedRun(live, config, methods, matching_preset(plan.config, methods, DEVICE))
@@ -93,7 +98,7 @@ def _train(request: gr.Request, record: bool, upload, chosen_modifiers, modifier
     follow-up, recorded for the next visitor)."""
     session = session_key(request)
     try:
-        run = planned_run(upload, chosen_modifiers, modifier_mode, tune, *values)
+        run = planned_run(upload, chosen_modifiers, modifier_mode, tune, *values, follow_up=record)
     except SpectralLabError as exc:
         SESSIONS.discard(session)
         yield {ui.status: f"⚠️ {exc}"}
@@ -155,6 +160,7 @@ def _keep_recording(key, live: LiveComparison, last, session: str) -> None:
 def _serve(session: str, recording: Recording, opening: dict):
     """This server's recording of the run, as the run's last frame shows it, with its own replay, details
     and downloads for this visitor (a copy: another visitor's replay never moves this one's)."""
+    VISITORS.touch()
     viewer = recording.run.viewer_copy()
     SESSIONS.discard(session)
     FINISHED[session] = viewer
