@@ -194,9 +194,7 @@ def on_preview(upload, *values):
         config, _ = _config_from(values, check=False)  # the preview does not depend on the methods
         path = _upload_path(upload)
         if path is None:  # a built-in signal: drawn once per server (every page load previews the preset's)
-            updates = _builtin_preview(config.to_query())
-            return {component: dict(update) if isinstance(update, dict) else update
-                    for component, update in updates.items()}  # copies: Gradio pops an update's value as it sends
+            return _copies(_builtin_preview(config.to_query()))
         return _preview(config, path)
     except SpectralLabError as exc:
         return {ui.signal_info: f"⚠️ {exc}"}
@@ -205,7 +203,13 @@ def on_preview(upload, *values):
 def default_preview() -> dict:
     """The default preset's preview, as the page is served."""
     config, _ = _config_from(_preset_values(DEFAULT_PRESET), check=False)
-    return _builtin_preview(config.to_query())
+    return _copies(_builtin_preview(config.to_query()))
+
+
+def _copies(updates: dict) -> dict:
+    """A cached preview (by component name) for this page's components, each update a copy: Gradio pops an
+    update's value as it sends it."""
+    return {getattr(ui, name): dict(update) if isinstance(update, dict) else update for name, update in updates.items()}
 
 
 def initial_value(component, value) -> None:
@@ -216,7 +220,10 @@ def initial_value(component, value) -> None:
 
 @functools.lru_cache(maxsize=64)
 def _builtin_preview(query: str) -> dict:
-    return _preview(RunConfig.from_query(query), None)
+    """component name -> its update (names, not components: a test process builds several pages)."""
+    by_component = _preview(RunConfig.from_query(query), None)
+    names = {id(getattr(ui, name)): name for name in vars(ui)}
+    return {names[id(component)]: update for component, update in by_component.items()}
 
 
 def _preview(config: RunConfig, path) -> dict:
