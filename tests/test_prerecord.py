@@ -96,6 +96,9 @@ def test_the_slowest_follow_ups_are_recorded_first(monkeypatch):
     from spectral_lab.ui import prerecord
 
     monkeypatch.setenv("SPECTRAL_LAB_PRERECORD", "1.2,4.3,2.2")
+    assert prerecord._estimated_seconds("2.2") > 0  # the plan's own estimate (this machine's rates decide)
+    estimates = {"1.2": 20.0, "4.3": 70.0, "2.2": 2.0}
+    monkeypatch.setattr(prerecord, "_estimated_seconds", estimates.get)
     assert [job.name for job in prerecord.later_jobs(calibrate=True)] == ["4.3", "1.2", "2.2", "calibration"]
 
 

@@ -61,12 +61,16 @@ class LessonRunner:
             if owner:
                 yield from self._train(lesson, seed, prediction, key, cancelled, on_start, stream, panels)
                 return
+            said = False
             while not ended.wait(timeout=1.0):  # another student trains it: their result is ours
                 if cancelled():
                     yield LessonEvent("status", "Stopped before the run reached you.")
                     return
-                yield LessonEvent("status", "Another student's run of this lesson is training on this server; "
-                                            "you will see its result (the same run, same seed) as soon as it ends.")
+                if not said:  # said once: a class waiting here sent the server 30 unchanged lines a second
+                    said = True
+                    yield LessonEvent("status", "Another student's run of this lesson is training on this server; "
+                                                "you will see its result (the same run, same seed) as soon as it "
+                                                "ends.")
 
     def _done(self, lesson, recording: Recording, prediction: int, served: bool) -> LessonEvent:
         from .lessons import kernel_low_share, lesson_takeaway

@@ -137,12 +137,12 @@ def _recording_of(session: str, key, record: bool):
         owner, ended = FOLLOWUP_RECORDINGS.claim(key)
         if owner:
             return "records", None
+        yield {ui.status: RECORDING_ELSEWHERE}  # once: the line does not change while it waits
         while not ended.wait(timeout=1.0):
             if SESSIONS.cancelled(session):
                 SESSIONS.discard(session)
                 yield {ui.status: "**Cancelled** before it started: nothing was trained."}
                 return "cancelled", None
-            yield {ui.status: RECORDING_ELSEWHERE}
     return "trains", None
 
 
