@@ -44,7 +44,8 @@ def browser():
 def _page(browser, url):
     page = browser.new_context(viewport={"width": FIRST_SCREEN[0], "height": FIRST_SCREEN[1]}).new_page()
     page.goto(url)
-    page.wait_for_selector("#lesson-question", timeout=30_000)
+    # in the page (a teacher's link opens the class's tab, where the lesson's question is hidden)
+    page.wait_for_selector("#lesson-question", state="attached", timeout=30_000)
     return page
 
 

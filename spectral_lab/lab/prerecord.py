@@ -39,14 +39,14 @@ class Job:
     frames (True: a visitor waits, stop); it returns True when there is nothing left to do (recorded,
     already recorded, or failed for good) and False to be tried again later."""
 
-    name: str  # "lesson 1", "follow-up 1.1"
+    name: str  # "1" (lesson 1), "1.1" (its first follow-up), CALIBRATION, WARM_UP
     record: Callable[[Callable[[], bool]], bool]
 
 
 class VisitorActivity:
-    """When the server last served a visitor (a page, a recorded run): no background run starts while it
-    does. A training thread holds Python's one lock much of the time, and a class served at start-up beside
-    a background recording waited ~14 s more for its takeaways."""
+    """When the server last served a visitor (a page, a student waiting for or shown a recorded run): no
+    background run starts until it has been quiet a moment. A training thread holds Python's one lock much
+    of the time, and a class's pages and takeaways are served by the same process."""
 
     def __init__(self, clock=time.monotonic):
         self.clock, self.last = clock, float("-inf")
