@@ -35,8 +35,10 @@ def cpu_hogs():
 @pytest.fixture(scope="module")
 def app_url(cpu_hogs):
     # a long run of a tiny network is cheap to stop; beside the busy loop, one torch thread (two spin against it)
+    # the built-in speed guess and a day's budget: a calibration beside the busy loop read slow and refused the
+    # deliberately long runs (whether a run fits is tests/test_estimates.py's, not this page test's)
     with served_app("app.log", SPECTRAL_LAB_CONCURRENCY="2", SPECTRAL_LAB_MAX_STEPS="100000",
-                    OMP_NUM_THREADS="1") as url:
+                    SPECTRAL_LAB_CALIBRATE="0", SPECTRAL_LAB_RUN_BUDGET_S="86400", OMP_NUM_THREADS="1") as url:
         yield url
 
 
@@ -59,7 +61,9 @@ def _open(browser, url, viewport=(1400, 1000)):
     page = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}).new_page()
     page.goto(url)
     page.wait_for_selector("#train-button", timeout=30_000)
-    # the load event restores the link's settings, then previews the signal: wait for the preview
+    # a link's settings, then their preview, then the share link (the page as served shows the default preset)
+    if "?" in url:
+        _wait_until(page, "!!document.querySelector('#share-link.link-applied')", 30_000)
     _wait_until(page, "(document.querySelector('#signal-info')?.innerText || '').trim().length > 0", 30_000)
     return page
 

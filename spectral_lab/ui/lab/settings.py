@@ -185,7 +185,10 @@ def on_link(request: gr.Request, upload, chosen_modifiers, modifier_mode, tune, 
 def _live_link(request, upload, config: RunConfig, methods: list[str], tune) -> dict:
     info = (f"Your uploaded file cannot travel in a link: it opens with {config.signal}." if upload else
             "Opens this setup as it is now.")
-    return gr.update(value=_share_link(request, config, methods, bool(tune)), info=info)
+    # "link-applied": the share link is the last of a link's settings to arrive (after the controls and their
+    # preview), so a page (or a browser test) can tell when the settings it shows are the link's
+    return gr.update(value=_share_link(request, config, methods, bool(tune)), info=info,
+                     elem_classes=["link-applied"])
 
 
 def on_preview(upload, *values):
