@@ -69,6 +69,7 @@ class Visitor:
         self.session = secrets.token_hex(6)
         self.http = httpx.Client(base_url=url, timeout=timeout)
         self.outputs: dict[str, list] = {}  # api name -> its last completed output's data
+        self.after = _load_chains(self.config)[1]  # event id -> the events chained after it
 
     def open(self) -> float:
         """Seconds from the page's request until its load events and their chains completed."""
@@ -88,7 +89,7 @@ class Visitor:
         self.http.close()
 
     def _send(self, dependencies: list[dict], data: list | None = None) -> None:
-        after, pending = _load_chains(self.config)[1], {}
+        after, pending = self.after, {}
 
         def join(dependency: dict, inputs: list | None = None) -> None:
             body = {"data": inputs if inputs is not None else [self.values.get(i) for i in dependency["inputs"]],

@@ -371,19 +371,10 @@ def test_a_class_link_says_answers_are_shared_and_a_bad_code_says_it_shares_noth
 
 
 def test_a_lesson_run_on_a_class_link_shares_the_prediction_then_what_the_run_showed(page, served, monkeypatch):
-    from spectral_lab.lab.lesson_runs import LessonEvent
-    from spectral_lab.lab.recordings import Recording
-
     lessons, _ = page
     new = served.create_class("teacher")
 
-    class Runner:  # a served recording at once: no training in this test
-        def run(self, lesson, seed, prediction, **kwargs):
-            yield LessonEvent("done", "the takeaway", None, None, Recording(run=None, seconds=1.0), served=True,
-                              supports=2)
-
-    monkeypatch.setattr(lessons, "LESSON_RUNNER", Runner())
-    monkeypatch.setattr(lessons, "_recorded_panels", lambda *args: {})
+    _served_at_once(monkeypatch, lessons, supports=2)
     updates = list(lessons.on_run(FakeRequest(session="student-1"), "damping", 1, None, new.code))
     assert "shared anonymously with class" in updates[0][lessons.ui.class_note]["value"]
     assert "the takeaway" in updates[-1][lessons.ui.takeaway]
@@ -395,10 +386,21 @@ def test_a_lesson_run_on_a_class_link_shares_the_prediction_then_what_the_run_sh
     assert served.report(new.key).answers == 1
 
 
-def test_a_class_link_keeps_one_id_per_browser_and_a_reload_answers_as_the_same_student(page, served, monkeypatch):
+def _served_at_once(monkeypatch, lessons, supports: int) -> None:
+    """Every lesson run served from a recording at once (no training in these tests), showing `supports`."""
     from spectral_lab.lab.lesson_runs import LessonEvent
     from spectral_lab.lab.recordings import Recording
 
+    class Runner:
+        def run(self, lesson, seed, prediction, **kwargs):
+            yield LessonEvent("done", "the takeaway", None, None, Recording(run=None, seconds=1.0), served=True,
+                              supports=supports)
+
+    monkeypatch.setattr(lessons, "LESSON_RUNNER", Runner())
+    monkeypatch.setattr(lessons, "_recorded_panels", lambda *args: {})
+
+
+def test_a_class_link_keeps_one_id_per_browser_and_a_reload_answers_as_the_same_student(page, served, monkeypatch):
     lessons, _ = page
     new = served.create_class("teacher")
     link = {"class": shown_code(new.code), "lesson": "4"}
@@ -414,13 +416,7 @@ def test_a_class_link_keeps_one_id_per_browser_and_a_reload_answers_as_the_same_
     # the browser's copy outlives a server restart: its storage key and secret are the same in every server
     assert (lessons.ui.browser_id.storage_key, lessons.ui.browser_id.secret) == ("spectral-lab-student",) * 2
 
-    class Runner:  # a served recording at once: no training in this test
-        def run(self, lesson, seed, prediction, **kwargs):
-            yield LessonEvent("done", "the takeaway", None, None, Recording(run=None, seconds=1.0), served=True,
-                              supports=1)
-
-    monkeypatch.setattr(lessons, "LESSON_RUNNER", Runner())
-    monkeypatch.setattr(lessons, "_recorded_panels", lambda *args: {})
+    _served_at_once(monkeypatch, lessons, supports=1)
     for session, answer in (("first-load", 1), ("reloaded", 0), ("second-tab", 1)):  # a page session each
         list(lessons.on_run(FakeRequest(session=session), "damping", answer, None, new.code, student))
     damping = served.report(new.key).lessons[3]

@@ -28,7 +28,7 @@ from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, expand_link
 from spectral_lab.lab.links import link_page
 from spectral_lab.lab.prerecord import VISITORS
 from spectral_lab.spaces_support import gpu_stream
-from spectral_lab.ui.widgets import LESSON_RUNNER, RUNS, sent_as_is
+from spectral_lab.ui.widgets import LESSON_RUNNER, RUNS, plot_json, sent_as_is, update_copies
 
 ui = SimpleNamespace()  # this tab's components (set by build_tab)
 CONTEXT = SimpleNamespace(sessions=None, limits=None, device="cpu",  # the app's, set by build_tab
@@ -113,11 +113,9 @@ def _pick_updates(lesson: Lesson) -> dict:
 def _target_figure(key: str):
     """A lesson's target alone as a figure (a gallery stretches and crops a single image): drawn once per
     server and shared by every student's page (Gradio only reads it; building it took most of a page load)."""
-    from gradio.components.plot import PlotData
-
     config, _, _ = lesson_settings(LESSONS[key])
-    figure = plots.render(plots.reconstruction_figure(load_ui_signal(config, None, CONTEXT.limits), None, "Target"))
-    return PlotData(type="plotly", plot=figure.to_json())  # serialised once, not per page
+    return plot_json(plots.render(plots.reconstruction_figure(load_ui_signal(config, None, CONTEXT.limits), None,
+                                                              "Target")))
 
 
 def on_pick(key: str, request: gr.Request):
@@ -295,10 +293,7 @@ def _recorded_panels(lesson: Lesson, recording, panel: str) -> dict:
     records it) and served to every student."""
     with recording.drawing:
         _draw_recorded_panels(lesson, recording, panel)
-    # a copy of each update as well as of the dict: Gradio pops an update's value as it sends it, and a
-    # shared update would reach the next student empty
-    return {component: dict(update) if isinstance(update, dict) else update
-            for component, update in recording.rendered["panels"].items()}
+    return update_copies(recording.rendered["panels"])
 
 
 def _draw_recorded_panels(lesson: Lesson, recording, panel: str) -> None:

@@ -11,9 +11,8 @@ from spectral_lab.lab import LiveComparison, parse_link, share_tune
 from spectral_lab.lab.lessons import LESSONS, Lesson, expand_link
 from spectral_lab.lab.estimate import RATES
 from spectral_lab.lab.prerecord import CALIBRATION, WARM_UP, Job, Prerecorder, wanted
-from spectral_lab.lab.recordings import Recording
 from spectral_lab.spaces_support import gpu_stream
-from spectral_lab.ui.lab.runs import planned_run, recording_key
+from spectral_lab.ui.lab.runs import keep_recording, planned_run, recording_key
 from spectral_lab.ui.lab.settings import _values_from, _within_sliders
 from spectral_lab.ui.lessons import EVIDENCE, draw_recording
 from spectral_lab.ui.widgets import DEVICE, FOLLOWUP_RECORDINGS, LESSON_RUNNER, LIMITS, SLOTS
@@ -72,26 +71,22 @@ def followup_run(number: str) -> LiveComparison | None:
 
 def _train_and_keep(key, live: LiveComparison, label: str, visitor_waits) -> bool:
     """Train `live` in a slot and store it; True unless a visitor's wait stopped it (then try again)."""
-    stored, turn = False, SLOTS.enter(label, live.estimate or 10.0)
+    last, turn = None, SLOTS.enter(label, live.estimate or 10.0)
     try:
         for _ in SLOTS.wait(turn, cancelled=visitor_waits):
             pass
         if turn.started is None:
             return False
-        last = None
         for last in live.frames():
             if visitor_waits():
                 live.stop()
-        if live.outcome() == "finished":
-            seconds = time.perf_counter() - live.started
-            FOLLOWUP_RECORDINGS.store(key, Recording(live.viewer_copy(), last, seconds=seconds))
-            LOG.info("recorded %s: %s trained in %.0f s", label.split(" (")[0], ", ".join(live.methods), seconds)
-            stored = True
-        return stored or live.outcome() != "stopped"  # a run that fails is not tried again
     finally:
         SLOTS.leave(turn)
-        if not stored:
-            FOLLOWUP_RECORDINGS.abandon(key)
+        stored = keep_recording(key, live, last)  # or abandoned: the next student trains it
+    if stored:
+        LOG.info("recorded %s: %s trained in %.0f s", label.split(" (")[0], ", ".join(live.methods),
+                 time.perf_counter() - live.started)
+    return stored or live.outcome() != "stopped"  # a run that fails is not tried again
 
 
 def calibration_job() -> Job:

@@ -100,11 +100,24 @@ def results_table(rows: list[dict]):
 LOG = logging.getLogger("spectral_lab.app")
 
 
+def plot_json(figure):
+    """A plotly figure serialised once, for a panel many visitors are sent (Gradio serialises a figure per
+    visitor; its JSON it sends as is)."""
+    from gradio.components.plot import PlotData
+
+    return PlotData(type="plotly", plot=figure.to_json())
+
+
+def update_copies(updates: dict) -> dict:
+    """Cached updates for one more visitor: each update a copy (Gradio pops an update's value as it sends it,
+    and a shared update reached the next visitor empty)."""
+    return {component: dict(update) if isinstance(update, dict) else update for component, update in updates.items()}
+
+
 def sent_as_is(updates: dict, folder: str) -> dict:
     """Panels served to a whole class made ready to send as they are: a figure as its JSON (Gradio
     serialises a figure per student) and a gallery's images as PNG files in `folder` (it encodes each
     image per student). Drawn once, a recording reached 30 students in ~20 s more than one."""
-    from gradio.components.plot import PlotData
     from gradio.processing_utils import save_img_array_to_cache
 
     ready = {}
@@ -112,7 +125,7 @@ def sent_as_is(updates: dict, folder: str) -> dict:
         update = dict(update) if isinstance(update, dict) else {"__type__": "update", "value": update}
         value = update.get("value")
         if hasattr(value, "to_json") and hasattr(value, "data"):  # a plotly figure
-            update["value"] = PlotData(type="plotly", plot=value.to_json())
+            update["value"] = plot_json(value)
         elif isinstance(component, gr.Gallery) and isinstance(value, list):
             update["value"] = [(save_img_array_to_cache(image, folder, format="png"), caption)
                                for image, caption in value]

@@ -121,7 +121,7 @@ def _train(request: gr.Request, record: bool, upload, chosen_modifiers, modifier
     finally:
         SLOTS.leave(turn)
         if owner:
-            _keep_recording(key, live, last, session)
+            _keep_visitor_s_run(key, live, last, session)
 
 
 def _recording_of(session: str, key, record: bool):
@@ -146,15 +146,22 @@ def _recording_of(session: str, key, record: bool):
     return "trains", None
 
 
-def _keep_recording(key, live: LiveComparison, last, session: str) -> None:
+def keep_recording(key, live: LiveComparison, last) -> bool:
     """A finished run of a follow-up becomes the server's recording of it (a copy: what its own visitor
-    changes later stays theirs); anything else lets the next visitor train it."""
+    changes later stays theirs); anything else lets the next visitor train it. True when stored."""
     if last is None or live.outcome() != "finished":
         FOLLOWUP_RECORDINGS.abandon(key)
-        return
+        return False
     FOLLOWUP_RECORDINGS.store(key, Recording(live.viewer_copy(), last, seconds=time.perf_counter() - live.started))
-    live.recorded = True  # its history is the recording's now: the tab's replay budget must never drop it
-    FINISHED[session] = live
+    return True
+
+
+def _keep_visitor_s_run(key, live: LiveComparison, last, session: str) -> None:
+    """A visitor's run of a follow-up kept as the recording; its history is then the recording's, which
+    the tab's replay budget must never drop."""
+    if keep_recording(key, live, last):
+        live.recorded = True
+        FINISHED[session] = live
 
 
 def _serve(session: str, recording: Recording, opening: dict):

@@ -20,7 +20,7 @@ from spectral_lab.lab.links import more_settings_text, parse_more_settings
 from spectral_lab.lab.lessons import expand_link
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import AUDIO_EXTENSIONS, parse_options, spectral_centroid
-from spectral_lab.ui.widgets import DEVICE, LIMITS, SLIDERS
+from spectral_lab.ui.widgets import DEVICE, LIMITS, SLIDERS, update_copies
 from spectral_lab.ui.words import RECONSTRUCTION_NOTES
 from spectral_lab.ui.lab.state import CROP_CHOICES, SIGNAL_CHOICES, UPLOAD_PREFIX, ui
 
@@ -210,9 +210,8 @@ def default_preview() -> dict:
 
 
 def _copies(updates: dict) -> dict:
-    """A cached preview (by component name) for this page's components, each update a copy: Gradio pops an
-    update's value as it sends it."""
-    return {getattr(ui, name): dict(update) if isinstance(update, dict) else update for name, update in updates.items()}
+    """A cached preview (by component name) for this page's components, each update a copy."""
+    return update_copies({getattr(ui, name): update for name, update in updates.items()})
 
 
 def initial_value(component, value) -> None:
