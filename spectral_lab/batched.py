@@ -114,10 +114,14 @@ def _digest(array: np.ndarray) -> str:
 
 
 def batch_key(run) -> tuple:
-    """Runs with equal keys can train as one: same architecture, grid and loop."""
+    """Runs with equal keys can train as one: same architecture, grid, training samples (a task's
+    keep-set is drawn per seed), loop, and whether a held-out curve is read (the targets may differ:
+    a denoiser's noise is drawn per seed)."""
     config = run.config
+    task = run.task
     return (architecture_signature(run.model), tuple(getattr(config, f) for f in LOOP_FIELDS), str(run.device),
-            tuple(run.coords.shape), _digest(run.signal.coords), tuple(run.target.shape), str(run.target.dtype))
+            tuple(run.coords.shape), _digest(run.coords.detach().cpu().numpy()), tuple(run.target.shape),
+            str(run.target.dtype), task.holds_out, task.train_rows is None, len(task.curve_rows))
 
 
 def plan_batches(runs: list) -> tuple[list[list[int]], dict[int, str]]:
@@ -134,7 +138,7 @@ def plan_batches(runs: list) -> tuple[list[list[int]], dict[int, str]]:
     batches = []
     for members in groups.values():
         if len(members) == 1:
-            alone[members[0]] = "no other run has its architecture, grid and loop"
+            alone[members[0]] = "no other run has its architecture, grid, training samples and loop"
             continue
         first = runs[members[0]]
         per_run = max(runs[i].memory.total for i in members)
@@ -248,10 +252,12 @@ class RunBatch:
             on_log = step % cfg.log_every == 0 or last
             on_preview = cfg.preview_every > 0 and step % cfg.preview_every == 0
             if on_log or on_preview:
+                if on_log:
+                    self._measure_heldout(stepper, prediction, step)
                 chunk = stepper.loss_buffer[last_logged:step].cpu().numpy().astype(np.float64)
                 steps_chunk = np.arange(last_logged + 1, step + 1)
                 previous, last_logged = last_logged, step
-                shown = prediction.detach().cpu().numpy() if on_preview and not last else None
+                shown = self._shown(stepper, prediction) if on_preview and not last else None
                 for index in list(self._active):
                     yield from self._log(index, stepper, step, steps_chunk, chunk[:, index], previous,
                                          None if shown is None else shown[index], last)
@@ -259,6 +265,28 @@ class RunBatch:
         for index in list(self._active):
             yield from self._handed_over((index, self._finish(index, stepper, cfg.steps, "", "finished",
                                                               self._active[index])))
+
+    def _shown(self, stepper: BatchedStepper, prediction: torch.Tensor) -> np.ndarray:
+        """(R, N, C) on the host: every run's output on the full grid (a task training on part of it
+        costs one stacked forward)."""
+        first = self.runs[0]
+        if first.task.train_rows is None:
+            return prediction.detach().cpu().numpy()
+        return stepper.predictions_at(first.grid_coords).cpu().numpy()
+
+    def _measure_heldout(self, stepper: BatchedStepper, prediction: torch.Tensor, step: int) -> None:
+        """Each run's held-out PSNR at this log point (HeldOutCurve), from the stacked output on the
+        training set or one stacked forward on each run's curve samples."""
+        runs = [self.runs[index] for index in self._active]
+        if not runs or not runs[0].task.holds_out:
+            return
+        if runs[0].heldout.rows is not None:
+            for index, run in zip(self._active, runs):
+                run.heldout.record(step, prediction[index].detach()[run.heldout.rows])
+            return
+        outputs = stepper.predictions_at(torch.stack([self.runs[i].heldout.coords for i in range(len(self.runs))]))
+        for index, run in zip(self._active, runs):
+            run.heldout.record(step, outputs[index])
 
     def _log(self, index: int, stepper, step: int, steps: np.ndarray, losses: np.ndarray, previous: int,
              prediction: np.ndarray | None, last: bool):
@@ -286,7 +314,8 @@ class RunBatch:
         snapshot = Snapshot(step=step, total_steps=run.config.steps, loss=current, psnr=psnr_from_mse(current),
                             best_psnr=psnr_from_mse(history.best_loss), best_step=history.best_step, elapsed=share,
                             steps_per_s=step / max(share, 1e-9), lr=stepper.lr(index), steps=steps, losses=losses,
-                            prediction=prediction)
+                            prediction=prediction,
+                            heldout_psnr=run.heldout.psnrs[-1] if run.heldout.steps[-1:] == [step] else None)
         yield from self._handed_over((index, snapshot))
 
     def _stop_all(self, stepper, step: int, last_logged: int):

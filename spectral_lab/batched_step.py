@@ -155,6 +155,12 @@ class BatchedStepper:
         """(R, N, C): every run's output on its coordinates."""
         return self._forward(self.params, self.buffers, self.coords)
 
+    @torch.no_grad()
+    def predictions_at(self, coords: torch.Tensor) -> torch.Tensor:
+        """(R, M, C): every run's output at `coords`, (M, d) shared or (R, M, d) one set per run."""
+        forward = vmap(self._one_run, in_dims=(0, 0, 0 if coords.dim() == 3 else None), randomness="error")
+        return forward(self.params, self.buffers, coords)
+
     # The halves as plain functions: run eagerly, or recorded once into graphs.
     def _forward_backward(self) -> torch.Tensor:
         prediction = self.predictions()

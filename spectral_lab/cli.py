@@ -78,6 +78,7 @@ def save_outputs(run: Run, out: Path) -> list[Path]:
         for step, loss in zip(steps, losses):
             writer.writerow([int(step), f"{loss:.8g}", f"{psnr_from_mse(float(loss)):.4f}"])
     written = [out / "metrics.json", out / "config.json", out / "curve.csv", save_model(run, out / "model.pt")]
+    written += _save_task_outputs(run, out)
     if signal.kind == "image":
         written.append(_save_image(signal.to_original(final.prediction), out / "reconstruction.png"))
     else:
@@ -88,6 +89,23 @@ def save_outputs(run: Run, out: Path) -> list[Path]:
         written.append(out / "reconstruction.npy")
         written.append(_plot_1d(signal, final.prediction, out / "reconstruction.png"))
     return written
+
+
+def _save_task_outputs(run: Run, out: Path) -> list[Path]:
+    """A task holding samples out: its held-out curve (heldout.csv) and what the network was given
+    (observed.png / .npy: the noisy target, the sub-sampled grid, the kept samples with the rest at their mean)."""
+    if run.task.task == "fit":
+        return []
+    steps, values = run.heldout_curve()
+    with open(out / "heldout.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "heldout_psnr_db"])
+        writer.writerows([int(step), f"{value:.4f}"] for step, value in zip(steps, values))
+    observed = run.task.observed
+    if observed.kind == "image":
+        return [out / "heldout.csv", _save_image(observed.to_original(), out / "observed.png")]
+    np.save(out / "observed.npy", observed.to_original())
+    return [out / "heldout.csv", out / "observed.npy"]
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -169,7 +187,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return EXIT_NO_FINITE_LOSS
     extra = f", SSIM {m['ssim']:.4f}" if "ssim" in m else ""
     stalled = zero_output_note(m)
-    print(f"{run.config.method} on {signal.summary()}: PSNR {psnr_text(m['psnr'], m['float32_limit_psnr'])}{extra}, "
+    if run.task.task != "fit":
+        print(f"task: {run.task.description}")
+    score = "held-out PSNR" if run.task.holds_out else "PSNR"
+    trained = f" (train PSNR {m['train_psnr']:.2f} dB)" if run.task.task != "fit" else ""
+    print(f"{run.config.method} on {signal.summary()}: {score} {psnr_text(m['psnr'], m['float32_limit_psnr'])}"
+          f"{trained}{extra}, "
           f"ρ_AG {m['rho_ag']:.4f}, "
           f"{run.num_parameters} params, {m['seconds']:.1f} s ({m['steps_per_s']:.1f} steps/s; {run.step_note})"
           + (f"; {stalled}" if stalled else ""))
@@ -249,8 +272,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rows = compare(config, signals, methods, out, progress=not args.quiet, tune=args.tune,
                    equal_params=args.equal_params, seeds=seeds, batch=args.batch)
     table = markdown_table(rows, COMPARE_COLUMNS[:2] + (["seed"] if seeds and len(seeds) > 1 else [])
-                           + (["width"] if args.equal_params else []) + COMPARE_COLUMNS[2:])
-    notes = [PSNR_CONVENTION] + ([TUNED_LINE] if args.tune else []) + (
+                           + (["width"] if args.equal_params else []) + task_columns(config) + COMPARE_COLUMNS[2:])
+    notes = [PSNR_CONVENTION] + task_lines(config) + ([TUNED_LINE] if args.tune else []) + (
         ["Equal parameters: each method's width gives the first method's parameter count within 5%."]
         if args.equal_params else [])
     print(table)
@@ -258,6 +281,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     (out / "results.md").write_text(table + "\n\n" + "\n".join(notes) + "\n")
     print(f"saved: {out / 'results.csv'}, {out / 'results.md'}, {out / 'summary.csv'}, cells in {out / 'cells'}")
     return report_failed_cells(rows)
+
+
+def task_columns(config: RunConfig) -> list[str]:
+    """A task's table shows the training PSNR beside the held-out one (psnr_db)."""
+    return [] if config.task == "fit" else ["task", "train_psnr_db"]
+
+
+def task_lines(config: RunConfig) -> list[str]:
+    """What a task's psnr_db column means, in one line."""
+    if config.task == "fit":
+        return []
+    scored = {"denoise": "every sample against the clean target", "inpaint": "the samples not trained on",
+              "superres": "the full grid"}[config.task]
+    return [f"Task {config.task}: psnr_db is the held-out PSNR, on {scored}; train_psnr_db on what the network "
+            "was given (the noisy target for denoise). SSIM and ρ_AG read the full grid against the clean signal."]
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

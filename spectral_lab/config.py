@@ -98,6 +98,14 @@ class RunConfig(FlatConfig):
     signal_options: str = knob("", "generator knobs, e.g. 'freqs=2,40 amps=1,0.5' for sines; for images "
                                    "'crop=square' (top-left) and 'channel=0' (one colour channel); for audio longer "
                                    "than length 'crop=first' (default), 'crop=loudest' or 'crop=resample'")
+    # --- task (tasks.py: which samples train, which are scored) ---
+    task: str = knob("fit", "fit: train and score on every sample; denoise: train on the target plus Gaussian noise, "
+                            "score against the clean target; inpaint: train on a seeded keep-fraction, score on the "
+                            "rest; superres: train on every factor-th sample per axis, score on the full grid",
+                     choices=("fit", "denoise", "inpaint", "superres"))
+    noise_std: float = knob(0.1, "denoise: σ of the Gaussian noise added to the target, in its [-1, 1] units", 0.0, 10.0)
+    keep: float = knob(0.5, "inpaint: fraction of the samples the network trains on, in (0, 1] (seeded)", 0.0, 1.0)
+    factor: int = knob(4, "superres: keep every factor-th sample along each axis", 1, 4096)
     # --- method ---
     method: str = knob("siren", "method name, optionally + modifiers: relu_pe+iga, siren+fr, relu+bn "
                                 "(see `python -m spectral_lab list`)")

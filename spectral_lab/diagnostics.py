@@ -300,20 +300,26 @@ def ntk_note(config) -> str:
     return "; ".join(notes)
 
 
-def diagnose(model, signal: Signal, config, names: set[str], prediction: np.ndarray) -> dict:
-    """Compute the named diagnostics now. Keys: ntk, activations, error_map, band_error."""
+def diagnose(model, signal: Signal, config, names: set[str], prediction: np.ndarray, observed: Signal | None = None,
+             observed_prediction: np.ndarray | None = None) -> dict:
+    """Compute the named diagnostics now. Keys: ntk, activations, error_map, band_error. The kernel and
+    the activations read `observed` (the signal as the network is given it: noisy, sub-sampled; default
+    `signal`) with `observed_prediction` on it; error maps and band errors score `prediction` (the full
+    grid) against `signal`."""
     from .ntk import ntk_diagnostics
 
     result = {}
+    if observed is None:
+        observed, observed_prediction = signal, prediction
     if "ntk" in names:
-        result["ntk"] = ntk_diagnostics(model, signal.coords, signal.grid, signal.values,
-                                        max_points=config.ntk_points, prediction=prediction,
+        result["ntk"] = ntk_diagnostics(model, observed.coords, observed.grid, observed.values,
+                                        max_points=config.ntk_points, prediction=observed_prediction,
                                         layout=config.ntk_layout)
         extra = ntk_note(config)
         if extra:
             result["ntk"].note = "; ".join(n for n in (result["ntk"].note, extra) if n)
     if "activations" in names:
-        result["activations"] = activation_stats(model, signal, method=config.method, s1=config.s1 or 0.0)
+        result["activations"] = activation_stats(model, observed, method=config.method, s1=config.s1 or 0.0)
     if "errors" in names:
         result["error_map"] = error_map(signal, prediction)
     if "bands" in names:

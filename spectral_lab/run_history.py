@@ -12,6 +12,48 @@ from .diagnostics import diagnose, due_diagnostics, enabled_diagnostics
 from .metrics import psnr_from_mse
 
 
+class HeldOutCurve:
+    """The held-out PSNR at each log point of a task that holds samples out (tasks.py): the moment a
+    network starts fitting the noise is where this curve turns down while the training PSNR climbs.
+
+    Read on a fixed subset of the scored samples (`TaskSplit.curve_rows`, no larger than a training
+    step's set) with the parameters that produced that step's loss; the final score reads them all."""
+
+    def __init__(self, task, device: torch.device):
+        self.task = task
+        self.steps: list[int] = []
+        self.psnrs: list[float] = []
+        scored = task.scored_rows if task.scored_rows is not None else np.arange(task.signal.num_points)
+        rows = scored[task.curve_rows]  # rows of the full grid
+        self.values = torch.from_numpy(task.signal.values[rows]).to(device)  # (m, C) clean
+        self.coords = torch.from_numpy(task.signal.coords[rows]).to(device)  # (m, d)
+        # every row trained on in order (denoise): the step's own output holds these rows already
+        self.rows = torch.from_numpy(rows).to(device) if task.train_rows is None else None
+
+    @torch.no_grad()
+    def curve_prediction(self, model, prediction: torch.Tensor) -> torch.Tensor:
+        """(m, C): the output on the curve's rows, from the step's output on the training set or a forward."""
+        return prediction.detach()[self.rows] if self.rows is not None else model(self.coords)
+
+    @torch.no_grad()
+    def measure(self, model, prediction: torch.Tensor, step: int) -> float | None:
+        """The held-out PSNR now (None for a task that holds nothing out), kept in the curve."""
+        if not self.task.holds_out:
+            return None
+        return self.record(step, self.curve_prediction(model, prediction))
+
+    def record(self, step: int, curve_prediction: torch.Tensor) -> float:
+        curve_prediction = curve_prediction.real if curve_prediction.is_complex() else curve_prediction
+        value = psnr_from_mse(float(torch.mean((curve_prediction - self.values) ** 2)))
+        self.steps.append(step)
+        self.psnrs.append(value)
+        return value
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, held-out PSNR in dB) so far."""
+        return np.asarray(self.steps, dtype=int), np.asarray(self.psnrs, dtype=np.float64)
+
+
 class LossHistory:
     """The loss curve (chunks of (steps, losses)) and the best parameters at a log point.
 
@@ -92,15 +134,17 @@ class DiagnosticSchedule:
         return {name for name in due if name in ON_CADENCE
                 or self._spent.get(name, 0.0) + self._cost.get(name, 0.0) <= share}
 
-    def run(self, names: set[str], model, signal, prediction: np.ndarray | None, step: int) -> dict:
-        """Compute `names` now, timing each one; the band errors join the heatmap's history."""
+    def run(self, names: set[str], model, signal, prediction: np.ndarray | None, step: int, observed=None,
+            observed_prediction: np.ndarray | None = None) -> dict:
+        """Compute `names` now, timing each one; the band errors join the heatmap's history. `observed`
+        (default `signal`): the signal as the network is given it, which the kernel and activations read."""
         if not names:
             return {}
         begin = time.perf_counter()
         result = {}
         for name in sorted(names):
             started = time.perf_counter()
-            result.update(diagnose(model, signal, self.config, {name}, prediction))
+            result.update(diagnose(model, signal, self.config, {name}, prediction, observed, observed_prediction))
             cost = time.perf_counter() - started
             self._cost[name] = cost
             self._spent[name] = self._spent.get(name, 0.0) + cost

@@ -29,3 +29,4 @@ class Snapshot:
     metrics: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)  # ntk / activations / error_map / band_error
     diagnostics_seconds: float = 0.0  # wall time spent on diagnostics so far
+    heldout_psnr: float | None = None  # a task holding samples out (tasks.py): PSNR on them vs the clean target

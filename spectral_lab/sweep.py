@@ -286,7 +286,10 @@ class SweepResults:
         extras = list(dict.fromkeys(k for c in self.cells for k, _ in c.extra))
         checkpoints = list(dict.fromkeys(f"psnr@{s}" for c in self.cells for s in c.checkpoints))
         # a swept knob that is also a fixed column (lr) is shown once, beside the other knobs
-        return list(dict.fromkeys(ROW_COLUMNS[:3] + knobs + extras + ROW_COLUMNS[3:4] + checkpoints + ROW_COLUMNS[4:]))
+        # a task's rows carry the training PSNR beside the held-out one (psnr_db)
+        tasks = ["task", "train_psnr_db"] if any("task" in row for row in self.rows.values()) else []
+        return list(dict.fromkeys(ROW_COLUMNS[:3] + knobs + extras + tasks + ROW_COLUMNS[3:4] + checkpoints
+                                  + ROW_COLUMNS[4:]))
 
     def write_tables(self) -> None:
         rows = self.ordered_rows()

@@ -118,11 +118,17 @@ def cell_result(cell, run, search, batch: str) -> dict:
     # Peak PSNR over every step (WINNER's reference keeps the best epoch): each step's loss is
     # measured before its update, so this sees every parameter state, not only log points; the
     # final parameters (after the last update) are the run's own PSNR.
-    curve_peak = psnr_from_mse(float(losses.min())) if losses.size else -np.inf
+    # A task holding samples out reads its held-out curve instead (log points; the peak is then an
+    # oracle's early stop: it reads the clean target).
+    psnrs = np.array([psnr_from_mse(float(loss)) for loss in losses])
+    if run.task.holds_out:
+        steps, psnrs = run.heldout_curve()
+    curve_peak = float(np.max(psnrs)) if psnrs.size else -np.inf
     summary["peak_psnr_db"] = round(max(curve_peak, summary["psnr_db"]), 2)
     for checkpoint in cell.checkpoints:
         hit = np.nonzero(steps == checkpoint)[0]
-        summary[f"psnr@{checkpoint}"] = round(psnr_from_mse(float(losses[hit[0]])), 2) if hit.size else None
+        summary[f"psnr@{checkpoint}"] = round(float(psnrs[hit[0]]), 2) if hit.size else None
+    steps, losses = run.curve()
     summary.pop("signal", None)
     summary.pop("method", None)
     row.update(summary, lr=run.config.lr, device=_device_name(run.device), batch=batch)

@@ -29,9 +29,10 @@ from .methods import build_model, count_parameters, resolve
 from .metrics import at_float32_limit, evaluate, psnr, psnr_from_mse, zero_output_note
 from .modifiers import InductiveGradientAdjustment, describe_modifiers, split_method
 from .ntk import diagnostic_copy
-from .run_history import DiagnosticSchedule, LossHistory
+from .run_history import DiagnosticSchedule, HeldOutCurve, LossHistory
 from .signals import Signal, signal_for
 from .snapshot import Snapshot
+from .tasks import split_task, task_metrics
 from .stepper import fast_path_plan, make_stepper, matmul_precision, step_note, step_workload, zero_gpu
 
 
@@ -49,28 +50,33 @@ class Run:
     def __init__(self, config: RunConfig, signal: Signal | None = None):
         if signal is None:
             signal = signal_for(config)
-        self.signal = signal
-        self.config = resolve(config, signal)
+        self.signal = signal  # the clean signal on its full grid: what the run is scored on
+        self.task = split_task(config, signal)  # what it trains on; a ConfigError for a task it cannot take
+        observed = self.task.observed  # the signal as the network is given it: its defaults and kernel read it
+        self.config = resolve(config, observed)
         self.device = pick_device(self.config.device)
-        model = build_model(self.config, signal)
+        model = build_model(self.config, observed)
         self.modifiers = split_method(self.config.method)[1]
-        self.modifier_note = describe_modifiers(self.config, signal)  # what IGA / FR chose, in words
+        self.modifier_note = describe_modifiers(self.config, observed)  # what IGA / FR chose, in words
         self.iga = None
         if "iga" in self.modifiers:
             c = self.config
             self.iga = InductiveGradientAdjustment(
-                signal.grid, c.iga_group, c.iga_start, c.iga_end, c.iga_sampling, c.iga_every,
+                observed.grid, c.iga_group, c.iga_start, c.iga_end, c.iga_sampling, c.iga_every,
                 balance_to="end" if c.optimizer == "adam" else "start", seed=c.seed)
         # before the model moves or anything trains: a ConfigError naming what it needs and what is free
-        self.memory = check_run_memory(model, self.config, signal, self.device, self.iga)
+        self.memory = check_run_memory(model, self.config, observed, self.device, self.iga)
         self.model = model.to(self.device)
         self.num_parameters = count_parameters(self.model)
         complex_weights = any(p.is_complex() for p in self.model.parameters())
         self.step_mode, plan = fast_path_plan(self.config, self.device, self.modifiers, complex_weights, zero_gpu(),
-                                              step_workload(signal.num_points, self.config))
+                                              step_workload(self.task.num_train, self.config))
         self.step_note = step_note(self.config, self.device, plan)
-        self.coords = torch.from_numpy(signal.coords).to(self.device)
-        self.target = torch.from_numpy(signal.values).to(self.device)
+        self.coords = torch.from_numpy(self.task.train_coords()).to(self.device)  # (n_train, d)
+        self.target = torch.from_numpy(self.task.train_values).to(self.device)  # (n_train, C)
+        self.grid_coords = (self.coords if self.task.train_rows is None
+                            else torch.from_numpy(signal.coords).to(self.device))  # (N, d): the full grid
+        self.heldout = HeldOutCurve(self.task, self.device)
         self.history = LossHistory(self.model, self.config.log_every)
         self.schedule = DiagnosticSchedule(self.config)
         self.final: Snapshot | None = None
@@ -90,6 +96,10 @@ class Run:
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, loss) of every step seen so far."""
         return self.history.curve()
+
+    def heldout_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, held-out PSNR dB) at each log point of a task that holds samples out (else empty)."""
+        return self.heldout.curve()
 
     # ------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -162,34 +172,56 @@ class Run:
                 self.history.record(steps_chunk, chunk)
                 tail = (steps_chunk, chunk)
                 self.history.observe(float(chunk[-1]), step, self.model)
+                heldout = self.heldout.measure(self.model, prediction, step)
                 if not last:  # the last step's numbers are the final Snapshot's
-                    host_prediction = prediction.detach().cpu().numpy() if (on_preview or due) else None
                     yield from self._handed_over(self._log_snapshot(step, stepper.lr, steps_chunk, chunk,
-                                                                    host_prediction, due))
+                                                                    prediction if (on_preview or due) else None,
+                                                                    due, heldout))
                     tail = None  # shown: the final Snapshot must not report these losses again
             stepper.update(step)
         return step, message, status, tail
 
     def _log_snapshot(self, step: int, lr: float, steps: np.ndarray, losses: np.ndarray,
-                      prediction: np.ndarray | None, due: set[str]) -> Snapshot:
-        diagnostics = self.schedule.run(due, self.model, self.signal, prediction, step)
+                      prediction: torch.Tensor | None, due: set[str], heldout: float | None = None) -> Snapshot:
+        """`prediction`: the step's output on the training set, when the preview or a diagnostic wants it."""
+        full = None
+        if prediction is not None:
+            full, trained = self._host_predictions(prediction)
+            diagnostics = self._diagnose(due, full, trained, step)
+        else:
+            diagnostics = {}
         elapsed = time.perf_counter() - self._clock
         current = float(losses[-1])
         return Snapshot(step=step, total_steps=self.config.steps, loss=current, psnr=psnr_from_mse(current),
                         best_psnr=psnr_from_mse(self.best_loss), best_step=self.best_step, elapsed=elapsed,
                         steps_per_s=step / max(elapsed, 1e-9), lr=lr, steps=steps, losses=losses,
-                        prediction=prediction, diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
+                        prediction=full, diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds,
+                        heldout_psnr=heldout)
 
     def _initial_snapshot(self, start: float) -> Snapshot:
         with torch.no_grad():
             prediction = self.model(self.coords)
             loss = float(torch.mean((prediction - self.target) ** 2))
-        host_prediction = prediction.cpu().numpy()
-        diagnostics = self.schedule.run(due_diagnostics(self.config, 0), self.model, self.signal, host_prediction, 0)
+            heldout = self.heldout.measure(self.model, prediction, 0)
+        full, trained = self._host_predictions(prediction)
+        diagnostics = self._diagnose(due_diagnostics(self.config, 0), full, trained, 0)
         return Snapshot(step=0, total_steps=self.config.steps, loss=loss, psnr=psnr_from_mse(loss),
                         best_psnr=psnr_from_mse(loss), best_step=0, elapsed=time.perf_counter() - start,
-                        steps_per_s=0.0, lr=self.config.lr, prediction=host_prediction,
-                        diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
+                        steps_per_s=0.0, lr=self.config.lr, prediction=full,
+                        diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds, heldout_psnr=heldout)
+
+    def _host_predictions(self, prediction: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(full-grid prediction, training-set prediction) on the host, from the step's output on the
+        training set; the full grid costs a forward only when the task trains on part of it."""
+        trained = prediction.detach().cpu().numpy()
+        return (trained if self.task.train_rows is None else self.predict()), trained
+
+    def _diagnose(self, names: set[str], full: np.ndarray, trained: np.ndarray, step: int) -> dict:
+        """The kernel and activations read the signal as observed; error maps and band errors score
+        the full grid against the clean signal (for a fit, the same)."""
+        observed = self.task.observed
+        return self.schedule.run(names, self.model, self.signal, full, step, observed=observed,
+                                 observed_prediction=trained if self.task.observed_is_training_set else full)
 
     def _finish(self, step: int, lr: float, start: float, message: str, status: str,
                 diagnose: bool = True, tail: tuple | None = None) -> Snapshot:
@@ -207,8 +239,10 @@ class Run:
             self.model.load_state_dict(history.best_state)
         prediction = self.predict()
         metrics = evaluate(self.signal.as_grid(prediction), self.signal.as_grid(), self.signal.kind)
-        diagnostics = (self.schedule.run(enabled_diagnostics(self.config), self.model, self.signal, prediction, step)
-                       if diagnose else {})
+        if self.task.task != "fit":
+            metrics.update(task_metrics(self.task, prediction))  # psnr: the held-out PSNR
+        trained = prediction if self.task.train_rows is None else prediction[self.task.train_rows]
+        diagnostics = self._diagnose(enabled_diagnostics(self.config), prediction, trained, step) if diagnose else {}
         # after the final diagnostics: they are the run's own work, counted as every earlier one is
         elapsed = time.perf_counter() - start
         metrics.update(seconds=elapsed, steps=step, best_step=self.best_step, params=self.num_parameters,
@@ -218,7 +252,8 @@ class Run:
                         elapsed=elapsed, steps_per_s=metrics["steps_per_s"], lr=lr, prediction=prediction,
                         done=True, message=message or "finished", status=status, metrics=metrics,
                         steps=tail[0] if tail else np.zeros(0, int), losses=tail[1] if tail else np.zeros(0),
-                        diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds)
+                        diagnostics=diagnostics, diagnostics_seconds=self.diagnostics_seconds,
+                        heldout_psnr=metrics["psnr"] if self.task.holds_out else None)
 
     # ------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -227,21 +262,23 @@ class Run:
         prediction against the same network run in float64 (the diagnostics' copy: batch norm frozen
         at the full signal's statistics), on ≤ max_points strided points (the round-off is
         statistical, a subset estimates it). A fit's PSNR near or above it is round-off."""
-        stride = max(1, len(self.coords) // max_points)
+        stride = max(1, len(self.grid_coords) // max_points)
         twin = diagnostic_copy(self.model, self.coords if "bn" in self.modifiers else None)
-        exact = twin(self.coords[::stride].double())
+        exact = twin(self.grid_coords[::stride].double())
         exact = exact.real if exact.is_complex() else exact
         return psnr(prediction[::stride], exact.cpu().numpy())
 
     @torch.no_grad()
     def predict(self) -> np.ndarray:
-        """The model's output on the signal's grid, (N, C) numpy on the host."""
-        return self.model(self.coords).cpu().numpy()
+        """The model's output on the signal's full grid, (N, C) numpy on the host."""
+        return self.model(self.grid_coords).cpu().numpy()
 
     def summary_row(self) -> dict:
         """One row of a results table (CLI, sweeps, app): PSNR, SSIM or –, ρ_AG, params, time, status."""
         m = self.final.metrics
-        return {"signal": self.signal.name, "method": self.config.method, "psnr_db": round(m["psnr"], 2),
+        task = {} if self.task.task == "fit" else {
+            "task": self.task.task, "train_psnr_db": round(m["train_psnr"], 2)}  # psnr_db: the held-out PSNR
+        return {"signal": self.signal.name, "method": self.config.method, **task, "psnr_db": round(m["psnr"], 2),
                 "ssim": round(m["ssim"], 4) if "ssim" in m else None, "rho_ag": round(m["rho_ag"], 4),
                 "params": self.num_parameters, "seconds": round(m["seconds"], 2), "steps": m["steps"],
                 "steps_per_s": round(m["steps_per_s"], 2), "status": self.final.status,

@@ -37,7 +37,8 @@ def _non_default(field: dataclasses.Field):
     if "int" in str(field.type):
         return next(v for v in (2, 3, int(low or 1) + 1) if v != default and v >= (low or 0)
                     and (high is None or v <= high))
-    return next(v for v in (0.5, 2.0, float(low or 0) + 1e-3) if v != default and (low is None or v >= low))
+    return next(v for v in (0.5, 2.0, 0.25, float(low or 0) + 1e-3) if v != default and (low is None or v >= low)
+                and (high is None or v <= high))
 
 
 @pytest.mark.parametrize("field", dataclasses.fields(RunConfig), ids=lambda f: f.name)
