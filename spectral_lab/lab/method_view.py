@@ -30,6 +30,8 @@ class MethodView:
     ntk: dict = field(default_factory=dict)  # "init" / "now" -> NTKResult
     activations: list | None = None
     error_map: object = None
+    heldout_steps: list = field(default_factory=list)  # a task holding samples out: (step, held-out PSNR dB)
+    heldout_psnrs: list = field(default_factory=list)
     band_steps: list = field(default_factory=list)
     band_columns: list = field(default_factory=list)
     band_edges: np.ndarray | None = None
@@ -46,6 +48,10 @@ class MethodView:
         if not self.curve_steps:
             return np.zeros(0, int), np.zeros(0)
         return np.concatenate(self.curve_steps), np.concatenate(self.curve_losses)
+
+    def heldout_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, held-out PSNR dB) of a task that holds samples out (tasks.py); empty for a fit."""
+        return np.asarray(self.heldout_steps, dtype=int), np.asarray(self.heldout_psnrs, dtype=np.float64)
 
     def bands(self):
         return np.array(self.band_steps), self.band_edges, np.stack(self.band_columns, axis=1)
@@ -65,6 +71,9 @@ class MethodView:
         if snapshot.steps.size:
             self.curve_steps.append(snapshot.steps)
             self.curve_losses.append(snapshot.losses)
+        if snapshot.heldout_psnr is not None and not snapshot.done:  # the final's is the kept parameters'
+            self.heldout_steps.append(snapshot.step)
+            self.heldout_psnrs.append(snapshot.heldout_psnr)
         if snapshot.prediction is not None:
             self.prediction = snapshot.prediction
             keep(self.predictions, snapshot.step, snapshot.prediction.astype(np.float16), prediction_limit)
