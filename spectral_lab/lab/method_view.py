@@ -71,7 +71,7 @@ class MethodView:
         if snapshot.steps.size:
             self.curve_steps.append(snapshot.steps)
             self.curve_losses.append(snapshot.losses)
-        if snapshot.heldout_psnr is not None and not snapshot.done:  # the final's is the kept parameters'
+        if snapshot.heldout_psnr is not None:  # the final snapshot's: the kept parameters' score
             self.heldout_steps.append(snapshot.step)
             self.heldout_psnrs.append(snapshot.heldout_psnr)
         if snapshot.prediction is not None:
