@@ -183,7 +183,10 @@ def task_metrics(split: TaskSplit, prediction: np.ndarray) -> dict[str, float]:
     trained = prediction if split.train_rows is None else prediction[split.train_rows]
     scored = prediction if split.scored_rows is None else prediction[split.scored_rows]
     clean = split.scored_values()
-    return {"psnr": psnr(scored, clean), "train_psnr": psnr(trained, split.train_values),
+    given = {}
+    if split.task == "denoise":  # the noisy samples themselves, scored as a prediction: what copying the noise scores
+        given["noisy_input_psnr"] = psnr(split.train_values, split.signal.values)
+    return {**given, "psnr": psnr(scored, clean), "train_psnr": psnr(trained, split.train_values),
             "full_psnr": psnr(prediction, split.signal.values), "zero_output_psnr": zero_output_psnr(clean),
             "output_energy_share": output_energy_share(scored, clean), "scored_samples": len(clean),
             "train_samples": split.num_train}

@@ -70,8 +70,8 @@ def cnn_takeaway(run, prediction=None):
                            prediction=prediction)
 
 
-def test_six_lessons_with_a_question_settings_and_follow_ups_that_compare():
-    assert [lesson.number for lesson in LESSONS.values()] == [1, 2, 3, 4, 5, 6]
+def test_seven_lessons_with_a_question_settings_and_follow_ups_that_compare():
+    assert [lesson.number for lesson in LESSONS.values()] == [1, 2, 3, 4, 5, 6, 7]
     for lesson in LESSONS.values():
         assert len(lesson.choices) == 3 and 0 <= lesson.expected < 3 and lesson.question.endswith("?")
         assert find_lesson(lesson.key) is lesson and find_lesson(str(lesson.number)) is lesson

@@ -81,6 +81,7 @@ LESSON_PANELS = {
     4: {"gallery": 3, "lesson-evidence": 2, "lesson-curves": 2},
     5: {"gallery": 3, "lesson-evidence": 2, "lesson-curves": 2},
     6: {"lesson-evidence": 1, "lesson-curves": 1},
+    7: {"gallery": 3, "lesson-evidence": 2, "lesson-curves": 2},
 }
 
 

@@ -1,4 +1,4 @@
-"""Recording a class's runs before the class arrives: the six lessons' own runs, then every follow-up,
+"""Recording a class's runs before the class arrives: the seven lessons' own runs, then every follow-up,
 trained one at a time in the background from the server's start.
 
 A class opens a lesson together: a run recorded before the first student presses Run is served to

@@ -1,4 +1,4 @@
-"""The "Lessons" tab of the app: six guided lessons, words and wiring only (the lessons, their
+"""The "Lessons" tab of the app: seven guided lessons, words and wiring only (the lessons, their
 settings and their takeaways are spectral_lab.lab.lessons).
 
 Each lesson: three lines of plain words, a question to answer *before* the run, one button that
@@ -50,6 +50,10 @@ EVIDENCE = {
                          "learned, bright = learned."),
     "steering": ("bands", "**Error per frequency band** over training, with and without IGA. IGA is also faster, "
                           "so the takeaway compares the two at equal PSNR, not at equal steps."),
+    "denoising": ("errors", "**Where the fit still differs from the clean photo**: the pixel error (left) and the "
+                            "error per frequency (right). Once a network learns the noise, its error spreads to "
+                            "every frequency. The curves above show each network's held-out PSNR (against the "
+                            "clean photo) beside its training PSNR (against the noisy one)."),
     "cnn-weights": ("spectra", "**The largest layer's kernels** on their (filter, channel) grid in the CNN's order "
                                "and reordered (SBS), and their 2D spectra: energy near the centre = low "
                                "frequencies."),

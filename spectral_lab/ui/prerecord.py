@@ -105,7 +105,7 @@ def calibration_job() -> Job:
 
 
 def lesson_jobs(warm_up=None) -> list[Job]:
-    """The lessons first (1–6: a class starts there), `warm_up` (a compile the first visitor should not wait
+    """The lessons first (1–7: a class starts there), `warm_up` (a compile the first visitor should not wait
     for) after lesson 1."""
     jobs = [lesson_job(lesson) for lesson in LESSONS.values() if wanted(f"{lesson.number}")]
     if warm_up is not None:

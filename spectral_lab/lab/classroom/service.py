@@ -22,7 +22,7 @@ from .store import KEPT_FIRST, NO_CLASS, STORED, ClassStore
 
 log = logging.getLogger(__name__)
 
-# A class answers six lessons, perhaps twice over from two tabs: 20 a minute is never a student's limit
+# A class answers seven lessons, perhaps twice over from two tabs: 20 a minute is never a student's limit
 ANSWER_LIMIT = Limit(per_session=20, overall=3000, window=60.0)
 # A teacher makes a class or two; the overall cap bounds what a script with fresh session ids can add
 CLASS_LIMIT = Limit(per_session=3, overall=60, window=3600.0)

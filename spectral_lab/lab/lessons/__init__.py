@@ -1,4 +1,4 @@
-"""Guided lessons: six short lessons that mirror the notebooks. Each is data (plain words with every
+"""Guided lessons: seven short lessons that mirror the notebooks. Each is data (plain words with every
 symbol defined, a *predict first* question, the settings its button trains, follow-up experiments
 that train a baseline beside the change) plus a takeaway written from the run's own numbers —
 never a canned sentence. Each takeaway reads *when* things happen, not only the last step, and a run
@@ -12,7 +12,7 @@ counterfactuals a sceptical student would try (tests/test_lesson_counterfactuals
     result.supports  # the choice the run supports (None: the run does not settle it)
 
 One job per module: base (types), names (display names, symbols), readings (band errors over time,
-equal-PSNR comparisons), bias / kernel / periodic / steering / cnn (the six takeaways), catalogue
+equal-PSNR comparisons), bias / kernel / periodic / steering / cnn / denoising (the seven takeaways), catalogue
 (the lessons, their settings and links).
 """
 from .base import LEARNED, FollowUp, Lesson, Takeaway

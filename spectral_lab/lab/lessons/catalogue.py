@@ -1,4 +1,4 @@
-"""The six lessons (words, question, settings, follow-ups) and what runs them: the settings a
+"""The seven lessons (words, question, settings, follow-ups) and what runs them: the settings a
 lesson's button trains, its LiveComparison or NeRN predictor, its follow-up links, and the
 takeaway set against the student's prediction."""
 from __future__ import annotations
@@ -11,6 +11,7 @@ from ..links import parse_share_query, share_tune
 from .base import FollowUp, Lesson, Takeaway
 from .bias import spectral_bias_takeaway
 from .cnn import CnnLessonRun, cnn_weights_takeaway
+from .denoising import denoising_takeaway
 from .kernel import ntk_takeaway
 from .names import symbols_markdown
 from .periodic import bottleneck_takeaway, damping_takeaway
@@ -49,6 +50,10 @@ STEERING_IGA = {**STEERING, "iga_end": 60, "iga_every": 5}
 # predictor on the CNN's own order in lockstep: ~10 s on 2 CPU cores (both fits level off by step 100).
 # Distillation (NeRN/SBS's full loss) needs ≥ ~500 more steps at ~30 ms each before the accuracy moves,
 # and then varies from run to run by tens of points (cnn.py): it is a follow-up, not the lesson's run.
+# Lesson 7: the noisy camera man (σ 0.2: the noisy photo scores ~20 dB), 400 steps (~6 s on 2 CPU cores):
+# both networks peak and turn down within the run on seeds 0–2 (denoising.py), ReLU + PE's fall the
+# smaller, 1.7–2.6 dB
+DENOISE = {"signal": "camera", "image_size": 48, "steps": 400, "task": "denoise", "noise_std": 0.2}
 CNN_LESSON_SETTINGS = {"smoothing": "uos", "encoding": "rff", "hidden": 24, "steps": 300, "feature_weight": 0.0,
                        "kd_weight": 0.0}
 CNN_TAB = "tab=nern&hidden=24&steps=300&feature_weight=0&kd_weight=0"  # the lesson's run, in the CNN tab's words
@@ -176,6 +181,28 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
            symbols=("low-frequency share", "kernel PSNR", "MSE", "zero-output", "relative error", "CR",
                     "distillation")),
 )}
+LESSONS["denoising"] = Lesson(
+    "denoising", 7, "When spectral bias helps: denoising", _words(
+        "Until now every network was scored on the samples it trained on, and spectral bias slowed it down. "
+        "Here it helps. Noise is added to a 48×48 photo (σ = 0.2); two networks train on the noisy photo for "
+        "400 steps and are scored against the clean photo they never see: the **held-out PSNR**. A photo's "
+        "energy sits mostly at low frequencies; the noise's is spread evenly over all of them. The curves "
+        "show each network's held-out PSNR (against the clean photo) beside its training PSNR (against the "
+        "noisy one). ReLU with a positional encoding and SIREN, each at its own default learning rate.",
+        ("held-out PSNR", "noise σ", "PSNR")),
+    "Trained on the noisy photo, scored against the clean one: how does a network's held-out PSNR move as "
+    "training goes on?",
+    ("up, then down: it learns the picture first and the noise later", "up, and it stays up until the end",
+     "it never beats the noisy photo itself: it learns the noise along with the picture"),
+    0, _query(DENOISE, ("relu_pe", "siren")),
+    (FollowUp("half the noise (σ = 0.1): does the turn come later or earlier?",
+              _query({**DENOISE, "noise_std": 0.1}, ("relu_pe", "siren"))),
+     FollowUp("plain ReLU and a hash grid beside ReLU with a positional encoding: the strongest and the weakest "
+              "bias towards low frequencies", _query(DENOISE, ("relu", "relu_pe", "hashgrid"))),
+     FollowUp("inpainting: 30 % of the pixels kept, the rest scored; which network fills the holes?",
+              _query({"signal": "camera", "image_size": 48, "steps": 400, "task": "inpaint", "keep": 0.3},
+                     ("relu_pe", "siren", "hashgrid")))),
+    denoising_takeaway, symbols=("held-out PSNR", "noise σ", "PSNR"), diagnostics=("errors",))
 BY_NUMBER = {lesson.number: lesson for lesson in LESSONS.values()}
 FIRST_LESSON = "spectral-bias"
 

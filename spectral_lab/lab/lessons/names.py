@@ -83,6 +83,10 @@ SYMBOLS = {
     "CR": "**CR**: the MLP's parameters as a share of the CNN's (the compression ratio).",
     "low-frequency share": "**low-frequency share**: the part of the largest layer's kernel energy that "
                            "changes slower than one cycle per 8 neighbouring kernels.",
+    "held-out PSNR": "**held-out PSNR**: the fit scored against what it never trained on, here the clean photo "
+                     "(its **training PSNR** is scored against the noisy photo it was given).",
+    "noise σ": "**σ**: the noise's standard deviation, in the photo's value range −1 to 1 (0.2 = a tenth of the "
+               "range): each pixel gets its own random amount.",
     "distillation": "**distillation phase**: after a warm-up that fits the kernels alone, the loss also asks "
                     "the rebuilt CNN to match the original's feature maps and outputs on digits.",
 }
