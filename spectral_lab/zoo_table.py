@@ -3,6 +3,13 @@ parameter budget and equal steps, optionally each at its own best learning rate,
 
     python -m spectral_lab zoo            # the full table (README), CPU: ~1 h
     python -m spectral_lab zoo --quick    # a CPU-minute version (CI)
+    python -m spectral_lab zoo --heldout  # where pixels outnumber parameters: fit and held-out columns
+
+Two regimes. The full table fits 48–64² images and 2–8k-sample 1D signals with ~33.5k parameters: more
+parameters than samples, so image cells reach the float32 limit and rank how fast a method memorises.
+The held-out table (`--heldout`) shrinks the budget until the images' pixels outnumber the parameters
+(96² images, ReLU 3×40: 3.4k parameters for 9.2k pixels) and scores each method twice: fitting every
+pixel, and inpainting (tasks.py: half the pixels trained on, the other half scored).
 
 Each method's width is chosen so its parameter count matches ReLU's at the reference width within
 5% (per signal). Grids keep their tables at 2^10 entries a level here, so that a ReLU head can
@@ -31,6 +38,12 @@ class ZooScale:
     steps: int
     seeds: tuple[int, ...]
     settings: tuple[tuple[str, object], ...] = ()  # what a small budget needs (fixed-size encodings)
+    tasks: tuple[tuple[str, tuple], ...] = (("fit", ()),)  # (task, its settings): a column per signal and task
+
+    def columns(self) -> list[tuple[str, str, str]]:
+        """(label, signal, task) per table column: the signal's name for a fit, "camera inpaint" otherwise."""
+        return [(signal if task == "fit" else f"{signal} {task}", signal, task)
+                for signal, _ in self.signals for task, _ in self.tasks]
 
 
 SCALES = {
@@ -43,6 +56,19 @@ SCALES = {
                       width=32, depth=2, steps=20, seeds=(0,),
                       settings=(("rff_features", 8), ("grid_levels", 2), ("kan_terms", 4))),
 }
+# Where pixels outnumber parameters: three 96² photos (9,216 pixels; astronaut's 3 channels) at ReLU
+# 3×40 (3,441 parameters, 2.7× fewer than camera's pixels; inpainting trains on 4,608 of them), fit and
+# inpainting at keep 0.5. The fixed-size encodings shrink to fit the budget (as at the quick scale).
+# 128² at 3×48 took ~3× as long a run (relu 500 steps: 98 s on a busy 2-core machine).
+HELD_OUT_SIGNALS = (("camera", {"image_size": 96}), ("astronaut", {"image_size": 96}),
+                    ("brick", {"image_size": 96}))
+HELD_OUT_SETTINGS = (("rff_features", 16), ("grid_levels", 2), ("kan_terms", 8))
+HELD_OUT_TASKS = (("fit", ()), ("inpaint", (("keep", 0.5),)))
+SCALES["heldout"] = ZooScale(HELD_OUT_SIGNALS, width=40, depth=3, steps=500, seeds=(0, 1, 2),
+                             settings=HELD_OUT_SETTINGS, tasks=HELD_OUT_TASKS)
+SCALES["heldout-quick"] = ZooScale((("camera", {"image_size": 48}),), width=32, depth=2, steps=20, seeds=(0,),
+                                   settings=SCALES["quick"].settings + (("grid_table_log2", 8),),
+                                   tasks=HELD_OUT_TASKS)
 ZOO_SETTINGS = {"grid_table_log2": 10, "preview_every": 0}
 
 
@@ -64,33 +90,40 @@ def run_zoo(out: str | os.PathLike, scale: str = "full", tune: bool = False, see
     out = Path(out)
     rows = []
     for signal, sizes in plan.signals:
-        base = RunConfig(signal=signal, method=methods[0], width=plan.width, depth=plan.depth,
-                         steps=steps or plan.steps, **sizes, **ZOO_SETTINGS, **dict(plan.settings))
-        cells = grid_cells(base, [signal], methods, list(seeds or plan.seeds), tune=tune, equal_params=True)
-        rows += run_sweep(cells, out / signal, progress=progress, batch=batch)
+        for task, task_settings in plan.tasks:
+            base = RunConfig(signal=signal, method=methods[0], width=plan.width, depth=plan.depth,
+                             steps=steps or plan.steps, task=task, **sizes,
+                             **{**ZOO_SETTINGS, **dict(plan.settings)}, **dict(task_settings))
+            cells = grid_cells(base, [signal], methods, list(seeds or plan.seeds), tune=tune, equal_params=True)
+            folder = out / (signal if task == "fit" else f"{signal}-{task}")
+            rows += run_sweep(cells, folder, progress=progress, batch=batch)
     columns = list(dict.fromkeys(key for row in rows for key in row))  # a failed first row has fewer
     write_csv(rows, out / "results.csv", columns)
     (out / "results.md").write_text(markdown_table(rows, columns) + "\n")
-    summary = summarise_zoo(rows, [s for s, _ in plan.signals], methods)
+    summary = summarise_zoo(rows, plan.columns(), methods)
+    labels = [label for label, _, _ in plan.columns()]
     write_csv(summary, out / "zoo.csv")
-    (out / "zoo.md").write_text(zoo_markdown(summary, [s for s, _ in plan.signals], plan, tune, steps or plan.steps,
+    (out / "zoo.md").write_text(zoo_markdown(summary, labels, plan, tune, steps or plan.steps,
                                              tuple(seeds or plan.seeds)))
-    zoo_figure(summary, [s for s, _ in plan.signals], out / "zoo.png")
+    zoo_figure(summary, labels, out / "zoo.png")
     return rows
 
 
-def summarise_zoo(rows: list[dict], signals: list[str], methods: list[str]) -> list[dict]:
-    """One row per method: family, parameters, PSNR mean ± std per signal, mean seconds."""
+def summarise_zoo(rows: list[dict], columns: list, methods: list[str]) -> list[dict]:
+    """One row per method: family, parameters, PSNR mean ± std per column (a signal's name, or
+    (label, signal, task) for a task's column: its held-out PSNR), mean seconds."""
+    columns = [(c, c, "fit") if isinstance(c, str) else c for c in columns]
     table = []
     for method in methods:
         entry = {"method": method, "family": family_of(method)}
         seconds, params = [], []
-        for signal in signals:
-            mine = [r for r in rows if r["method"] == method and r["signal"] == signal and r.get("psnr_db") is not None]
+        for label, signal, task in columns:
+            mine = [r for r in rows if r["method"] == method and r["signal"] == signal
+                    and (r.get("task") or "fit") == task and r.get("psnr_db") is not None]
             values = [float(r["psnr_db"]) for r in mine]
-            entry[f"{signal}"] = float(np.mean(values)) if values else None
-            entry[f"{signal}_std"] = float(np.std(values)) if len(values) > 1 else 0.0
-            entry[f"{signal}_limit"] = any(FLOAT32_LIMIT_NOTE in (r.get("note") or "") for r in mine)
+            entry[f"{label}"] = float(np.mean(values)) if values else None
+            entry[f"{label}_std"] = float(np.std(values)) if len(values) > 1 else 0.0
+            entry[f"{label}_limit"] = any(FLOAT32_LIMIT_NOTE in (r.get("note") or "") for r in mine)
             seconds += [float(r["seconds"]) for r in mine if r.get("seconds") is not None]
             params += [int(r["params"]) for r in mine if r.get("params") is not None]
         entry["params"] = int(np.median(params)) if params else None
@@ -99,9 +132,25 @@ def summarise_zoo(rows: list[dict], signals: list[str], methods: list[str]) -> l
     return table
 
 
+def regime_text(plan: ZooScale, summary: list[dict]) -> str:
+    """Samples against parameters, per signal: which regime each column measures."""
+    relu = next((entry["params"] for entry in summary if entry["method"] == "relu" and entry["params"]), None)
+    if relu is None:
+        return ""
+    counts = [(signal, sizes["image_size"] ** 2 if "image_size" in sizes else sizes.get("length", 0))
+              for signal, sizes in plan.signals]
+    parts = ", ".join(f"{signal} {count:,}" for signal, count in counts)
+    fewer = all(count >= 2 * relu for _, count in counts)
+    regime = ("samples outnumber parameters (≥ 2×): the table measures how well a method represents"
+              if fewer else "parameters outnumber some signals' samples: those columns measure how fast a method "
+              "memorises")
+    return f"Samples per signal ({parts}) for ReLU's {relu:,} parameters: {regime}."
+
+
 def zoo_markdown(summary: list[dict], signals: list[str], plan: ZooScale, tune: bool, steps: int,
                  seeds: tuple[int, ...] | None = None) -> str:
     seeds = tuple(seeds or plan.seeds)
+    settings = {**ZOO_SETTINGS, **dict(plan.settings)}
     header = ["method", "family"] + signals + ["params", "s/run"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for entry in summary:
@@ -117,10 +166,14 @@ def zoo_markdown(summary: list[dict], signals: list[str], plan: ZooScale, tune: 
           else "each method's default learning rate")
     seeds_text = f"seeds {', '.join(map(str, seeds))} (mean ± std)" if len(seeds) > 1 else f"seed {seeds[0]}"
     notes = (f"\nPSNR (dB, R = 2 on [-1, 1] targets) after {steps} full-batch Adam steps, {lr}, {seeds_text}; "
-             f"parameters matched to ReLU {plan.depth}×{plan.width} within 5% per signal (grids: 2^10 table entries "
-             "a level). ≥: a run at its float32 limit (what is left is round-off; such runs do not rank among "
-             "themselves).\n")
-    return "\n".join(lines) + "\n" + notes
+             f"parameters matched to ReLU {plan.depth}×{plan.width} within 5% per signal (grids: "
+             f"2^{settings['grid_table_log2']} table entries a level). ≥: a run at its float32 limit (what is left "
+             f"is round-off; such runs do not rank among themselves). {regime_text(plan, summary)}")
+    tasks = [task for task, _ in plan.tasks if task != "fit"]
+    if tasks:
+        notes += (f" A column named \"<signal> {tasks[0]}\" is the held-out PSNR (tasks.py): trained on half of the "
+                  "pixels (seeded), scored on the other half; the others score every pixel, all trained on.")
+    return "\n".join(lines) + "\n" + notes + "\n"
 
 
 def zoo_figure(summary: list[dict], signals: list[str], path: Path) -> Path:

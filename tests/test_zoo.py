@@ -205,6 +205,25 @@ def test_zoo_quick_writes_an_equal_parameter_table_and_figure(tmp_path, capsys):
     assert (tmp_path / "zoo.png").stat().st_size > 10_000 and (tmp_path / "zoo.csv").exists()
 
 
+def test_zoo_heldout_scores_a_fit_and_an_inpainting_column_and_names_the_regime(tmp_path, capsys):
+    import csv
+
+    from spectral_lab.cli import main
+    from spectral_lab.zoo_table import SCALES
+
+    assert main(["zoo", "--heldout", "--quick", "--quiet", "--methods", "relu,siren", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "| method | family | camera | camera inpaint | params |" in printed
+    assert "held-out PSNR" in printed and "Samples per signal" in printed
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    inpaint = [r for r in rows if r.get("task") == "inpaint"]
+    assert len(rows) == 4 and len(inpaint) == 2 and all(r["status"] == "finished" for r in rows)
+    # the full held-out scale: every image has at least twice as many pixels as ReLU's parameters
+    plan = SCALES["heldout"]
+    relu = 2 * plan.width + plan.width + (plan.depth - 1) * (plan.width ** 2 + plan.width) + plan.width + 1
+    assert all(sizes["image_size"] ** 2 >= 2 * relu for _, sizes in plan.signals)
+
+
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_draws_every_figure_and_renders_again_from_its_saved_file(method, tmp_path):
     # the notebooks' and the app's figures, and notebook 03's super-resolution, for every model
