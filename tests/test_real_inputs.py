@@ -39,6 +39,32 @@ def test_every_method_resolves_and_takes_two_steps_on_a_real_length_signal(kind,
     assert np.isfinite(run.final.metrics["psnr"])
 
 
+# each task on a real size (tasks.py): the held-out set drawn, the defaults read from what was observed.
+# One method a family and the modifiers (every method passed all three once: 69 runs, ~3 min on a busy
+# machine, too long for the suite)
+TASKS = {"denoise": ("audio-150k", {"noise_std": 0.1}), "inpaint": ("rgb-512", {"keep": 0.5}),
+         "superres": ("audio-600k", {"factor": 4})}
+TASK_METHODS = ["relu_pe", "siren2", "finer_pp", "staf", "mfn_gabor", "hashgrid", "incode", "relu_pe+iga",
+                "relu_pe+bn"]
+
+
+@pytest.mark.parametrize("method", TASK_METHODS)
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_method_takes_every_task_on_a_real_length_signal(task, method):
+    kind, settings = TASKS[task]
+    config = RunConfig(**SIGNALS[kind], **TINY, method=method, task=task, **settings)
+    if "+bn" in method or (task == "inpaint" and "+iga" in method):
+        with pytest.raises(ConfigError, match="runs only with task fit|runs with fit, denoise or superres"):
+            Run(config, real_signal(kind))
+        return
+    run = Run(config, real_signal(kind))
+    for _ in run:
+        pass
+    assert run.final.status == "finished" and np.isfinite(run.final.metrics["psnr"])
+    assert np.isfinite(run.final.metrics["train_psnr"]) and run.final.prediction.shape == real_signal(kind).values.shape
+    assert run.heldout_curve()[0].tolist() == [1, 2]
+
+
 def test_a_signal_derived_default_is_filled_only_for_the_methods_that_use_it():
     # The MFN filter scale π·N/4 of a 600,000-sample clip is 471,239 rad/unit: a SIREN run has no such
     # knob (before, every method computed and range-checked it and any clip over 127,324 samples failed).
