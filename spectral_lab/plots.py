@@ -809,3 +809,41 @@ def line_figure(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xl
         panel.traces.append(Trace("line", np.asarray(x), np.asarray(y, dtype=np.float64), name=label, color=_colour(i),
                                   markers=markers))
     return FigureSpec(title, [panel], height=360)
+
+
+def paired_psnr_figure(pairs: dict[str, tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]],
+                       title: str, names: tuple[str, str] = ("train", "held-out"),
+                       reference: tuple[str, float] | None = None,
+                       stops: dict[str, tuple[float, float]] | None = None) -> FigureSpec:
+    """Two PSNR curves per method in one colour, solid and dashed (`names` says which is which).
+    pairs: label -> ((steps, solid dB), (steps, dashed dB)); reference: (name, dB) drawn as a grey level
+    (e.g. the noisy input's own PSNR); stops: label -> (step, dB), a point marked in that label's colour
+    (e.g. where an early stop stopped)."""
+    panel = Panel(f"solid: {names[0]} · dashed: {names[1]}", "step", "PSNR (dB, R = 2)")
+    colours = {label: _colour(i) for i, label in enumerate(pairs)}
+    for label, (solid, dashed) in pairs.items():
+        for (x, y), name, dash in ((solid, names[0], False), (dashed, names[1], True)):
+            x, y = _downsample(np.asarray(x), np.asarray(y, dtype=np.float64))
+            panel.traces.append(Trace("line", x, y, name=f"{label} · {name}", color=colours[label], dash=dash))
+    if reference is not None:
+        last = max((float(np.max(t.x)) for t in panel.traces if len(t.x)), default=1.0)
+        panel.traces.append(Trace("line", np.array([0.0, last]), np.array([reference[1]] * 2), name=reference[0],
+                                  color=TARGET_COLOUR, dash=True, width=1.2))
+    for label, (step, value) in (stops or {}).items():
+        panel.traces.append(Trace("line", np.array([step]), np.array([value]), name=f"{label} · stopped",
+                                  color=colours.get(label, TARGET_COLOUR), markers=True))
+    return FigureSpec(title, [panel], height=380)
+
+
+def train_heldout_figure(curves: dict[str, tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]],
+                         title: str = "Train and held-out PSNR", reference: tuple[str, float] | None = None,
+                         stops: dict[str, tuple[float, float]] | None = None) -> FigureSpec:
+    """A task's runs: solid, the PSNR on the samples trained on (from the loss: noisy ones for a
+    denoiser); dashed, the held-out PSNR against the clean target. curves: label -> ((steps, training
+    loss), `Run.heldout_curve()`); reference and stops as in `paired_psnr_figure`."""
+    pairs = {}
+    for label, ((steps, losses), heldout) in curves.items():
+        losses = np.asarray(losses, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            pairs[label] = ((steps, 10 * np.log10(4.0 / np.where(losses > 0, losses, np.nan))), heldout)
+    return paired_psnr_figure(pairs, title, ("train", "held-out"), reference, stops)
