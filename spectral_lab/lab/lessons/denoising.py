@@ -144,7 +144,7 @@ def _early_stop(readings: list[HeldOutReading]) -> str:
     return (f" Stopped at its best step, each would have scored: {bests}. Stopping early is the honest "
             "remedy, but choosing the step needs a held-out set; here it was the clean photo, which a real "
             "denoiser does not have: it holds back some of the noisy samples and stops where their error is "
-            "lowest.")
+            "lowest (notebook 06 does it).")
 
 
 def denoising_takeaway(views) -> Takeaway:
