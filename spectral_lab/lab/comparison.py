@@ -30,6 +30,7 @@ from .method_view import MethodView
 from .pacing import HEAVY_PANELS, PanelPacer
 from .replay import prediction_limit, view_at
 from .stream import Update, train_stream, user_message
+from .variants import base_method
 
 # One heavy panel per frame, one frame a second: each panel redraws every few seconds and no frame
 # keeps the browser's main thread busy for long (bench/bench_browser.py).
@@ -156,7 +157,7 @@ class LiveComparison:
         if "done" in changed:
             self.pacer.mark_all()
             if view.status == "finished" and update.row:  # this server's measured rate, for later estimates
-                RATES.observe(view.method, self.device_type, self.signal.num_points, update.row.get("params", 0),
+                RATES.observe(base_method(view.method), self.device_type, self.signal.num_points, update.row.get("params", 0),
                               update.row.get("steps/s", 0.0))
             return True
         return False

@@ -22,6 +22,7 @@ from ..config import RunConfig
 from ..errors import SpectralLabError
 from ..methods import METHODS, build_model, count_parameters, resolve
 from ..signals import Signal, signal_for
+from .variants import variant_config
 
 # Measured on this project's 2-core CPU (SIREN 3×128 on camera 64², eager, 1 thread; an idle
 # machine): the starting guess until calibration has run.
@@ -134,11 +135,11 @@ def estimate_seconds(config: RunConfig, methods: list[str], signal: Signal, devi
     total = 0.0
     for method in methods:
         try:
-            resolved = resolve(config.replace(method=method), signal)
+            resolved = resolve(variant_config(config, method), signal)
             parameters = count_parameters(build_model(resolved, signal))
         except SpectralLabError:
             continue  # it will fail at once, with its own message
-        per_step = rates.seconds_per_step(method, signal.num_points, parameters, device)
+        per_step = rates.seconds_per_step(resolved.method, signal.num_points, parameters, device)
         total += config.steps * per_step * (1 + DIAGNOSTICS_SHARE)
     return total * (1 + TUNE_FACTOR if tune else 1) + 1.0
 

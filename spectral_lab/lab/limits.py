@@ -6,8 +6,9 @@ from dataclasses import dataclass, fields
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..methods import get_method
 from ..signals import Signal
+from ..tasks import check_task
+from .variants import check_variant, variant_config
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def check_limits(config: RunConfig, methods: list[str], limits: AppLimits, signa
     if not methods:
         raise ConfigError("pick at least one method")
     for method in methods:
-        get_method(method)  # unknown architectures or modifiers -> ConfigError
+        check_variant(method)  # unknown architectures, modifiers or a variant's settings -> ConfigError
     if len(methods) > limits.max_methods:
         raise ConfigError(f"at most {limits.max_methods} methods per comparison (got {len(methods)})")
     if len(set(methods)) != len(methods):
@@ -54,8 +55,10 @@ def check_limits(config: RunConfig, methods: list[str], limits: AppLimits, signa
     if signal is not None and signal.values.size > limits.max_points:
         raise ConfigError(f"the signal has {signal.values.size:,} values; this server's limit is "
                           f"{limits.max_points:,} (shorten the audio with 'length' or set an image size)")
+    for method in methods if signal is not None else ():  # a task's settings (keep 0, …): one line, before any work
+        check_task(variant_config(config, method), signal)
     if signal is not None:  # the methods train side by side: together they must fit (each run checks itself too)
         from ..memory import check_comparison_memory
         from ..train import pick_device
 
-        check_comparison_memory([config.replace(method=m) for m in methods], signal, pick_device(config.device))
+        check_comparison_memory([variant_config(config, m) for m in methods], signal, pick_device(config.device))

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..methods import get_method
 from .limits import AppLimits
+from .variants import check_variant
 
 
 # Keys of a link that address the page, not the run: the tab, a lesson (and a follow-up of it),
@@ -75,9 +75,9 @@ def parse_link(query: str | dict, limits: "AppLimits | None" = None) -> tuple[Ru
     methods = []
     for method in (m.strip() for m in pairs.get("methods", "").split(",") if m.strip()):
         try:
-            get_method(method)  # the architecture and its modifiers
-        except ConfigError:
-            dropped.append(f"method {method!r} is unknown")
+            check_variant(method)  # the architecture, its modifiers and its own settings
+        except ConfigError as exc:
+            dropped.append(str(exc) if "@" in method else f"method {method!r} is unknown")
             continue
         if method in methods:
             dropped.append(f"method {method!r} was listed more than once: kept once")

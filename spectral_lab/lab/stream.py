@@ -11,6 +11,7 @@ from ..methods import resolve
 from ..signals import Signal
 from ..train import Run, Snapshot
 from ..tuning import TuneResult, comparison_grid, describe_trials, search_lr
+from .variants import variant_config
 
 OUTCOMES = ("finished", "stopped", "diverged", "failed")
 
@@ -40,8 +41,9 @@ def train_stream(config: RunConfig, methods: list[str], signal: Signal,
     for index, method in enumerate(methods):
         if should_stop():
             return
-        method_config, search = config.replace(method=method), None
+        search = None
         try:
+            method_config = variant_config(config, method)  # a variant's own settings on top
             if tune:
                 search = yield from _tune(index, method, method_config, signal, grid, should_stop)
                 if should_stop():
@@ -63,7 +65,7 @@ def _shared_grid(config: RunConfig, methods: list[str], signal: Signal) -> list[
     configs = []
     for method in methods:
         try:
-            configs.append(resolve(config.replace(method=method), signal))
+            configs.append(resolve(variant_config(config, method), signal))
         except SpectralLabError:
             pass
     return comparison_grid(configs, signal) if configs else None
@@ -104,7 +106,7 @@ def _round_robin(runs: dict, methods: list[str], should_stop) -> Iterator[Update
             row = None
             if snapshot.done:
                 del active[index]
-                row = result_row(run, snapshot, search)
+                row = {**result_row(run, snapshot, search), "method": methods[index]}  # a variant's own name
             yield Update(index, methods[index], "snapshot", snapshot=snapshot, row=row)
 
 
