@@ -505,7 +505,7 @@ def _add_zoo_docs_and_bench(sub) -> None:
     zoo.add_argument("--quick", action="store_true",
                      help="two small signals, 20 steps, one seed (~20 s on 2 CPU cores)")
     zoo.add_argument("--heldout", action="store_true",
-                     help="where pixels outnumber parameters: 96² photos at ReLU 3×40 (3.4k parameters), a fit "
+                     help="where pixels outnumber parameters: 64² photos at ReLU 3×28 (1.7k parameters), a fit "
                           "column and a held-out one (inpainting: half the pixels trained on, the rest scored); "
                           "with --quick, one 48² image, 20 steps")
     zoo.add_argument("--tune", action="store_true", help="each method at its own best learning rate (one shared "

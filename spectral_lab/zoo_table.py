@@ -8,7 +8,7 @@ parameter budget and equal steps, optionally each at its own best learning rate,
 Two regimes. The full table fits 48–64² images and 2–8k-sample 1D signals with ~33.5k parameters: more
 parameters than samples, so image cells reach the float32 limit and rank how fast a method memorises.
 The held-out table (`--heldout`) shrinks the budget until the images' pixels outnumber the parameters
-(96² images, ReLU 3×40: 3.4k parameters for 9.2k pixels) and scores each method twice: fitting every
+(64² images, ReLU 3×28: 1.7k parameters for 4.1k pixels) and scores each method twice: fitting every
 pixel, and inpainting (tasks.py: half the pixels trained on, the other half scored).
 
 Each method's width is chosen so its parameter count matches ReLU's at the reference width within
@@ -57,17 +57,17 @@ SCALES = {
                       width=32, depth=2, steps=20, seeds=(0,),
                       settings=(("rff_features", 8), ("grid_levels", 2), ("kan_terms", 4))),
 }
-# Where pixels outnumber parameters: three 96² photos (9,216 pixels; astronaut's 3 channels) at ReLU
-# 3×40 (3,441 parameters, 2.7× fewer than camera's pixels; inpainting trains on 4,608 of them), fit and
+# Where pixels outnumber parameters: three 64² photos (4,096 pixels; astronaut's 3 channels) at ReLU
+# 3×28 (1,737 parameters, 2.4× fewer than the pixels; inpainting trains on 2,048 of them), fit and
 # inpainting at keep 0.5. The fixed-size encodings shrink to fit the budget (as at the quick scale).
-# 128² at 3×48 took ~3× as long a run (relu 500 steps: 98 s on a busy 2-core machine).
-HELD_OUT_SIGNALS = (("camera", {"image_size": 96}), ("astronaut", {"image_size": 96}),
-                    ("brick", {"image_size": 96}))
-HELD_OUT_SETTINGS = (("rff_features", 16), ("grid_levels", 2), ("grid_table_log2", 9), ("kan_terms", 8))
-HELD_OUT_LEFT_OUT = (("densegrid", "its finest level stores a value per pixel (97² vertices × its features): it "
+# 96² at 3×40 ran 60–230 s a run on a busy 2-core machine (~2 h for one seed); 64² at 3×28, ~5× less.
+HELD_OUT_SIGNALS = (("camera", {"image_size": 64}), ("astronaut", {"image_size": 64}),
+                    ("brick", {"image_size": 64}))
+HELD_OUT_SETTINGS = (("rff_features", 16), ("grid_levels", 2), ("grid_table_log2", 8), ("kan_terms", 4))
+HELD_OUT_LEFT_OUT = (("densegrid", "its finest level stores a value per pixel (65² vertices × its features): it "
                                    "cannot sit below the pixel count"),)
 HELD_OUT_TASKS = (("fit", ()), ("inpaint", (("keep", 0.5),)))
-SCALES["heldout"] = ZooScale(HELD_OUT_SIGNALS, width=40, depth=3, steps=500, seeds=(0, 1, 2),
+SCALES["heldout"] = ZooScale(HELD_OUT_SIGNALS, width=28, depth=3, steps=500, seeds=(0, 1, 2),
                              settings=HELD_OUT_SETTINGS, tasks=HELD_OUT_TASKS, left_out=HELD_OUT_LEFT_OUT)
 SCALES["heldout-quick"] = ZooScale((("camera", {"image_size": 48}),), width=32, depth=2, steps=20, seeds=(0,),
                                    settings=SCALES["quick"].settings + (("grid_table_log2", 8),),
