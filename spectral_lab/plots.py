@@ -21,6 +21,7 @@ MATPLOTLIB_CMAPS = {"Viridis": "viridis", "Viridis_r": "viridis_r", "Magma": "ma
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 TARGET_COLOUR = "#444444"
 NO_DATA_GREY = "#cfcfcf"
+TRAINED_BLUE = "#6baed6"  # pixels an image task trained on, in its held-out error (not in magma, unlike grey)
 FONT_SIZE = 12  # px; nothing in a figure is drawn smaller than 11 px
 MAX_CURVE_POINTS = 600  # per line: the browser draws a downsampled curve
 EIGEN_DISPLAY_FLOOR = 1e-13  # below this share of λ₁ a float64 eigh returns noise: not drawn
@@ -41,6 +42,7 @@ class Trace:
     coloraxis: str = ""  # heatmaps sharing a colour scale name the same axis (FigureSpec.coloraxes)
     legend: bool = True  # line traces: show in the legend (one entry per name, the first time it appears)
     width: float = 1.6
+    group: str = ""  # line traces: the legend entry that shows and hides this line too (default: its name)
 
 
 @dataclass
@@ -182,19 +184,44 @@ def _single(value, key: str = "") -> dict:
 # ----------------------------------------------------------------------------------------------
 # Builders
 # ----------------------------------------------------------------------------------------------
+# solid train, dashed held-out: as paired_psnr_figure draws them (notebook 06), and a fit's solid line stays its PSNR
+HELDOUT_CAPTION = ("train PSNR (solid): against what the network was given (noisy, or only the kept samples) · "
+                   "held-out PSNR (dashed): against the clean target, where the task scores")
+
+
 def psnr_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "Training curves",
-                x_unit: str = "step", marker: float | None = None) -> FigureSpec:
+                x_unit: str = "step", marker: float | None = None,
+                heldout: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                reference: tuple[str, float] | None = None) -> FigureSpec:
     """curves: label -> (x, loss), x in steps or seconds of training (`x_unit`). Shows PSNR (R = 2)
-    and the loss, one colour per method; `marker`: a dashed line at that x (the replayed step)."""
+    and the loss, one colour per method; `marker`: a dashed line at that x (the replayed step).
+    `heldout`: label -> (x, held-out PSNR dB) of a task that holds samples out: drawn dashed beside
+    that method's train PSNR (solid, from the loss) in the same colour, so the step where a network
+    starts fitting the noise shows as its dashed line turning down while the solid one climbs. `reference`:
+    (name, dB) drawn as a grey level across the PSNR panel (a denoiser's noisy input, scored as a fit)."""
+    heldout = heldout or {}
     xlabel = "seconds of training" if x_unit == "seconds" else "step"
-    psnr_panel = Panel("PSNR (R = 2, targets in [-1, 1])", xlabel, "PSNR (dB)")
-    loss_panel = Panel("Loss (MSE)", xlabel, "MSE", ylog=True)
+    psnr_title = "PSNR: train (solid), held-out (dashed)" if heldout else "PSNR (R = 2, targets in [-1, 1])"
+    psnr_panel = Panel(psnr_title, xlabel, "PSNR (dB)")
+    loss_panel = Panel("Loss (MSE) on what the networks were given" if heldout else "Loss (MSE)", xlabel, "MSE",
+                       ylog=True)
     for i, (label, (steps, losses)) in enumerate(curves.items()):
         steps, losses = _downsample(np.asarray(steps), np.asarray(losses, dtype=np.float64))
         with np.errstate(divide="ignore"):
             psnr = 10 * np.log10(4.0 / np.where(losses > 0, losses, np.nan))
-        psnr_panel.traces.append(Trace("line", steps, psnr, name=label, color=_colour(i)))
-        loss_panel.traces.append(Trace("line", steps, _positive(losses), name=label, color=_colour(i)))
+        if label in heldout:  # the legend names the held-out line; the train line is shown and hidden with it
+            psnr_panel.traces.append(Trace("line", steps, psnr, name=f"{label} · train", color=_colour(i),
+                                           legend=False, group=label))
+            psnr_panel.traces.append(Trace("line", *_downsample(*map(np.asarray, heldout[label])),
+                                           name=f"{label} · held-out", color=_colour(i), dash=True, group=label))
+        else:
+            psnr_panel.traces.append(Trace("line", steps, psnr, name=label, color=_colour(i)))
+        loss_panel.traces.append(Trace("line", steps, _positive(losses), name=label, color=_colour(i),
+                                       legend=label not in heldout, group=label))
+    if reference is not None and psnr_panel.traces:
+        ends = [float(np.max(t.x)) for t in psnr_panel.traces if np.size(t.x)]
+        psnr_panel.traces.append(Trace("line", np.array([0.0, max(ends, default=1.0)]), np.full(2, reference[1]),
+                                       name=reference[0], color=TARGET_COLOUR, dash=True, width=1.2))
     if marker is not None:
         for panel in (psnr_panel, loss_panel):
             values = np.concatenate([t.y for t in panel.traces]) if panel.traces else np.zeros(0)
@@ -203,7 +230,7 @@ def psnr_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "
                 panel.traces.append(Trace("line", np.array([marker, marker]), np.array([values.min(), values.max()]),
                                           name=f"{xlabel} {marker:g}", dash=True, color=TARGET_COLOUR, legend=False,
                                           width=1.2))
-    return FigureSpec(title, [psnr_panel, loss_panel], cols=2, height=340)
+    return FigureSpec(title, [psnr_panel, loss_panel], cols=2, height=340, caption=HELDOUT_CAPTION if heldout else "")
 
 
 def _as_kernels(kernels) -> dict[str, dict[str, NTKResult]]:
@@ -345,10 +372,12 @@ def _shared_range(arrays: list[np.ndarray], upper_percentile: float = 99.5) -> t
     return float(values.min()), float(max(np.percentile(values, upper_percentile), values.min() + 1e-12))
 
 
-def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
+def error_figure(maps, title: str = "Where the error is", trained: np.ndarray | None = None) -> FigureSpec:
     """Error maps, one panel per method on one colour scale. Images: FFT log-magnitude error and
     the pixel residual; audio: the target's spectrogram and each
-    fit's dB difference (a band that stays bright is one not learned); 1D: spectra."""
+    fit's dB difference (a band that stays bright is one not learned); 1D: spectra. `trained`: an
+    image task's (H, W) mask of the pixels trained on (inpaint, superres): blue in the pixel error,
+    which then shows the held-out pixels alone."""
     maps = _single(maps, "fit")
     kinds = {m.kind for m in maps.values()}
     kind = kinds.pop() if len(kinds) == 1 else "1d"
@@ -362,14 +391,19 @@ def error_figure(maps, title: str = "Where the error is") -> FigureSpec:
         axes = {"fft": ColorAxis("log-magnitude error", "Magma", *_shared_range([m.fft_log_error for m in maps.values()]),
                                  row=0)}
         # the pixel residual for every method, below the spectra (not dropped past three methods)
-        panels += [Panel(f"{label}: pixel error", "x (px)", "y (px)",
-                         [Trace("heatmap", z=m.residual[::-1], coloraxis="residual")]) for label, m in maps.items()]
-        axes["residual"] = ColorAxis("|error|", "Magma", *_shared_range([m.residual for m in maps.values()]),
-                                     row=len(rows))
+        residuals = {label: m.residual if trained is None else np.where(trained, np.nan, m.residual)
+                     for label, m in maps.items()}
+        where = "held-out error" if trained is not None else "pixel error"
+        panels += [Panel(f"{label}: {where}", "x (px)", "y (px)",
+                         [Trace("heatmap", z=residual[::-1], coloraxis="residual")])
+                   for label, residual in residuals.items()]
+        axes["residual"] = ColorAxis("|error|", "Magma", *_shared_range(list(residuals.values())), row=len(rows))
         rows = rows + rows
+        held_out = " · blue: a pixel the network was trained on" if trained is not None else ""
         return FigureSpec(title, panels, rows=rows, coloraxes=axes, height=grid_height(len(rows), 270),
+                          background=TRAINED_BLUE if trained is not None else "white",
                           caption="FFT error: |log|F(fit)| − log|F(target)|| per frequency (kx, ky), bright = not "
-                                  "learned · pixel error: |fit − target|")
+                                  f"learned · pixel error: |fit − clean target|{held_out}")
     if kind == "audio":
         first = next(iter(maps.values()))
         heat = lambda z, axis: Trace("heatmap", x=first.times, y=first.frequencies, z=z, coloraxis=axis)
@@ -651,7 +685,7 @@ def _plotly_trace(trace: Trace, spec: FigureSpec, axes: dict, legend_names: set,
         if show:
             legend_names.add(trace.name)
         return dict(type="scatter", mode="lines+markers" if trace.markers else "lines", x=_list(trace.x),
-                    y=_list(trace.y), name=trace.name, legendgroup=trace.name, showlegend=show,
+                    y=_list(trace.y), name=trace.name, legendgroup=trace.group or trace.name, showlegend=show,
                     line=dict(color=trace.color, width=trace.width, dash="dash" if trace.dash else "solid"), **axes)
     if trace.kind == "heatmap":
         heat = dict(type="heatmap", z=_list(trace.z), x=_list(trace.x), y=_list(trace.y), **axes)

@@ -399,6 +399,20 @@ def test_a_first_visit_lands_on_lesson_1_and_its_button_runs_to_a_takeaway_with_
 
 VIEW_PLOTS = {"Reconstructions": (), "Learning over time": ("curves-plot", "bands-plot"), "NTK & spectra": ("ntk-plot",),
               "Where the error is": ("error-plot",), "Inside one method": ("activations-plot", "kernel-plot")}
+LAYOUT_CHECK = (Path(__file__).parent / "layout_check.js").read_text()
+
+
+def _view_problems(page, view: str, screenshot: str) -> list[str]:
+    """Open a view as a user would, wait for its plots, save a screenshot of the page and return what
+    tests/layout_check.js finds wrong in it (panels of a row unalike, text boxes over one another)."""
+    page.evaluate("""(view) => Array.from(document.querySelectorAll('#views button[role=tab]'))
+        .find(b => b.innerText.trim() === view)?.click()""", view)
+    for plot_id in VIEW_PLOTS[view]:
+        _wait_until(page, f"document.querySelector('#{plot_id} .js-plotly-plot .bglayer') !== null", 30_000)
+    page.wait_for_timeout(500)
+    problems = page.evaluate(LAYOUT_CHECK)
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    return problems
 
 
 @pytest.mark.parametrize("kind, query", [
@@ -412,15 +426,8 @@ def test_every_view_keeps_panels_of_a_row_alike_and_no_text_box_over_another(bro
     page = _open(browser, app_url + "?" + query, viewport=(1280, 720))
     page.click("#train-button")
     _wait_done(page, timeout=180_000)
-    check = (Path(__file__).parent / "layout_check.js").read_text()
-    for view, plot_ids in VIEW_PLOTS.items():
-        page.evaluate("""(view) => Array.from(document.querySelectorAll('#views button[role=tab]'))
-            .find(b => b.innerText.trim() === view)?.click()""", view)
-        for plot_id in plot_ids:
-            _wait_until(page, f"document.querySelector('#{plot_id} .js-plotly-plot .bglayer') !== null", 30_000)
-        page.wait_for_timeout(500)
-        problems = page.evaluate(check)
-        page.screenshot(path=str(ARTIFACTS / f"layout-{kind}-{view.split()[0].lower()}.png"), full_page=True)
+    for view in VIEW_PLOTS:
+        problems = _view_problems(page, view, f"layout-{kind}-{view.split()[0].lower()}.png")
         assert not problems, (view, problems)
         if view == "Reconstructions" and kind.startswith("image"):  # gallery tiles of one size
             images = page.evaluate("""() => Array.from(document.querySelectorAll('#recon-gallery img'))
@@ -433,4 +440,57 @@ def test_every_view_keeps_panels_of_a_row_alike_and_no_text_box_over_another(bro
             <rect class="bg" x="0" y="50" width="100" height="80"/><rect class="bg" x="120" y="50" width="400" height="80"/>
             </g></svg>`;
         document.body.prepend(div); }""")
-    assert len(page.evaluate(check)) == 2
+    assert len(page.evaluate(LAYOUT_CHECK)) == 2
+
+
+# A denoising run at 1, 3 and 6 methods (issue 36): the Task control and its σ in the first screen, every
+# view laid out without overlaps, the curves saying which line is held-out. Tiny networks: seconds each.
+TASK_METHODS = {1: "relu_pe", 3: "relu_pe,siren,siren@first_omega0=90@omega0=90",
+                6: "relu_pe,siren,siren@first_omega0=90@omega0=90,relu,gauss,finer"}
+
+
+def _in_first_screen(page, element_id):
+    box = page.locator(f"#{element_id}").bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280
+
+
+@pytest.mark.parametrize("count", sorted(TASK_METHODS))
+def test_a_denoising_run_shows_its_task_and_which_curve_is_held_out(browser, app_url, count):
+    query = ("signal=camera&image_size=24&task=denoise&noise_std=0.2&width=16&depth=2&steps=40&ntk_points=64"
+             f"&methods={TASK_METHODS[count]}")
+    page = _open(browser, app_url + "?" + query, viewport=(1280, 720))
+    # Train and the status too, up to 3 methods (six chips push them below a 720-px screen, as for any six)
+    for element_id in ("signal", "task", "task-noise-std") + (("train-button", "status") if count <= 3 else ()):
+        assert _in_first_screen(page, element_id), element_id
+    assert not page.locator("#task-keep").is_visible() and not page.locator("#task-factor").is_visible()
+    assert "denoise: trained on the target plus noise σ=0.2" in page.inner_text("#signal-info")
+    page.screenshot(path=str(ARTIFACTS / f"task-denoise-{count}-first-screen.png"))
+    page.click("#train-button")
+    _wait_done(page, timeout=180_000)
+    assert "held-out" in _status(page).split("Best:")[1], _status(page)
+    _scroll_to(page, "curves-plot")
+    legend = """() => (document.querySelector('#curves-plot .js-plotly-plot')?.data || [])
+        .filter(t => t.showlegend !== false).map(t => t.name)"""
+    _wait_until(page, f"({legend})().filter(n => n.endsWith(' · held-out')).length === {count}", 30_000)
+    for view in VIEW_PLOTS:
+        problems = _view_problems(page, view, f"task-denoise-{count}-{view.split()[0].lower()}.png")
+        assert not problems, (view, problems)
+    captions = page.evaluate("""() => Array.from(document.querySelectorAll('#recon-gallery img'))
+        .map(i => i.closest('button')?.innerText.trim() || '')""")
+    assert captions[0].startswith("given:") and captions[1].startswith("clean target"), captions
+
+
+def test_an_inpainting_link_sets_the_task_and_a_bad_keep_is_one_line(browser, app_url):
+    page = _open(browser, app_url + "?signal=camera&image_size=24&task=inpaint&keep=0.3&steps=20&methods=relu_pe",
+                 viewport=(1280, 720))
+    assert page.locator("#task-keep").is_visible() and not page.locator("#task-noise-std").is_visible()
+    assert page.locator("#task-keep input").input_value() == "0.3"
+    assert "inpaint: trained on 173 of 576 samples" in page.inner_text("#signal-info")
+    page = _open(browser, app_url + "?signal=camera&image_size=24&task=inpaint&keep=0&steps=20&methods=relu_pe",
+                 viewport=(1280, 720))
+    assert "keep must be in (0, 1]" in page.inner_text("#signal-info")  # said as the link opens
+    page.click("#train-button")
+    _wait_until(page, "document.querySelector('#status').innerText.includes('keep must be in')", 20_000)
+    assert _status(page).startswith("⚠️") and "Traceback" not in page.inner_text("body")
+    assert _in_first_screen(page, "status")
+    page.screenshot(path=str(ARTIFACTS / "task-bad-keep.png"))

@@ -102,6 +102,57 @@ def check_zoo(title, methods=None):
     assert max(ranks) > 10 * min(ranks), ranks
 
 
+def task_runs(title: str) -> dict:
+    """method -> (Run, final snapshot) of a task preset at its exact settings (a variant at its own)."""
+    from spectral_lab.lab.variants import variant_config
+
+    config, methods = parse_share_query(PRESETS[title].query)
+    signal = signal_for(config)
+    results = {}
+    for method in methods:
+        run = Run(variant_config(config, method).replace(preview_every=0), signal)
+        final = None
+        for final in run:
+            pass
+        results[method] = (run, final)
+    return results
+
+
+def heldout_peak(run) -> tuple[float, int]:
+    steps, values = run.heldout_curve()
+    return float(values.max()), int(steps[values.argmax()])
+
+
+def check_denoising(title):
+    from spectral_lab.metrics import psnr as psnr_of
+
+    r = task_runs(title)
+    relu_pe, siren, siren_90 = (r[m][0] for m in ("relu_pe", "siren", "siren@first_omega0=90@omega0=90"))
+    noisy = psnr_of(siren.task.observed.values, siren.signal.values)
+    assert abs(noisy - 20.0) < 0.3, noisy  # "the noisy image itself scores 20 dB"
+    (siren_peak, siren_step), (relu_peak, relu_step) = heldout_peak(siren), heldout_peak(relu_pe)
+    assert 25.7 < siren_peak < 27.7 and 50 <= siren_step <= 90, (siren_peak, siren_step)  # "about 26.7 dB near step 70"
+    assert 25.5 < relu_peak < 27.5 and 120 <= relu_step <= 180, (relu_peak, relu_step)  # "about 26.5 dB near step 150"
+    siren_end, relu_end = r["siren"][1].metrics, r["relu_pe"][1].metrics
+    assert siren_end["psnr"] < 22.0  # "its held-out PSNR falls below 22 dB by step 400"
+    steps, losses = siren.curve()
+    at_peak = 10 * np.log10(4.0 / losses[steps == siren_step][0])
+    assert siren_end["train_psnr"] > at_peak + 3  # "its train PSNR climbs on"
+    # ReLU+PE "falls more slowly": it ends higher, having fallen less from its own peak
+    assert relu_end["psnr"] > siren_end["psnr"] + 1.5 and relu_peak - relu_end["psnr"] < siren_peak - siren_end["psnr"]
+    assert heldout_peak(siren_90)[0] < 21.6  # "never rises above about 21 dB"
+
+
+def check_inpainting(title):
+    ends = {method: final.metrics for method, (_, final) in task_runs(title).items()}
+    smooth = [ends[m]["psnr"] for m in ("relu_pe", "siren", "hashgrid")]
+    assert all(end["train_psnr"] > 35 for end in ends.values()), ends  # "all four reproduce the pixels they saw"
+    assert ends["hashgrid"]["train_psnr"] > 70  # "the hash grid's above 70"
+    assert max(smooth) - min(smooth) < 2 and all(22.5 < s < 25.5 for s in smooth), smooth  # "within 2 dB, near 24"
+    high = ends["siren@first_omega0=90@omega0=90"]
+    assert high["train_psnr"] > 40 and 13.5 < high["psnr"] < 16.5, high  # "fits its pixels as well … about 15 dB"
+
+
 CHECKS = {
     "Spectral bottleneck (1D): SIREN vs SIREN²": check_bottleneck,
     "Audio: chip melody, SIREN vs SIREN²": check_audio,
@@ -111,6 +162,8 @@ CHECKS = {
     "Training modifiers: PE with IGA, FR, BN": check_modifiers,
     "Teach ω₀: one SIREN knob": check_omega,
     "Zoo: one of each family": check_zoo,
+    "Denoising: ReLU+PE vs SIREN ω₀ 30 vs SIREN ω₀ 90": check_denoising,
+    "Inpainting: ReLU+PE, SIREN ω₀ 30 and 90, hash grid": check_inpainting,
 }
 
 
@@ -138,3 +191,8 @@ def test_a_frozen_network_fails_a_preset_check(monkeypatch):
 def test_the_zoo_check_fails_when_every_family_is_the_same_network():
     with pytest.raises(AssertionError):
         check_zoo("Zoo: one of each family", methods=["siren", "siren"])
+
+
+def test_no_preset_note_strikes_its_own_words_through():
+    # the notes are Markdown: "~26.7 dB … ~26.5 dB" drew everything between the two tildes struck through
+    assert not [title for title, preset in PRESETS.items() if "~" in preset.explanation]

@@ -10,9 +10,13 @@ import numpy as np
 
 from .. import plots
 from ..config import RunConfig
+from ..errors import ConfigError
 from ..methods import resolve
+from ..metrics import psnr
 from ..modifiers import describe_preconditioner, fr_preconditioner
 from ..signals import Signal
+from ..tasks import TaskSplit, split_task
+from .variants import display_name, variant_config
 
 
 class ComparisonFigures:
@@ -23,24 +27,53 @@ class ComparisonFigures:
         self.config, self.signal = config, signal
         self.audio = (signal.sample_rate, signal.num_points) if signal.kind == "audio" and signal.sample_rate else None
         self.hz_per_cycle = self.audio[0] / self.audio[1] if self.audio else None
+        self._task: TaskSplit | None = None
+
+    @property
+    def task(self) -> TaskSplit | None:
+        """The comparison's task split, when it holds samples out (every method draws the same one: the
+        split follows the shared seed and task settings); None for a fit, or settings its runs refuse."""
+        if self._task is None and self.config.task != "fit":
+            try:
+                self._task = split_task(self.config, self.signal)
+            except ConfigError:
+                return None
+        return self._task if self._task is not None and self._task.holds_out else None
+
+    def given(self) -> tuple[str, float | None]:
+        """What the networks were given, in a few words, and for a denoiser its PSNR against the clean
+        target (the level a network that reproduces its input, noise and all, ends at)."""
+        task, config = self.task, self.config
+        if task.task == "denoise":
+            level = psnr(task.observed.values, self.signal.values)
+            return f"given: target + noise σ {config.noise_std:g} ({level:.1f} dB)", level
+        if task.task == "superres":
+            return f"given: {'×'.join(map(str, task.observed.grid))} (every {config.factor}th sample)", None
+        return f"given: {task.num_train:,} of {self.signal.num_points:,} samples ({config.keep:.0%})", None
 
     def curves(self, views, x_axis: str = "step", marker: int | None = None) -> plots.FigureSpec:
         """PSNR and loss per method against steps or seconds of training (`x_axis`), with a line at
-        the replayed step (`marker`)."""
-        curves = {}
+        the replayed step (`marker`); a task's held-out PSNR beside each method's train PSNR."""
+        curves, heldout = {}, {}
         for view in views:
             if not view.curve_steps:
                 continue
             steps, losses = view.curve()
-            if x_axis == "seconds" and view.elapsed:
-                seen, seconds = np.array(view.elapsed, dtype=np.float64).T
-                steps = np.interp(steps, seen, seconds)  # each logged step at its training time
-            curves[view.method] = (steps, losses)
+            name = display_name(view.method)
+            curves[name] = (_on_axis(view, steps, x_axis), losses)
+            if view.heldout_steps:
+                steps, values = view.heldout_curve()
+                heldout[name] = (_on_axis(view, steps, x_axis), values)
         at = marker
         if marker is not None and x_axis == "seconds":
             at = max((float(np.interp(marker, *np.array(v.elapsed, dtype=np.float64).T)) for v in views
                       if v.elapsed), default=None)
-        return plots.psnr_figure(curves, "PSNR and loss, one line per method", x_unit=x_axis, marker=at)
+        if not heldout:
+            return plots.psnr_figure(curves, "PSNR and loss, one line per method", x_unit=x_axis, marker=at)
+        _, level = self.given()
+        reference = (f"noisy input itself: {level:.1f} dB", level) if level is not None else None
+        return plots.psnr_figure(curves, "PSNR and loss, one colour per method", x_unit=x_axis, marker=at,
+                                 heldout=heldout, reference=reference)
 
     def fill(self, frame, name: str, views, selected: str | None) -> bool:
         """One heavy panel (pacing.HEAVY_PANELS) of `views` into `frame`, details of the `selected`
@@ -67,21 +100,35 @@ class ComparisonFigures:
         return {v.method: dict(v.ntk) for v in views if v.ntk}
 
     def ntk(self, views, title: str = "Empirical NTK per method") -> plots.FigureSpec | None:
-        kernels = self.kernels(views)
+        kernels = {display_name(method): kernel for method, kernel in self.kernels(views).items()}
         return plots.ntk_figure(kernels, title, audio=self.audio) if kernels else None
 
     def errors(self, views, title: str = "Where the error is, one panel per method") -> plots.FigureSpec | None:
         maps = {v.label: v.error_map for v in views if v.error_map is not None}
-        return plots.error_figure(maps, title) if maps else None
+        return plots.error_figure(maps, title, trained=self._trained_mask()) if maps else None
+
+    def _trained_mask(self) -> np.ndarray | None:
+        """An image task's pixels trained on, (H, W), when it scores others (inpaint, superres)."""
+        task = self.task
+        if task is None or task.train_rows is None or self.signal.kind != "image":
+            return None
+        mask = np.zeros(self.signal.num_points, bool)
+        mask[task.train_rows] = True
+        return mask.reshape(self.signal.grid)
 
     def bands(self, views, title: str = "Relative error per frequency band over training") -> plots.FigureSpec | None:
         histories = {v.label: v.bands() for v in views if v.band_columns}
         return plots.band_error_figure(histories, title, hz_per_cycle=self.hz_per_cycle) if histories else None
 
     def gallery(self, views, minimum: int = 256) -> list[tuple[np.ndarray, str]]:
-        """Target, then every method's current fit, upscaled with nearest neighbour to ≥ `minimum` px."""
+        """Target, then every method's current fit, upscaled with nearest neighbour to ≥ `minimum` px; a task
+        shows what the networks were given first, then the clean target they are scored against."""
         items = [(upscale(self.signal.to_original(), minimum), "target")]
-        items += [(upscale(self.signal.to_original(v.prediction), minimum), v.label) for v in views
+        if self.task is not None:
+            items = [(upscale(self.task.observed.to_original(), minimum), self.given()[0]),
+                     (upscale(self.signal.to_original(), minimum), "clean target (scored against)")]
+        scored = " held-out" if self.task is not None else ""  # the label's PSNR: on the samples held out
+        items += [(upscale(self.signal.to_original(v.prediction), minimum), v.label + scored) for v in views
                   if v.prediction is not None]
         return items
 
@@ -97,7 +144,7 @@ class ComparisonFigures:
                        if view.activations else None)
         result = view.ntk.get("now") or view.ntk.get("init")
         kernel = plots.kernel_figure(result, f"Normalised eNTK of {method}") if result is not None else None
-        spectrum = fr_preconditioner(resolve(self.config.replace(method=method), self.signal))
+        spectrum = fr_preconditioner(resolve(variant_config(self.config, method), self.signal))
         if spectrum is not None:  # FR: what the reparameterisation does to each hidden layer's updates
             panel = plots.preconditioner_panel(spectrum, describe_preconditioner(spectrum))
             if kernel is None:
@@ -122,6 +169,14 @@ class ComparisonFigures:
                 plots.save_png(spec, outdir / name)
                 files.append(outdir / name)
         return [str(f) for f in files]
+
+
+def _on_axis(view, steps: np.ndarray, x_axis: str) -> np.ndarray:
+    """A method's logged steps on the curves' x axis: as they are, or at their seconds of training."""
+    if x_axis != "seconds" or not view.elapsed:
+        return steps
+    seen, seconds = np.array(view.elapsed, dtype=np.float64).T
+    return np.interp(steps, seen, seconds)
 
 
 def upscale(image: np.ndarray, minimum: int = 256) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..metrics import psnr_text
 from .replay import keep
+from .variants import display_name
 
 
 @dataclass
@@ -32,6 +33,7 @@ class MethodView:
     error_map: object = None
     heldout_steps: list = field(default_factory=list)  # a task holding samples out: (step, held-out PSNR dB)
     heldout_psnrs: list = field(default_factory=list)
+    heldout: float | None = None  # the latest held-out reading (None: a fit, or none yet)
     band_steps: list = field(default_factory=list)
     band_columns: list = field(default_factory=list)
     band_edges: np.ndarray | None = None
@@ -58,7 +60,10 @@ class MethodView:
 
     @property
     def label(self) -> str:
-        return f"{self.method} · {psnr_text(self.psnr, self.psnr_limit, 1)}" if self.psnr is not None else self.method
+        """'siren · 26.4 dB' (a variant by its display name, 'siren ω₀=90 · 20.1 dB'); for a task that holds
+        samples out, the latest held-out reading (at the end the final one, the table's)."""
+        name, score = display_name(self.method), self.heldout if self.heldout is not None else self.psnr
+        return f"{name} · {psnr_text(score, self.psnr_limit, 1)}" if score is not None else name
 
     def apply(self, snapshot, row: dict | None, prediction_limit: int) -> set[str]:
         """Fold a training snapshot in; returns the heavy panels whose data changed (and "audio"
@@ -72,8 +77,7 @@ class MethodView:
             self.curve_steps.append(snapshot.steps)
             self.curve_losses.append(snapshot.losses)
         if snapshot.heldout_psnr is not None:  # the final snapshot's: the kept parameters' score
-            self.heldout_steps.append(snapshot.step)
-            self.heldout_psnrs.append(snapshot.heldout_psnr)
+            self._add_heldout(snapshot.step, snapshot.heldout_psnr)
         if snapshot.prediction is not None:
             self.prediction = snapshot.prediction
             keep(self.predictions, snapshot.step, snapshot.prediction.astype(np.float16), prediction_limit)
@@ -86,6 +90,15 @@ class MethodView:
             self.metrics = dict(snapshot.metrics)
             changed.add("done")
         return changed
+
+    def _add_heldout(self, step: int, value: float) -> None:
+        """One held-out reading; a stopped run's final one may repeat the last logged step: it replaces it."""
+        if self.heldout_steps and self.heldout_steps[-1] == step:
+            self.heldout_psnrs[-1] = value
+        else:
+            self.heldout_steps.append(step)
+            self.heldout_psnrs.append(value)
+        self.heldout = value
 
     def _apply_diagnostics(self, step: int, diagnostics: dict) -> set[str]:
         changed = set()

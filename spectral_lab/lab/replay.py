@@ -59,7 +59,7 @@ def latest(history: list, step: int):
 
 def view_at(view, step: int):
     """A copy of a MethodView as it stood at `step`: its fit, eNTK, error map, activations, band
-    columns and curve up to then, and its PSNR then (from the training loss; at a finished
+    columns and curves (a task's held-out one too) up to then, and its PSNR then (from the training loss; at a finished
     method's last step, its final PSNR, the table's)."""
     past = copy.copy(view)
     prediction = latest(view.predictions, step)
@@ -79,6 +79,10 @@ def view_at(view, step: int):
     else:  # the training loss at the last logged step: the parameters before that step's update
         past.psnr = psnr_from_mse(float(losses[seen][-1])) if seen.any() and losses[seen][-1] > 0 else None
     past.psnr_limit = None if step < view.step else view.psnr_limit
+    shown = [i for i, s in enumerate(view.heldout_steps) if s <= step]  # a task's held-out curve up to then
+    past.heldout_steps = [view.heldout_steps[i] for i in shown]
+    past.heldout_psnrs = [view.heldout_psnrs[i] for i in shown]
+    past.heldout = past.heldout_psnrs[-1] if shown else None
     past.step = min(step, view.step)
     return past
 

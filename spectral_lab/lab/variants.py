@@ -59,3 +59,22 @@ def check_variant(name: str) -> None:
 def base_method(name: str) -> str:
     """The registry's method of a variant, without modifiers or settings ('siren@omega0=90+iga' -> 'siren')."""
     return split_variant(name)[0].split("+")[0]
+
+
+# a variant's settings as figures read them (a panel title has a third of the page: "siren@first_omega0=90@omega0=90
+# · 20.1 dB: Δ per band" ran into its neighbour's)
+SYMBOLS = {"omega0": "ω₀", "first_omega0": "first ω₀", "pe_levels": "L", "rff_sigma": "σ"}
+
+
+def display_name(name: str) -> str:
+    """A variant as figures name it: 'siren@first_omega0=90@omega0=90' -> 'siren ω₀=90' (ω₀ in every layer),
+    'siren@first_omega0=300' -> 'siren first ω₀=300'; a plain method (or a name that does not parse) as it is."""
+    try:
+        method, settings = split_variant(name)
+    except ConfigError:
+        return name
+    if settings.get("first_omega0") is not None and settings.get("first_omega0") == settings.get("omega0"):
+        settings.pop("first_omega0")  # the same ω₀ in every layer: one symbol
+    words = [f"{SYMBOLS.get(key, key)}={f'{value:g}' if isinstance(value, float) else value}"
+             for key, value in settings.items()]
+    return " ".join([method, *words])

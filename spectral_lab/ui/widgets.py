@@ -48,10 +48,12 @@ SLIDER_MAXIMA = {"steps": LIMITS.max_steps, "width": LIMITS.max_width, "depth": 
 GALLERY_COLUMNS = 3  # ~270 px per image in the results column at 1280 px: ≥ 256 px, as asked
 
 # Results columns, each headed in words with its unit (the CSV download keeps the short names)
-TABLE_COLUMNS = {"method": "method", "psnr_db": "PSNR (dB)", "ssim": "SSIM (≤ 1)", "rho_ag": "ρ_AG (≤ 1)",
-                 "params": "parameters", "lr": "learning rate", "seconds": "time (s)",
+TABLE_COLUMNS = {"method": "method", "psnr_db": "PSNR (dB)", "train_psnr_db": "train PSNR (dB)", "ssim": "SSIM (≤ 1)",
+                 "rho_ag": "ρ_AG (≤ 1)", "params": "parameters", "lr": "learning rate", "seconds": "time (s)",
                  "tuning_s": "of which tuning (s)", "steps/s": "steps/s", "status": "status", "note": "note"}
-OPTIONAL_COLUMNS = ("tuning_s",)  # shown when some row has it (a tuned comparison)
+OPTIONAL_COLUMNS = ("tuning_s", "train_psnr_db")  # shown when some row has it (a tuned comparison, a task)
+# a task that holds samples out (tasks.py): the rows' psnr_db is the held-out PSNR, the one they rank by
+HELDOUT_HEADER = "held-out PSNR (dB)"
 
 CSS = """
 #controls {gap: 6px;}
@@ -94,7 +96,8 @@ def results_table(rows: list[dict]):
     for column in columns:
         if column not in frame:
             frame[column] = None
-    return frame[columns].astype(object).where(frame[columns].notna(), "–").rename(columns=TABLE_COLUMNS)
+    headers = {**TABLE_COLUMNS, **({"psnr_db": HELDOUT_HEADER} if "train_psnr_db" in columns else {})}
+    return frame[columns].astype(object).where(frame[columns].notna(), "–").rename(columns=headers)
 
 
 LOG = logging.getLogger("spectral_lab.app")

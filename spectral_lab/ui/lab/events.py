@@ -11,7 +11,7 @@ from spectral_lab.ui.widgets import PAGE_LOAD, PRIVATE, RUNS
 from spectral_lab.ui.lab.runs import on_autorun, on_queue, on_reset, on_stop, on_train, on_train_link
 from spectral_lab.ui.lab.settings import (CONTROL_FIELDS, _preset_values, default_preview, initial_value, on_crop,
                                           on_edit, on_hide, on_link, on_load, on_methods, on_preset, on_preview,
-                                          on_signal, on_upload)
+                                          on_signal, on_task, on_upload)
 from spectral_lab.ui.lab.state import UI_NAMES, ui
 from spectral_lab.ui.lab.views import on_details, on_export, on_gif, on_live, on_play, on_replay, on_x_axis
 
@@ -92,6 +92,11 @@ def _wire_settings(parts: SimpleNamespace) -> None:
     for trigger in (parts.length.submit, parts.image_size.submit, parts.gray.input, parts.signal_options.submit):
         trigger(on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE)
     parts.methods.change(on_methods, parts.methods, parts.method_info, **PRIVATE)
+    # .change: a preset's or a link's task too; the task or its knob edited: the preview says what it will see
+    parts.task.change(on_task, parts.task, [parts.noise_std, parts.keep, parts.factor], queue=False, **PRIVATE)
+    for trigger in (parts.task.input, parts.noise_std.submit, parts.keep.submit, parts.factor.submit,
+                    parts.noise_std.blur, parts.keep.blur, parts.factor.blur):
+        trigger(on_preview, parts.preview_inputs, parts.preview_outputs, **PRIVATE)
     edited = [c for c in controls if c is not parts.signal] + [parts.modifiers, parts.modifier_mode, parts.tune]
     for control in edited:  # .input: the user's edits, not a preset's or a link's
         control.input(on_edit, parts.edit_inputs, parts.edit_outputs, queue=False, **PRIVATE)

@@ -43,11 +43,15 @@ def build_tab() -> SimpleNamespace:
 def _choose_and_run(parts: SimpleNamespace) -> None:
     """Preset, signal (or upload), methods, steps, the run buttons and the run's status."""
     parts.preset = gr.Dropdown(list(PRESETS) + [CUSTOM], value=DEFAULT_PRESET, label="Preset", elem_id="preset")
-    with gr.Row():
-        parts.signal = gr.Dropdown(SIGNAL_CHOICES, label="Signal", scale=3, elem_id="signal")
+    # the signal, the task asked of it and the task's one knob side by side: a row of their own pushed the status
+    # out of a 720-px screen
+    with gr.Row(elem_id="signal-row"):
+        parts.signal = gr.Dropdown(SIGNAL_CHOICES, label="Signal", scale=3, min_width=100, elem_id="signal")
+        _task_controls(parts)
+    with gr.Row(elem_id="upload-row"):
         parts.upload = gr.UploadButton("Upload…", file_types=["audio", "image"], type="filepath",
-                                       size="sm", scale=1, min_width=90, elem_id="upload-button")
-    parts.upload_message = gr.Markdown(elem_id="upload-message")
+                                       size="sm", scale=0, min_width=90, elem_id="upload-button")
+        parts.upload_message = gr.Markdown(elem_id="upload-message")
     parts.crop = gr.Radio(CROP_CHOICES, value="first", label="A long clip: take", visible=False, elem_id="audio-crop")
     parts.methods = gr.Dropdown(METHOD_CHOICES, multiselect=True, label="Methods (several = compare)",
                                 max_choices=LIMITS.max_methods, allow_custom_value=True, elem_id="methods")
@@ -59,6 +63,21 @@ def _choose_and_run(parts: SimpleNamespace) -> None:
     parts.status = gr.Markdown("Press **Train**.", elem_id="status")
     parts.api_link = gr.Textbox(visible=False)  # the /train_link endpoint's input (no one sees it)
     parts.preset_note = gr.Markdown(PRESETS[DEFAULT_PRESET].explanation, elem_id="preset-note")
+
+
+# the tasks (tasks.py), short enough for a third of the controls column; the preview's "Task" line
+# (settings._preview) says in words what the networks will be given and scored on
+TASK_CHOICES = [("fit", "fit"), ("denoise", "denoise"), ("inpaint", "inpaint"), ("super-res", "superres")]
+
+
+def _task_controls(parts: SimpleNamespace) -> None:
+    """The Task beside the signal it is asked of, with its one knob (shown for its task only: on_task). One
+    line of labels, no `info`: it made the row a third taller."""
+    parts.task = gr.Dropdown(TASK_CHOICES, value="fit", label="Task", scale=3, min_width=100, elem_id="task")
+    knob = dict(visible=False, min_width=70, scale=2)
+    parts.noise_std = gr.Number(label="noise σ", elem_id="task-noise-std", **knob)
+    parts.keep = gr.Number(label="keep", elem_id="task-keep", **knob)
+    parts.factor = gr.Number(label="every s-th", precision=0, elem_id="task-factor", **knob)
 
 
 def _signal_options(parts: SimpleNamespace) -> None:

@@ -17,9 +17,11 @@ from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, PRESETS, SIZE_FIELDS, chec
                               load_ui_signal, matching_preset, parse_link, parse_share_query, preset_query, share_query,
                               share_tune, sizes_for_signal, to_audio)
 from spectral_lab.lab.links import more_settings_text, parse_more_settings
+from spectral_lab.lab.variants import split_variant
 from spectral_lab.lab.lessons import expand_link
 from spectral_lab.modifiers import MODIFIERS, expand_methods, split_method
 from spectral_lab.signals import AUDIO_EXTENSIONS, parse_options, spectral_centroid
+from spectral_lab.tasks import split_task
 from spectral_lab.ui.widgets import DEVICE, LIMITS, SLIDERS, update_copies
 from spectral_lab.ui.words import RECONSTRUCTION_NOTES
 from spectral_lab.ui.lab.state import CROP_CHOICES, SIGNAL_CHOICES, UPLOAD_PREFIX, ui
@@ -27,7 +29,8 @@ from spectral_lab.ui.lab.state import CROP_CHOICES, SIGNAL_CHOICES, UPLOAD_PREFI
 
 MORE_SETTINGS = "more_settings"  # the "More settings" box: not a RunConfig field, the settings without a control
 # The RunConfig fields the controls edit, in the order of the `controls` list (wire builds it from these names).
-CONTROL_FIELDS = ["signal", "length", "image_size", "gray", "signal_options", "width", "depth", "omega0",
+CONTROL_FIELDS = ["signal", "length", "image_size", "gray", "signal_options", "task", "noise_std", "keep", "factor",
+                  "width", "depth", "omega0",
                   "first_omega0", "s0", "s1", "damping", "bias_scale", "pe_levels", "rff_sigma", "wire_omega",
                   "wire_sigma", "gauss_scale", "iga_group", "iga_end", "iga_every", "fr_basis", "fr_phases", "fr_alpha",
                   "steps", "lr",
@@ -36,6 +39,9 @@ CONTROL_FIELDS = ["signal", "length", "image_size", "gray", "signal_options", "w
 # The fields with a control of their own; every other RunConfig field a link carries lands in the "More
 # settings" box as name=value words (links.more_settings_text): applied, on screen, and in the share link.
 CONTROLLED = set(CONTROL_FIELDS) - {MORE_SETTINGS}
+# each task's one knob (tasks.py), shown beside the Task control only for its task (a hidden one keeps its value:
+# every setting a link carries reaches the run)
+TASK_KNOBS = {"denoise": "noise_std", "inpaint": "keep", "superres": "factor"}
 
 
 def _values_from(config: RunConfig, methods: list[str]) -> list:
@@ -115,19 +121,26 @@ def _within_sliders(config: RunConfig) -> tuple[RunConfig, list[str]]:
     return config, raised
 
 
+def on_task(task: str):
+    """The chosen task's one knob shown, the others hidden (in TASK_KNOBS' order)."""
+    return [gr.update(visible=task == name) for name in TASK_KNOBS]
+
+
 def on_methods(methods: list[str]):
-    """Each chosen method's one-line explanation, paper and parameterisation."""
+    """Each chosen method's one-line explanation, paper and parameterisation (a variant's own settings too)."""
     lines = []
     for name in methods or []:
         try:
-            spec = method_registry.get_method(name)
-            _, mods = split_method(name)
+            method, own = split_variant(name)
+            spec = method_registry.get_method(method)
+            _, mods = split_method(method)
         except SpectralLabError as exc:
             lines.append(f"- ⚠️ {exc}")
             continue
         extra = "".join(f" **+{m}**: {MODIFIERS[m].description} *{MODIFIERS[m].citation}*." for m in mods)
+        settings = f" Its own settings: {', '.join(f'{k}={v}' for k, v in own.items())}." if own else ""
         lines.append(f"- **{name}**: {spec.description} *{spec.citation}*. Parameterisation: "
-                     f"{spec.parameterisation}.{extra}")
+                     f"{spec.parameterisation}.{extra}{settings}")
     return "\n".join(lines)
 
 
@@ -232,6 +245,8 @@ def _preview(config: RunConfig, path) -> dict:
     signal = load_ui_signal(config, path, LIMITS, check_size=False)
     info = (f"**{signal.summary()}** · spectral centroid ψ = {spectral_centroid(signal):.3f} "
             f"(WINNER Eq. 10; high ψ = high-frequency dominant)")
+    if config.task != "fit":  # what the networks will be given and scored on; a bad knob says so here (ConfigError)
+        info += f"  \n**Task** {split_task(config, signal).description}"
     # the target alone as a figure (for an image too: a gallery stretches and crops a single image)
     updates = {ui.signal_info: info, ui.recon_note: RECONSTRUCTION_NOTES.get(signal.kind, ""),
                ui.target_audio: gr.update(visible=False), ui.gallery: gr.update(visible=False),
