@@ -111,3 +111,28 @@ def test_a_task_preset_trains_its_method_variants(url, title):
     _, methods = parse_share_query(link)
     updates = list(_visitor(url).submit(f"{link}&image_size=16&steps=20", api_name="/train_link"))
     _check_task_run(updates, methods)
+
+
+def test_a_replayed_or_recorded_task_run_carries_its_held_out_curve():
+    """In process: the replay at an early step has the held-out curve up to that step; a recorded copy (what a
+    later visitor is served, comparison.viewer_copy) draws the same curves as the run."""
+    from spectral_lab import RunConfig
+    from spectral_lab.lab import LiveComparison
+    from spectral_lab.lab.replay import view_at
+    from spectral_lab.signals import signal_for
+
+    config = RunConfig.from_query(DENOISE.split("&methods=")[0]).replace(log_every=5)  # no diagnostics: quick
+    live = LiveComparison(config, ["relu_pe", "siren@first_omega0=90@omega0=90"], signal_for(config))
+    for _ in live.frames():
+        pass
+    early = view_at(live.views[0], 10)
+    assert early.heldout_steps and max(early.heldout_steps) <= 10 < max(live.views[0].heldout_steps)
+    assert early.heldout == early.heldout_psnrs[-1] and early.label.endswith(f"{early.heldout:.1f} dB")
+    served = live.viewer_copy()
+    assert _psnr_lines(served.frame_at(10)) == _psnr_lines(live.frame_at(10))
+    assert ("siren ω₀=90 · held-out", True, len(live.views[1].heldout_steps)) in _psnr_lines(served.frame_at(10))
+
+
+def _psnr_lines(frame) -> list[tuple]:
+    """(name, dashed, points) of each line in a frame's PSNR panel."""
+    return [(trace.name, trace.dash, len(trace.x)) for trace in frame.curves.panels[0].traces]
