@@ -5,7 +5,10 @@ Measured here (seed 0, PSNR dB, zero-output PSNR in brackets): bottleneck SIREN 
 SIREN² 41.3; audio SIREN 40.8, SIREN² 63.3 (7.5); image ReLU 20.9, SIREN 34.1, SPDER 102.9;
 encodings ReLU 22.0, PE 34.6, RFF 94.8, eNTK effective rank at init 2.7 / 6.5 / 14.1; S6 SIREN 18.69
 (18.69), FINER 27.2, SIREN² 52.3; modifiers plain 32.4, IGA 36.6, FR 37.5, BN 35.8; ω₀ 30 / 300 /
-3000: S(k) centroid at init 0.6 / 5.7 / 62 cycles.
+3000: S(k) centroid at init 0.6 / 5.7 / 62 cycles. Tasks, held-out PSNR at seeds 0 / 1: denoising (the noisy
+image 20.0) peaks ReLU+PE 26.3 at step 140 / 26.7 at 150, SIREN 26.7 at 70 / 26.7 at 70, SIREN ω₀ 90 21.1 / 21.0; at
+step 400 ReLU+PE 23.8 / 24.1, SIREN 21.0 / 21.5, ω₀ 90 20.1 / 20.3. Inpainting (keep 0.3, 200 steps): ReLU+PE 23.8 /
+24.2, SIREN 24.4 / 25.3, hash grid 24.4 / 24.1, SIREN ω₀ 90 14.6 / 15.4; train PSNR 37.6, 40.1–40.8, 73–84, 44.5–45.0.
 """
 import numpy as np
 import pytest
