@@ -485,9 +485,12 @@ def test_an_inpainting_link_sets_the_task_and_a_bad_keep_is_one_line(browser, ap
                  viewport=(1280, 720))
     assert page.locator("#task-keep").is_visible() and not page.locator("#task-noise-std").is_visible()
     assert page.locator("#task-keep input").input_value() == "0.3"
+    # the link's preview can still be on its way when the share link is marked applied (a busy machine)
+    _wait_until(page, "document.querySelector('#signal-info').innerText.includes('inpaint: trained on')", 30_000)
     assert "inpaint: trained on 173 of 576 samples" in page.inner_text("#signal-info")
     page = _open(browser, app_url + "?signal=camera&image_size=24&task=inpaint&keep=0&steps=20&methods=relu_pe",
                  viewport=(1280, 720))
+    _wait_until(page, "document.querySelector('#signal-info').innerText.includes('keep must be in')", 30_000)
     assert "keep must be in (0, 1]" in page.inner_text("#signal-info")  # said as the link opens
     page.click("#train-button")
     _wait_until(page, "document.querySelector('#status').innerText.includes('keep must be in')", 20_000)

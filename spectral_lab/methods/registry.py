@@ -9,6 +9,7 @@ several methods share).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -156,20 +157,27 @@ def _check_default(knob: str, value, method: str, signal: Signal) -> None:
                           f"set {knob} yourself") from None
 
 
+# The initial weights come from the global (process-wide) torch and numpy generators, seeded here: two
+# visitors building networks at once in the app's threads drew from one another's sequence, and the same
+# config and seed gave two different runs (a served test saw 22.2 against 23.0 dB). One build at a time.
+SEEDED_DRAWS = threading.RLock()
+
+
 def build_model(config: RunConfig, signal: Signal) -> nn.Module:
     """Build the resolved method's network on CPU, seeded by config.seed, with its modifiers."""
     config = resolve(config, signal)  # idempotent: a resolved config comes back equal
     spec = get_method(config.method)
     _, modifiers = split_method(config.method)
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed % (2**32))
-    model = spec.builder(config, signal)
-    if modifiers and not isinstance(model, CoordinateMLP):
-        raise ConfigError(f"the training modifiers ({', '.join('+' + m for m in modifiers)}) act on an MLP's "
-                          f"layers; {spec.name} has none to modify")
-    for modifier in MODIFIERS.values():  # registry order: FR's layers before BN's wrappers
-        if modifier.name in modifiers:
-            modifier.apply(model, config)
+    with SEEDED_DRAWS:
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed % (2**32))
+        model = spec.builder(config, signal)
+        if modifiers and not isinstance(model, CoordinateMLP):
+            raise ConfigError(f"the training modifiers ({', '.join('+' + m for m in modifiers)}) act on an MLP's "
+                              f"layers; {spec.name} has none to modify")
+        for modifier in MODIFIERS.values():  # registry order: FR's layers before BN's wrappers
+            if modifier.name in modifiers:
+                modifier.apply(model, config)
     return model
 
 

@@ -34,6 +34,7 @@ from ..config import FlatConfig, knob
 from ..errors import ConfigError
 from ..methods.encodings import PositionalEncoding
 from ..methods.network import CoordinateMLP, count_parameters
+from ..methods.registry import SEEDED_DRAWS
 from ..ntk import NTKResult, analyse_kernel, empirical_ntk
 from .orderings import (ORDERINGS, grid_spectrum, low_frequency_energy, network_smoothness, order_layer,
                         permute, unpermute)
@@ -213,13 +214,14 @@ def default_pe_levels(shapes: list[tuple[int, int]]) -> int:
 
 
 def build_predictor(config: NernConfig, signal: KernelSignal) -> CoordinateMLP:
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    if config.encoding == "pe":
-        encoding = PositionalEncoding(3, config.pe_levels or default_pe_levels(signal.shapes))
-    else:
-        encoding = LayerwiseFourierFeatures(config.rff_features, layer_sigmas(config, signal.shapes), generator)
-    return CoordinateMLP(3, KERNEL_SIZE, config.hidden, config.depth, lambda i: nn.ReLU(), encoding=encoding)
+    with SEEDED_DRAWS:  # the global generator, seeded: one build at a time (methods.registry)
+        torch.manual_seed(config.seed)
+        generator = torch.Generator().manual_seed(config.seed)
+        if config.encoding == "pe":
+            encoding = PositionalEncoding(3, config.pe_levels or default_pe_levels(signal.shapes))
+        else:
+            encoding = LayerwiseFourierFeatures(config.rff_features, layer_sigmas(config, signal.shapes), generator)
+        return CoordinateMLP(3, KERNEL_SIZE, config.hidden, config.depth, lambda i: nn.ReLU(), encoding=encoding)
 
 
 def compression_ratio(config: NernConfig, signal: KernelSignal | None = None, cnn: nn.Module | None = None) -> float:

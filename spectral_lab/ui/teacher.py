@@ -252,7 +252,7 @@ def _lesson_cards() -> tuple[list, list, list]:
     summaries, plots, reveals = [], [], []
     for row in range(0, len(LESSONS), 2):
         with gr.Row(equal_height=False):
-            for number in (row + 1, row + 2):
+            for number in range(row + 1, min(row + 2, len(LESSONS)) + 1):  # an odd count: the last row has one
                 with gr.Column(elem_id=f"class-lesson-{number}"):
                     summaries.append(gr.Markdown(visible=False, elem_id=f"class-summary-{number}"))
                     plots.append(gr.Plot(show_label=False, visible=False, elem_id=f"class-chart-{number}"))
