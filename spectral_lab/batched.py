@@ -190,6 +190,7 @@ class RunBatch:
         self._clock = 0.0
         self._last_step = 0  # the last step whose forward and backward ran
         self._active: dict[int, tuple | None] = {}  # run index -> the losses its final Snapshot reports
+        self._curve_coords: torch.Tensor | None = None  # each run's held-out curve samples, stacked
 
     def stop(self) -> None:
         """Every run ends at the next step, with its own final result."""
@@ -284,7 +285,9 @@ class RunBatch:
             for index, run in zip(self._active, runs):
                 run.heldout.record(step, prediction[index].detach()[run.heldout.rows])
             return
-        outputs = stepper.predictions_at(torch.stack([self.runs[i].heldout.coords for i in range(len(self.runs))]))
+        if self._curve_coords is None:  # (R, m, d): stacked once, read at every log point
+            self._curve_coords = torch.stack([run.heldout.coords for run in self.runs])
+        outputs = stepper.predictions_at(self._curve_coords)
         for index, run in zip(self._active, runs):
             run.heldout.record(step, outputs[index])
 

@@ -16,7 +16,7 @@ import numpy as np
 from .cli_common import finite_or_none
 from .errors import SpectralLabError
 from .memory import is_out_of_memory, out_of_memory_message
-from .metrics import psnr_from_mse
+from .metrics import DATA_RANGE
 
 SIGNAL_FIELDS = ("signal", "length", "image_size", "gray", "signal_options")  # what loading a signal reads
 
@@ -120,7 +120,8 @@ def cell_result(cell, run, search, batch: str) -> dict:
     # final parameters (after the last update) are the run's own PSNR.
     # A task holding samples out reads its held-out curve instead (log points; the peak is then an
     # oracle's early stop: it reads the clean target).
-    psnrs = np.array([psnr_from_mse(float(loss)) for loss in losses])
+    with np.errstate(divide="ignore"):  # a zero loss is an infinite PSNR, as psnr_from_mse says
+        psnrs = 10.0 * np.log10(DATA_RANGE**2 / np.asarray(losses, dtype=np.float64))
     if run.task.holds_out:
         steps, psnrs = run.heldout_curve()
     curve_peak = float(np.max(psnrs)) if psnrs.size else -np.inf
