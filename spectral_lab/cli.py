@@ -414,9 +414,9 @@ def _add_fairness_options(parser: argparse.ArgumentParser, equal_params: bool = 
     parser.add_argument("--tune", action="store_true",
                         help="each method at its own best learning rate: short trials of one shared grid of rates "
                              "(1e-3·2^k, each default ÷4 … ×8, widened at its edge) at another seed rank the rates, "
-                             "the best 2-3 train at full length on two trial seeds and decide (their mean "
+                             "the best 2-3 train at full length on two trial seeds and decide (the worse seed "
                              "counts); then the run at that rate (the table shows the lr used and the search's "
-                             "seconds; a search costs about 5-8 runs)")
+                             "seconds; a search costs about 4-6 runs)")
     if equal_params:
         parser.add_argument("--equal-params", action="store_true",
                             help="choose each method's width so its parameter count matches the first method's "

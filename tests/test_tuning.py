@@ -11,7 +11,7 @@ from spectral_lab.lab import LiveComparison
 from spectral_lab.signals import make_synthetic
 from spectral_lab import tuning
 from spectral_lab.stepper import schedule_factor
-from spectral_lab.tuning import (FINAL_SEEDS, FINALISTS, MAX_FINALISTS, MAX_WIDEN, comparison_grid, describe_trials, finalists,
+from spectral_lab.tuning import (FINAL_SEEDS, FINALISTS, MAX_FINALISTS, MAX_WIDEN, USUAL_FULL_RUNS, comparison_grid, describe_trials, finalists,
                                  lr_grid, search_lr, search_steps, trial_config, trial_steps, tune_lr)
 
 SIGNAL = make_synthetic("sines", length=256)
@@ -38,7 +38,7 @@ def test_trials_rank_short_unless_every_rate_at_full_length_costs_no_more():
     assert trial_steps(RunConfig(steps=20), trials=6) == 20  # 120 steps: less than 6 × 25 short + 2 × 20
     assert trial_steps(RunConfig(steps=300), trials=7) == 38  # an eighth of the run
     assert trial_steps(RunConfig(steps=100), trials=6) == 25  # at least 25 steps
-    assert search_steps(300, 7) == 7 * 38 + FINALISTS * FINAL_SEEDS * 300 and search_steps(20, 6) == 6 * 20
+    assert search_steps(300, 7) == 7 * 38 + (FINALISTS + FINAL_SEEDS - 1) * 300 and search_steps(20, 6) == 6 * 20
 
 
 def test_trials_never_train_a_reported_seed(monkeypatch):
@@ -80,7 +80,7 @@ def test_the_search_yields_its_progress_and_picks_the_best_full_length_trial():
     assert result.finals and {lr for lr, _ in result.finals} <= {lr for lr, _ in result.trials} | set(result.widened)
     assert result.best_lr == max(result.finals, key=lambda t: t[1])[0]  # the full-length trials decide
     assert result.seconds > 0 and not math.isinf(max(p for _, p in result.finals))
-    assert "ran at full length on 2 seeds (their mean counts); best" in describe_trials(result)
+    assert "ran at full length on 2 seeds (the worse counts" in describe_trials(result)
     assert "25-step trials" in describe_trials(result)
 
 
@@ -105,11 +105,14 @@ def test_full_length_re_runs_overturn_a_short_ranking_that_misleads(monkeypatch)
     assert result.best_lr == 2.5e-4 and set(result.full_length_rates) >= {2.5e-4, 5e-4, 1e-3}
     assert result.widened == [2e-3]  # 1e-3 sat at the grid's top edge: one more rate above, short
     shown = describe_trials(result)
-    assert ("ranked them, 0.000125, 0.00025, 0.0005, 0.001 ran at full length on 2 seeds (their mean counts); "
-            "best 0.00025 of 0.000125 (") in shown
+    assert ("ranked them, 0.000125, 0.00025, 0.0005, 0.001 ran at full length on 2 seeds (the worse counts; "
+            "0.000125, 0.0005, 0.001 on the first only: it could not beat a settled score); best 0.00025 of 0.000125 (") in shown
     # the cost is bounded: the ranking (grid + widening, short) plus the finalists and their neighbours
     bound = (len(grid) + MAX_WIDEN) * result.trial_steps + (MAX_FINALISTS + MAX_WIDEN) * FINAL_SEEDS * config.steps
     assert result.steps_trained <= bound
+    # the walk down reads the first trial seed; the second runs once, at its end, for the one rate that can win
+    full_runs = (result.steps_trained - len(result.trials) * result.trial_steps) // config.steps
+    assert full_runs == len(result.full_length_rates) + 1
 
 
 def test_finalists_are_the_best_the_rate_below_and_the_rate_above_when_it_ties():
@@ -156,3 +159,51 @@ def test_a_rate_that_wins_on_one_trial_seed_only_is_not_picked(monkeypatch):
     assert tune_lr(config, make_synthetic("sines", length=64), grid).best_lr == 5e-4
     monkeypatch.setattr(tuning, "FINAL_SEEDS", 1)  # one trial seed: the unstable rate wins
     assert tune_lr(config, make_synthetic("sines", length=64), grid).best_lr == 1e-3
+
+
+def _seeded_psnr(table: dict[float, tuple[float, float]], ranking_best: float, slope: float = 1.0):
+    """A trial's PSNR with no training: short trials peak at `ranking_best`; a full-length trial reads
+    `table[lr]` (first trial seed, second trial seed)."""
+    first_seed = trial_config(RunConfig(seed=0, steps=100), 100).seed
+
+    def score(run):
+        if run.config.steps < 100:
+            return 40.0 - slope * abs(math.log2(run.config.lr / ranking_best))
+        first, second = table.get(run.config.lr, (0.0, 0.0))
+        return first if run.config.seed == first_seed else second
+    return score
+
+
+@pytest.mark.parametrize("table", [
+    {5e-4: (71.0, 70.0), 1e-3: (75.0, 55.0), 2e-3: (60.0, 80.0)},  # the first seed's best collapses
+    {5e-4: (90.0, 89.0), 1e-3: (60.0, 61.0), 2e-3: (59.0, 95.0)},  # a clear winner: the others run once
+    {5e-4: (70.0, 72.0), 1e-3: (71.0, 69.0), 2e-3: (69.5, 71.0)},  # three close rates: all run twice
+    {5e-4: (70.0, 70.0), 1e-3: (80.0, 62.0)},  # the better mean (71 vs 70), the worse worst: not picked
+    # settling moves the best to the lower edge (5e-4 collapses on the second seed): the walk goes on down
+    {2.5e-4: (75.0, 55.0), 1.25e-4: (71.0, 70.0), 6.25e-5: (72.0, 73.0)},
+])
+def test_leaving_a_rate_on_one_seed_picks_what_every_rate_on_every_seed_picks(monkeypatch, table):
+    ranking_best = 2.5e-4 if 6.25e-5 in table else 1e-3
+    monkeypatch.setattr(tuning, "_score", _seeded_psnr(table, ranking_best=ranking_best))
+    config = RunConfig(signal="sines", length=64, method="relu", width=4, depth=1, steps=100, seed=0, log_every=50)
+    grid = [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3]
+    result = tune_lr(config, make_synthetic("sines", length=64), grid)
+    finals = set(result.full_length_rates)
+    exhaustive = max(finals, key=lambda lr: min(table.get(lr, (0.0, 0.0))))
+    assert result.best_lr == exhaustive and (6.25e-5 not in table or result.best_lr == 6.25e-5)
+    for lr in result.one_seed:  # a rate left on one seed could not have won on two
+        assert table.get(lr, (0.0, 0.0))[0] <= min(table[result.best_lr])
+    full_runs = (result.steps_trained - len(result.trials) * result.trial_steps) // config.steps
+    assert full_runs == len(finals) * FINAL_SEEDS - len(result.one_seed)
+
+
+def test_a_clear_winner_costs_the_usual_full_length_runs(monkeypatch):
+    # the finalists on the first trial seed, the winner on the second: USUAL_FULL_RUNS, not FINALISTS × seeds
+    monkeypatch.setattr(tuning, "_score", _seeded_psnr({5e-4: (60.0, 61.0), 1e-3: (90.0, 89.0)}, ranking_best=1e-3,
+                                                            slope=3.0))
+    config = RunConfig(signal="sines", length=64, method="relu", width=4, depth=1, steps=100, seed=0, log_every=50)
+    result = tune_lr(config, make_synthetic("sines", length=64), [6.25e-5, 1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3])
+    assert result.best_lr == 1e-3 and result.one_seed == [5e-4] and result.trial_steps == 25
+    assert result.steps_trained == len(result.trials) * result.trial_steps + USUAL_FULL_RUNS * config.steps
+    assert search_steps(config.steps, len(result.trials)) == result.steps_trained
+    assert "0.0005 (60.0 dB, one seed)" in describe_trials(result)
