@@ -21,9 +21,10 @@ STATUS = "(document.querySelector('#status')?.innerText || '')"
 
 @pytest.fixture(scope="module")
 def app_url():
-    # lesson 1 at 60 steps and follow-up 2.2 (a 1D kernel run, seconds) recorded from the start
+    # lesson 1 at 60 steps, follow-up 2.2 (a 1D kernel run, seconds) and the CNN follow-up 6.3 (at 50 steps: the
+    # CNN lesson's follow-ups take SPECTRAL_LAB_LESSON_STEPS on the Steps slider's grid) recorded from the start
     with served_app(LOG, SPECTRAL_LAB_CALIBRATE="0", SPECTRAL_LAB_CONCURRENCY="1", SPECTRAL_LAB_LESSON_STEPS="60",
-                    SPECTRAL_LAB_PRERECORD="1,2.2", OMP_NUM_THREADS="1") as url:
+                    SPECTRAL_LAB_PRERECORD="1,2.2,6.3", OMP_NUM_THREADS="1") as url:
         deadline = time.time() + CEILING
         while "prerecorded:" not in (ARTIFACTS / LOG).read_text():
             assert time.time() < deadline, "the background recording did not end"
@@ -46,7 +47,8 @@ def _visitor(browser, url: str):
 
 def test_the_server_says_what_it_recorded_in_the_background(app_url):
     log = (ARTIFACTS / LOG).read_text()
-    assert "prerecorded: all 2 runs recorded" in log, log[-2000:]
+    assert "prerecorded: all 3 runs recorded" in log, log[-2000:]
+    assert "ready for a class: follow-up 6.3" in log and "recorded follow-up 6.3: CNN predictor" in log
 
 
 def test_lesson_1_recorded_at_start_is_served_to_the_first_and_the_third_student(app_url, browser):
@@ -104,6 +106,37 @@ def test_a_follow_up_one_student_trained_is_served_to_the_next(app_url, browser)
     third.context.close()
 
 
+NERN_STATUS = "(document.querySelector('#nern-status')?.innerText || '')"
+NERN_PANELS = ("nern-curves", "nern-spectra", "nern-ntk", "nern-cr-plot")
+
+
+def test_cnn_follow_up_6_3_recorded_at_start_is_served_to_the_first_and_the_third_student_with_every_panel(
+        app_url, browser):
+    for student in (1, 2, 3):
+        page = browser.new_context(viewport=VIEWPORT).new_page()
+        opened = time.time()
+        page.goto(app_url + "?followup=6.3")
+        page.wait_for_function(f"{NERN_STATUS}.includes('Finished')", timeout=60_000, polling=250)
+        seconds = time.time() - opened
+        status = page.inner_text("#nern-status")
+        assert status.count("recorded on this server") == 1, status  # served: nothing trained for this student
+        assert seconds < 30, f"student {student} waited {seconds:.0f} s for a recorded run"
+        if student == 2:
+            page.context.close()
+            continue
+        assert page.input_value("#nern-hidden input") == "96"  # the follow-up's knobs, as the run's
+        for panel in NERN_PANELS:  # every panel drawn for this student (a blank one: a shared update, consumed)
+            page.locator(f"#{panel}").scroll_into_view_if_needed()
+            _drawn(page, panel, traces=1)
+        rows = page.evaluate("""() => Array.from(document.querySelectorAll('#nern-table [role=row]'))
+            .filter(r => Number(r.getAttribute('aria-rowindex')) > 1).map(r => r.innerText)""")
+        assert len(rows) == 1 and "uos" in rows[0] and "96" in rows[0], rows  # their own table: this run's row
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(ARTIFACTS / f"prerecord-cnn-followup-6.3-student-{student}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"prerecord-cnn-followup-6.3-student-{student}-full.png"), full_page=True)
+        page.context.close()
+
+
 # A link's own parts run only when the link asks for them (page.py's link triggers): each kind of link,
 # through the real page.
 def test_a_teacher_s_hidden_controls_link_opens_the_lab_without_its_controls(app_url, browser):
@@ -121,7 +154,7 @@ def test_a_teacher_s_hidden_controls_link_opens_the_lab_without_its_controls(app
 def test_a_cnn_follow_up_opens_the_cnn_tab_with_its_settings_and_trains(app_url, browser):
     page = _visitor(browser, app_url + "?followup=6.1")
     page.wait_for_function("(document.querySelector('#nern-status')?.innerText || '').includes('step')",
-                           timeout=120_000, polling=250)  # its run started (it trains per student)
+                           timeout=120_000, polling=250)  # its run started (6.1 was not recorded at start)
     assert page.input_value("#nern-hidden input") == "24"
     page.click("#nern-stop")
     page.screenshot(path=str(ARTIFACTS / "prerecord-link-cnn-follow-up.png"))

@@ -1,19 +1,22 @@
 """The class's runs recorded from the server's start (spectral_lab.lab.prerecord runs them): each lesson's
-own run as the Lessons tab trains it, then each follow-up as its link trains it in the lab, so a
-recording's key is exactly the key a student's click looks up. The CNN lesson's follow-ups train in the
-CNN tab, which records nothing: they still train per student."""
+own run as the Lessons tab trains it, then each follow-up as its link trains it in the lab, then the CNN
+lesson's follow-ups as their links train them in the CNN tab, so a recording's key is exactly the key a
+student's click looks up."""
 from __future__ import annotations
 
 import logging
 import time
 
+from spectral_lab import plots
 from spectral_lab.lab import LiveComparison, parse_link, share_tune
 from spectral_lab.lab.lessons import LESSONS, Lesson, expand_link
 from spectral_lab.lab.estimate import RATES
 from spectral_lab.lab.prerecord import CALIBRATION, WARM_UP, Job, Prerecorder, wanted
+from spectral_lab.nern import NernRun, layer_spectra
 from spectral_lab.spaces_support import gpu_stream
 from spectral_lab.ui.lab.runs import keep_recording, planned_run, recording_key
 from spectral_lab.ui.lab.settings import _values_from, _within_sliders
+from spectral_lab.ui import nern
 from spectral_lab.ui.lessons import EVIDENCE, draw_recording
 from spectral_lab.ui.widgets import DEVICE, FOLLOWUP_RECORDINGS, LESSON_RUNNER, LIMITS, SLOTS
 
@@ -89,6 +92,55 @@ def _train_and_keep(key, live: LiveComparison, label: str, visitor_waits) -> boo
     return stored or live.outcome() != "stopped"  # a run that fails is not tried again
 
 
+def cnn_followup_jobs() -> list[Job]:
+    """The CNN lesson's follow-ups SPECTRAL_LAB_PRERECORD asks for, in their order (6.1, 6.2, 6.3)."""
+    return [cnn_followup_job(number) for number in nern.follow_ups() if wanted(number)]
+
+
+def cnn_followup_job(number: str) -> Job:
+    """A CNN follow-up, its predictor configured from its link as the CNN tab configures a student's click
+    (nern.followup_config), stored where the tab looks it up."""
+    def record(visitor_waits) -> bool:
+        config = nern.followup_config(number)
+        key = nern.recording_key(config)
+        if FOLLOWUP_RECORDINGS.has(key):
+            return True
+        owner, _ = FOLLOWUP_RECORDINGS.claim(key)
+        if not owner:  # a student's click trains it now: their run is the recording
+            return True
+        return _train_cnn_and_keep(key, config, f"follow-up {number} (recording it for the class)", visitor_waits)
+    return Job(number, record)
+
+
+def _train_cnn_and_keep(key, config, label: str, visitor_waits) -> bool:
+    """Train the predictor in a slot and store it; True unless a visitor's wait stopped it (then try again).
+    A predictor that fails raises: the recorder logs it and goes on, and the key is released first (the next
+    student trains it, and sees why it fails)."""
+    stored, started = False, time.perf_counter()
+    try:
+        run = NernRun(config)
+        turn = SLOTS.enter(label, 30.0)
+        try:
+            for _ in SLOTS.wait(turn, cancelled=visitor_waits):
+                pass
+            if turn.started is None:
+                return False
+            spectra = plots.render(plots.kernel_spectra_figure(layer_spectra(run.signal)))
+            for _ in run.snapshots():
+                if visitor_waits():
+                    run.stop()  # its last snapshot comes next; a stopped run is not stored
+        finally:
+            SLOTS.leave(turn)
+        stored = nern.keep_recording(key, run, spectra)
+    finally:
+        if not stored:
+            FOLLOWUP_RECORDINGS.abandon(key)
+    if stored:
+        LOG.info("recorded %s: CNN predictor %s, %d steps, trained in %.0f s", label.split(" (")[0],
+                 nern.predictor_label(config), config.steps, time.perf_counter() - started)
+    return stored
+
+
 def calibration_job() -> Job:
     """This machine's speed per method (estimate.py), measured in a slot of its own, last: a class arriving at
     start finds the lessons and follow-ups recorded first (and those runs refine the estimates meanwhile)."""
@@ -115,10 +167,11 @@ def lesson_jobs(warm_up=None) -> list[Job]:
 
 def later_jobs(calibrate: bool = False) -> list[Job]:
     """Then the follow-ups, the slowest first (the longer one trains, the longer a student who opens it before
-    it is recorded waits), then the speed calibration (until it runs, the estimates are the built-in guess
-    refined by every finished run, these included)."""
+    it is recorded waits), the CNN lesson's after them, then the speed calibration (until it runs, the
+    estimates are the built-in guess refined by every finished run, these included)."""
     follow_ups = sorted(wanted_follow_ups(), key=_estimated_seconds, reverse=True)
-    return [followup_job(number) for number in follow_ups] + ([calibration_job()] if calibrate else [])
+    return ([followup_job(number) for number in follow_ups] + cnn_followup_jobs()
+            + ([calibration_job()] if calibrate else []))
 
 
 def wanted_follow_ups() -> list[str]:
@@ -137,7 +190,8 @@ def start_prerecording(calibrate: bool = False, started: float | None = None, wa
     lessons, then the follow-ups, then (`calibrate`) the speed calibration."""
     if _STARTED:
         return _STARTED[0]
-    if not calibrate and not wanted_follow_ups() and not any(wanted(f"{n}") for n in range(1, len(LESSONS) + 1)):
+    if (not calibrate and not wanted_follow_ups() and not cnn_followup_jobs()
+            and not any(wanted(f"{n}") for n in range(1, len(LESSONS) + 1))):
         return None
     jobs, later = lesson_jobs(warm_up), (lambda: later_jobs(calibrate))
     _STARTED.append(Prerecorder(SLOTS, jobs, started=started, later=later))
@@ -149,4 +203,4 @@ def prerecording() -> Prerecorder | None:
     return _STARTED[0] if _STARTED else None
 
 
-__all__ = ["calibration_job", "later_jobs", "lesson_jobs", "wanted_follow_ups", "followup_job", "followup_run", "lesson_job", "prerecording", "start_prerecording"]
+__all__ = ["calibration_job", "cnn_followup_job", "cnn_followup_jobs", "later_jobs", "lesson_jobs", "wanted_follow_ups", "followup_job", "followup_run", "lesson_job", "prerecording", "start_prerecording"]

@@ -23,14 +23,16 @@ SESSIONS = Sessions()  # session hash -> its queued / running comparison (Stop f
 # (a recorded lesson run is served without a slot), and Gradio's own "processing x/y s" is hidden.
 SLOTS = TrainingSlots(CONCURRENCY)
 RUNS = dict(concurrency_limit=32, concurrency_id="runs", show_progress="hidden")
-# lessons' runs, recorded once per server; SPECTRAL_LAB_LESSON_STEPS shortens every lesson's run (the served
-# tests' page checks: the lessons' science is tested at full length in process)
+# lessons' runs, recorded once per server; SPECTRAL_LAB_LESSON_STEPS shortens every lesson's run, and the CNN
+# lesson's follow-ups (ui/nern.py) (the served tests' page checks: the lessons' science is tested at full length
+# in process)
 LESSON_STEPS = os.environ.get("SPECTRAL_LAB_LESSON_STEPS")
 LESSON_RUNNER = LessonRunner(Recordings(), SLOTS, DEVICE, LIMITS,
                              changes={"steps": int(LESSON_STEPS)} if LESSON_STEPS else None)
 # the lab's runs of lessons' follow-ups, recorded once per server (by the first visitor, or in the background
 # from start-up: ui/prerecord.py) and served to every later run of the same settings: in the lessons' cache
-# (one byte budget; keys apart: ("lab", …))
+# (one byte budget; keys apart: ("lab", …)); the CNN tab's runs of the CNN lesson's follow-ups too (ui/nern.py,
+# keys ("cnn", …))
 FOLLOWUP_RECORDINGS = LESSON_RUNNER.recordings
 PRIVATE = dict(api_visibility="private")  # every event: the page's own, not an API endpoint
 # A page load's own events (the link's lesson, settings, preview): off Gradio's queue, answered by one POST. A
