@@ -29,7 +29,7 @@ from .variants import variant_config
 DEFAULT_COST = {"cpu": 3.0e-10, "cuda": 4.0e-12}  # seconds per step per (point × parameter)
 DEFAULT_OVERHEAD = {"cpu": 2.0e-3, "cuda": 1.5e-3}  # seconds per step whatever the size
 DIAGNOSTICS_SHARE = 0.1  # the app's cadences take ≤ 6 % of the time; plus the final step's
-TUNE_FACTOR = 5.5  # a tuned run: its search costs about this many runs (tuning.search_steps: ~1.25 of ranking, 4 full)
+TUNE_FACTOR = 5.5  # a tuned run: its search costs about this many runs (tuning.search_steps: ~1.25 of ranking, 4 full; bench_tuning: 4.5-6.5)
 IMAGE_SIDES = (512, 384, 256, 192, 128, 96, 64, 48, 32)
 MIN_STEPS = 50
 # How much a calibration counts against one finished run (a few probe steps against hundreds of the
