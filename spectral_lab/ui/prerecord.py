@@ -52,13 +52,19 @@ def followup_job(number: str) -> Job:
         if live is None:  # a follow-up this server cannot run as written trains per student, with its note
             return True
         key = recording_key(live)
-        if FOLLOWUP_RECORDINGS.has(key):
-            return True
-        owner, _ = FOLLOWUP_RECORDINGS.claim(key)
-        if not owner:  # a student's click trains it now: their run is the recording
+        if not _ours_to_record(key):
             return True
         return _train_and_keep(key, live, f"follow-up {number} (recording it for the class)", visitor_waits)
     return Job(number, record)
+
+
+def _ours_to_record(key) -> bool:
+    """True when the background recorder is now the one to train `key`: not recorded yet, and no student's click
+    trains it (a student's run is the recording)."""
+    if FOLLOWUP_RECORDINGS.has(key):
+        return False
+    owner, _ = FOLLOWUP_RECORDINGS.claim(key)
+    return owner
 
 
 def followup_run(number: str) -> LiveComparison | None:
@@ -103,10 +109,7 @@ def cnn_followup_job(number: str) -> Job:
     def record(visitor_waits) -> bool:
         config = nern.followup_config(number)
         key = nern.recording_key(config)
-        if FOLLOWUP_RECORDINGS.has(key):
-            return True
-        owner, _ = FOLLOWUP_RECORDINGS.claim(key)
-        if not owner:  # a student's click trains it now: their run is the recording
+        if not _ours_to_record(key):
             return True
         return _train_cnn_and_keep(key, config, f"follow-up {number} (recording it for the class)", visitor_waits)
     return Job(number, record)
