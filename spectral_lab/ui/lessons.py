@@ -283,7 +283,10 @@ def _event_updates(lesson: Lesson, event, panel: str) -> dict:
     if event.recording is None:  # it ended without a result: stopped, or it diverged
         return {ui.status: "**Stopped**: the run did not reach its end, so there is no takeaway: run it again.",
                 ui.takeaway: ""}
-    updates = _recorded_panels(lesson, event.recording, panel) if event.served else {}
+    # the panels again, also after a run this student trained: Gradio 6 applies each streamed update as a diff
+    # on the last one, and panels sent in the last frame but left out of the takeaway's update were erased
+    # before a busy page drew them (CI: lesson 3's first student saw a takeaway beside blank plots)
+    updates = _recorded_panels(lesson, event.recording, panel)
     seconds = event.recording.seconds
     updates[ui.status] = (f"**Finished**: this server trained lesson {lesson.number} once ({seconds:.0f} s) and shows "
                           "you that run: same settings, same seed, the same numbers a fresh run gives." if event.served
