@@ -107,7 +107,7 @@ class LessonRunner:
         if recording is None:
             yield LessonEvent("done", "", None, run, None)
             return
-        recording.seconds = time.perf_counter() - started
+        recording.seconds = time.perf_counter() - getattr(run, "started", started)  # a recording's pauses skipped
         self.recordings.store(key, recording)
         yield self._done(lesson, recording, prediction, served=False)
 

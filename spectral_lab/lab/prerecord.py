@@ -3,9 +3,10 @@ trained one at a time in the background from the server's start.
 
 A class opens a lesson together: a run recorded before the first student presses Run is served to
 all of them at once (recordings.py), instead of one student training it while the others wait.
-Background work must never make a visitor wait, so a job takes a training slot only when one is free
-and nobody is in line for it, and a job that is training stops as soon as a visitor joins the line
-(it is tried again, from the start, once the line is empty). A run a student is already training is
+Background work must never make a visitor wait, so a job takes a training slot only when every slot is
+free and nobody is in line for one; a job that is training pauses while a visitor's run trains in another
+slot (two runs share the cores: a student's follow-up took 77 s beside a recording, ~30 s alone) and stops
+as soon as a visitor joins the line (it is tried again, from the start, once the line is empty). A run a student is already training is
 not trained twice: their run records it.
 
 The jobs themselves (what a lesson or a follow-up trains, and how it is stored) come from the UI's
@@ -99,6 +100,7 @@ class Prerecorder:
         if started is not None:
             self.status.started = started
         self._stop = threading.Event()
+        self._thread = threading.get_ident()  # the recorder's thread (run() sets it)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="prerecord", daemon=True)
@@ -109,12 +111,20 @@ class Prerecorder:
         self._stop.set()
 
     def visitor_waits(self) -> bool:
-        """Called between a background run's frames: True (stop) when a visitor waits for a training slot. A
-        run is not paused while the server serves visitors (its table would report the pause as training
-        time); the next one starts once they have been served (`_wait_for_idle_slot`)."""
+        """Called between a background run's frames: True (stop) when a visitor waits for a training slot.
+        While a visitor's run trains in another slot it returns only when that run ends (this run pauses;
+        a run's clock skips the time its consumer holds a frame, train.py) or a visitor joins the line. It
+        does not pause for pages and served recordings: the next run starts once they have been served
+        (`_wait_for_idle_slot`)."""
+        while not self._stop.is_set() and not self.slots.waiting() and self._visitor_trains():
+            self._stop.wait(self.poll)
         return self._stop.is_set() or self.slots.waiting() > 0
 
+    def _visitor_trains(self) -> bool:
+        return self.slots.training_for_others(self._thread) > 0
+
     def run(self) -> None:
+        self._thread = threading.get_ident()  # the slots this thread takes are the recorder's, others a visitor's
         pending, tries = deque(self.jobs), {}
         while (pending or self.later) and not self._stop.is_set():
             if not pending:
@@ -152,7 +162,7 @@ class Prerecorder:
         return f"follow-up {name}" if "." in name else f"lesson {name}"
 
     def _wait_for_idle_slot(self) -> bool:
-        while not self.slots.idle_slot() or not self.visitors.quiet():
+        while not self.slots.idle_slot() or self._visitor_trains() or not self.visitors.quiet():
             if self._stop.wait(self.poll):
                 return False
         return True

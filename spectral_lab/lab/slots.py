@@ -25,6 +25,7 @@ class Turn:
     number: int = 0
     started: float | None = None  # when it got its slot
     granted: threading.Event = field(default_factory=threading.Event)
+    thread: int = field(default_factory=threading.get_ident)  # the thread that entered it (whose run it is)
 
 
 class TrainingSlots:
@@ -71,6 +72,12 @@ class TrainingSlots:
         """A slot is free and nobody waits for it: background work may take it."""
         with self._lock:
             return not self._line and len(self._running) < self.slots
+
+    def training_for_others(self, thread: int) -> int:
+        """How many runs hold a slot that the thread `thread` did not enter (the background recorder's
+        question: is a visitor training?)."""
+        with self._lock:
+            return sum(turn.thread != thread for turn in self._running)
 
     def position(self, turn: Turn) -> int:
         """1 for the first in line; 0 once it trains."""

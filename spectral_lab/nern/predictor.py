@@ -409,7 +409,10 @@ class NernRun:
             diagnose_ntk = bool(config.ntk_every) and (step % config.ntk_every == 0 or step == config.steps)
             evaluate = final or bool(config.eval_every and step % config.eval_every == 0)
             if step % config.log_every == 0 or final or diagnose_ntk or evaluate:
-                yield self._snapshot(step, coords, target, start, evaluate, diagnose_ntk)
+                snapshot = self._snapshot(step, coords, target, start, evaluate, diagnose_ntk)
+                held = time.perf_counter()
+                yield snapshot
+                start += time.perf_counter() - held  # the consumer's (drawing, a recording paused): not training
             if final:
                 break
             if self._stop:  # asked during the yield: go round once more for the final, evaluated snapshot

@@ -35,8 +35,8 @@ def lesson_job(lesson: Lesson) -> Job:
                                    on_start=lambda run: runs.append(run) or True,
                                    stream=gpu_stream(), panels=("reconstruction", EVIDENCE[lesson.key][0]))
         for event in events:
-            if runs and visitor_waits():
-                runs[0].stop()
+            if runs:
+                _pause_or_stop(runs[0], visitor_waits)
             if event.kind == "done":
                 if event.recording is not None:
                     draw_recording(lesson, event.recording)
@@ -56,6 +56,16 @@ def followup_job(number: str) -> Job:
             return True
         return _train_and_keep(key, live, f"follow-up {number} (recording it for the class)", visitor_waits)
     return Job(number, record)
+
+
+def _pause_or_stop(run, visitor_waits) -> None:
+    """Between two frames of a background run: wait while a visitor's run trains, stop for one who waits in
+    line (Prerecorder.visitor_waits). A pause is not the run's time: its start moves on by it."""
+    paused = time.perf_counter()
+    if visitor_waits():
+        run.stop()
+    if hasattr(run, "started"):  # a LiveComparison (its "Finished in … s"); a NernRun's clock skips it itself
+        run.started += time.perf_counter() - paused
 
 
 def _ours_to_record(key) -> bool:
@@ -87,8 +97,7 @@ def _train_and_keep(key, live: LiveComparison, label: str, visitor_waits) -> boo
         if turn.started is None:
             return False
         for last in live.frames():
-            if visitor_waits():
-                live.stop()
+            _pause_or_stop(live, visitor_waits)
     finally:
         SLOTS.leave(turn)
         stored = keep_recording(key, live, last)  # or abandoned: the next student trains it
@@ -130,8 +139,7 @@ def _train_cnn_and_keep(key, config, label: str, visitor_waits) -> bool:
                 return False
             spectra = plots.render(plots.kernel_spectra_figure(layer_spectra(run.signal)))
             for _ in run.snapshots():
-                if visitor_waits():
-                    run.stop()  # its last snapshot comes next; a stopped run is not stored
+                _pause_or_stop(run, visitor_waits)  # stopped: its last snapshot comes next, and it is not stored
         finally:
             SLOTS.leave(turn)
         stored = nern.keep_recording(key, run, spectra)
@@ -169,12 +177,25 @@ def lesson_jobs(warm_up=None) -> list[Job]:
 
 
 def later_jobs(calibrate: bool = False) -> list[Job]:
-    """Then the follow-ups, the slowest first (the longer one trains, the longer a student who opens it before
-    it is recorded waits), the CNN lesson's after them, then the speed calibration (until it runs, the
-    estimates are the built-in guess refined by every finished run, these included)."""
-    follow_ups = sorted(wanted_follow_ups(), key=_estimated_seconds, reverse=True)
+    """Then the follow-ups (followup_order), the CNN lesson's after them, then the speed calibration (until it
+    runs, the estimates are the built-in guess refined by every finished run, these included)."""
+    follow_ups = followup_order(wanted_follow_ups(), _estimated_seconds)
     return ([followup_job(number) for number in follow_ups] + cnn_followup_jobs()
             + ([calibration_job()] if calibrate else []))
+
+
+def followup_order(numbers: list[str], seconds) -> list[str]:
+    """Each lesson's slowest follow-up first, in lesson order, then the rest, the slowest first. The slowest is
+    the longest a student who opens it unrecorded would wait, and a class meets lesson 1's follow-ups before
+    lesson 4's: the slowest first overall recorded 5.2 (44 s) before 4.3 and 1.1 and left a student opening 4.3
+    at 120 s to train it; lesson by lesson, 1.1 is ready at ~84 s and 4.3 at ~133 s. `seconds(number)`: the
+    follow-up's estimate (asked once each)."""
+    estimate = {number: seconds(number) for number in numbers}
+    by_lesson: dict[str, list[str]] = {}
+    for number in numbers:
+        by_lesson.setdefault(number.split(".")[0], []).append(number)
+    firsts = [max(group, key=estimate.get) for group in by_lesson.values()]
+    return firsts + sorted((number for number in numbers if number not in firsts), key=estimate.get, reverse=True)
 
 
 def wanted_follow_ups() -> list[str]:
@@ -206,4 +227,4 @@ def prerecording() -> Prerecorder | None:
     return _STARTED[0] if _STARTED else None
 
 
-__all__ = ["calibration_job", "cnn_followup_job", "cnn_followup_jobs", "later_jobs", "lesson_jobs", "wanted_follow_ups", "followup_job", "followup_run", "lesson_job", "prerecording", "start_prerecording"]
+__all__ = ["calibration_job", "cnn_followup_job", "cnn_followup_jobs", "followup_order", "later_jobs", "lesson_jobs", "wanted_follow_ups", "followup_job", "followup_run", "lesson_job", "prerecording", "start_prerecording"]
