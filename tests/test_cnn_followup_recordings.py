@@ -146,3 +146,29 @@ def test_the_cnn_follow_ups_come_last_before_the_calibration_and_as_asked(monkey
     assert [job.name for job in prerecord.later_jobs(calibrate=True)] == ["1.2", "6.3", "calibration"]
     monkeypatch.setenv("SPECTRAL_LAB_PRERECORD", "6.1")
     assert [job.name for job in prerecord.cnn_followup_jobs()] == ["6.1"] and not prerecord.wanted_follow_ups()
+
+
+def test_stop_while_a_cnn_run_waits_for_a_slot_leaves_the_line(recorded, monkeypatch):
+    """Every slot busy: the CNN tab's Train waits in line, and Stop takes it out of the line (it stayed there
+    and trained once a slot freed)."""
+    from spectral_lab.lab.slots import TrainingSlots
+
+    slots = TrainingSlots(1)
+    monkeypatch.setattr(nern, "SLOTS", slots)
+    busy = slots.enter("another visitor's run", 60.0)
+    outputs, done = [], threading.Event()
+
+    def student():
+        for frame in nern.on_train(FakeRequest({}, "waits"), [], *page_knobs({"followup": "6.3"})):
+            outputs.append(frame)
+        done.set()
+    threading.Thread(target=student, daemon=True).start()
+    for _ in range(100):  # built, then in line
+        if slots.waiting():
+            break
+        done.wait(0.1)
+    assert slots.waiting() == 1 and not done.is_set()
+    nern.on_stop(FakeRequest({}, "waits"))
+    assert done.wait(5) and slots.waiting() == 0, "Stop left the run in line"
+    assert outputs[-1][0].startswith("**Cancelled**"), outputs[-1][0]
+    slots.leave(busy)

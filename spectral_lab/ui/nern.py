@@ -115,11 +115,15 @@ def _train_config(session: str, config: NernConfig, index: int, total: int, rows
             yield [f"⚠️ {exc}", skip, skip, skip, skip, skip, skip]
             return None
         label = predictor_label(config)
+        SESSIONS.queue(session)  # a ticket: Stop while this waits for a slot leaves the line
         turn = SLOTS.enter(f"CNN predictor {label}", 30.0)  # one pool of training slots for every tab
         try:
-            for words in SLOTS.wait(turn):
+            for words in SLOTS.wait(turn, cancelled=lambda: SESSIONS.cancelled(session)):
                 yield [words, skip, skip, skip, skip, skip, skip]
-            SESSIONS.start(session, run)
+            if turn.started is None or not SESSIONS.start(session, run):
+                SESSIONS.discard(session)
+                yield ["**Cancelled** before it started: nothing was trained.", skip, skip, skip, skip, skip, skip]
+                return None
             spectra = plots.render(plots.kernel_spectra_figure(layer_spectra(run.signal)))
             yield from _train_one(run, config, label, index, total, spectra)
         except (SpectralLabError, FloatingPointError) as exc:
