@@ -188,6 +188,16 @@ def test_a_tuned_comparison_trains_each_method_at_its_best_rate_and_says_so():
     assert "own best" not in plain.status
 
 
+def test_a_search_sends_a_frame_when_it_begins_and_its_progress_at_the_light_frames_pace():
+    """A frame (curves, table, panels) per trial step made a served tuned follow-up send ~375 frames: 60 s for
+    a visitor instead of ~32. With frames this rare by time, each method's search shows once, as it begins."""
+    config = RunConfig(signal="sines", length=256, width=16, depth=2, steps=40, ntk_points=32, diagnostics_budget=0)
+    signal = load_ui_signal(config, None, AppLimits())
+    live = LiveComparison(config, ["relu", "siren"], signal, curve_hz=1e-6, heavy_hz=1e-6, tune=True)
+    tuning_frames = [f.status for f in live.frames() if f.status.startswith("Tuning")]
+    assert len(tuning_frames) == 2 and "relu" in tuning_frames[0] and "siren" in tuning_frames[1], tuning_frames
+
+
 def test_stop_during_tuning_ends_at_once():
     config = RunConfig(signal="sines", length=1024, width=16, depth=2, steps=4000)
     live = LiveComparison(config, ["siren", "relu"], load_ui_signal(config, None, AppLimits()), tune=True)
