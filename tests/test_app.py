@@ -287,3 +287,27 @@ def test_an_upload_gets_its_kind_s_network_and_the_player_plays_what_is_fitted(t
     else:
         pytest.fail("the target player was not given the fitted clip")
     assert rate == 16_000 and 0 < len(samples) < 400_000
+
+
+def test_the_takeaway_of_a_run_the_student_trained_carries_every_panel_again():
+    """Gradio 6 applies each streamed update as a diff on the last: panels sent in a run's last frame and left out
+    of the takeaway's update that follows it were erased before a busy page drew them (CI: lesson 3's first
+    student saw the takeaway beside blank plots). The takeaway's update carries them, as a served one does."""
+    from spectral_lab.lab import AppLimits, LiveComparison, load_ui_signal, with_app_cadence
+    from spectral_lab.lab.lesson_runs import LessonEvent
+    from spectral_lab.lab.lessons import find_lesson
+    from spectral_lab.lab.recordings import Recording
+    from spectral_lab.ui import lessons as app_lessons
+
+    config = with_app_cadence(RunConfig(signal="sines", length=256, width=16, depth=2, steps=10, ntk_points=32,
+                                        diagnostics_budget=0), "cpu")
+    live = LiveComparison(config, ["relu", "siren"], load_ui_signal(config, None, AppLimits()),
+                          panels=("reconstruction", "bands"))
+    last = list(live.frames())[-1]
+    lesson = find_lesson("spectral-bias")
+    for served in (False, True):
+        updates = app_lessons._event_updates(lesson, LessonEvent("done", "text", last, live, Recording(live, last),
+                                                                 served=served), "bands")
+        for panel in (app_lessons.ui.curves, app_lessons.ui.recon, app_lessons.ui.evidence):
+            assert panel in updates, (served, panel.elem_id)
+        assert updates[app_lessons.ui.takeaway].startswith("**Takeaway.**")
