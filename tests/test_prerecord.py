@@ -3,7 +3,7 @@ when nobody waits for one, stops for a visitor who joins the line, and tries aga
 import threading
 import time
 
-from spectral_lab.lab.prerecord import Job, Prerecorder, VisitorActivity, wanted
+from spectral_lab.lab.prerecord import Job, LessonDemand, Prerecorder, VisitorActivity, wanted
 from spectral_lab.lab.slots import TrainingSlots
 
 
@@ -136,3 +136,20 @@ def test_no_background_run_starts_while_the_server_serves_a_class():
     clock[0] = 2.5  # quiet since
     thread.join(5)
     assert started == [2.5]
+
+
+def test_the_follow_ups_of_the_lesson_a_class_runs_go_before_the_others_then_the_order_resumes():
+    order, demand = [], LessonDemand()
+    job = lambda name: Job(name, lambda _: order.append(name) or True)  # noqa: E731
+    lessons, follow_ups = ["1", "2"], ["1.1", "3.2", "4.3", "5.2", "4.1", "1.2", "calibration"]
+
+    def record(demand):
+        order.clear()
+        Prerecorder(TrainingSlots(1), [job(name) for name in lessons], poll=0.01, demand=demand,
+                    later=lambda: [job(name) for name in follow_ups]).run()
+        return order
+
+    for number in (4, 1, 4):  # lesson 4 asked again: the latest
+        demand.ask(number)
+    assert record(demand) == ["1", "2", "4.3", "4.1", "1.1", "1.2", "3.2", "5.2", "calibration"]  # lessons first
+    assert record(LessonDemand()) == lessons + follow_ups  # nobody asked: the order as given

@@ -62,6 +62,33 @@ class VisitorActivity:
 VISITORS = VisitorActivity()  # the server's (the UI touches it as it serves)
 
 
+class LessonDemand:
+    """The lessons students run now, the latest last: the recorder takes the follow-ups of the lesson a class is
+    on before the others (a class clicks lesson 4's follow-ups after running lesson 4, whatever the order says)."""
+
+    def __init__(self):
+        self._lock, self._lessons = threading.Lock(), []
+
+    def ask(self, lesson_number: int | str) -> None:
+        with self._lock:
+            number = str(lesson_number)
+            self._lessons = [n for n in self._lessons if n != number] + [number]
+
+    def next_of(self, names: list[str]) -> int:
+        """The index in `names` of the job to run next: the first follow-up of the latest lesson asked for
+        that has one left, else 0."""
+        with self._lock:
+            lessons = list(self._lessons)
+        for number in reversed(lessons):
+            for index, name in enumerate(names):
+                if name.startswith(number + "."):
+                    return index
+        return 0
+
+
+DEMAND = LessonDemand()  # the server's (a student's lesson run asks for its lesson)
+
+
 @dataclass
 class PrerecordStatus:
     started: float = field(default_factory=time.perf_counter)
@@ -91,10 +118,10 @@ class Prerecorder:
 
     def __init__(self, slots: TrainingSlots, jobs: list[Job], poll: float = POLL_SECONDS,
                  started: float | None = None, later: Callable[[], list[Job]] | None = None,
-                 visitors: VisitorActivity = VISITORS):
+                 visitors: VisitorActivity = VISITORS, demand: LessonDemand = DEMAND):
         """`started`: the server's start (time.perf_counter()), from which the log counts; else now.
         `later()`: the jobs after `jobs`, made once those are done (their order may take a while to decide)."""
-        self.slots, self.poll, self.later, self.visitors = slots, poll, later, visitors
+        self.slots, self.poll, self.later, self.visitors, self.demand = slots, poll, later, visitors, demand
         self.jobs = list(jobs)
         self.status = PrerecordStatus(pending=[job.name for job in self.jobs])
         if started is not None:
@@ -131,9 +158,11 @@ class Prerecorder:
                 pending.extend(self.later())
                 self.later = None
                 continue
-            job = pending.popleft()
             if not self._wait_for_idle_slot():
                 return
+            index = self.demand.next_of([job.name for job in pending])  # the lesson a class is on first
+            job = pending[index]
+            del pending[index]
             self.status.current = job.name
             self.status.pending = [j.name for j in pending]
             try:
@@ -168,5 +197,5 @@ class Prerecorder:
         return True
 
 
-__all__ = ["CALIBRATION", "VISITORS", "WARM_UP", "Job", "MAX_TRIES", "PrerecordStatus", "Prerecorder", "VisitorActivity",
+__all__ = ["CALIBRATION", "DEMAND", "VISITORS", "WARM_UP", "Job", "LessonDemand", "MAX_TRIES", "PrerecordStatus", "Prerecorder", "VisitorActivity",
            "wanted"]

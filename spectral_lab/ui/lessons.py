@@ -26,7 +26,7 @@ from spectral_lab.lab.classroom import SHARED_NOTE, ClassError, new_student_id, 
 from spectral_lab.lab.lessons import (FIRST_LESSON, LESSONS, Lesson, expand_link, find_lesson, lesson_settings,
                                       unknown_followup_note)
 from spectral_lab.lab.links import link_page
-from spectral_lab.lab.prerecord import VISITORS
+from spectral_lab.lab.prerecord import DEMAND, VISITORS
 from spectral_lab.spaces_support import gpu_stream
 from spectral_lab.ui.widgets import LESSON_RUNNER, RUNS, plot_json, sent_as_is, update_copies
 
@@ -233,6 +233,7 @@ def on_run(request: gr.Request, key: str, answer, seed, class_code=None, student
         return
     generation = CONTEXT.generations.get(session, 0)
     registered = []
+    DEMAND.ask(lesson.number)  # its follow-ups are what this student clicks next: recorded before the others
 
     def start(run) -> bool:  # a run that trains: Stop finds it
         registered.append(run)
