@@ -139,8 +139,9 @@ class LiveComparison:
         if update.event == "tuning":
             began = view.status != "tuning"
             view.status, view.note = "tuning", update.note
-            # a frame now when the search begins; its progress after that at the light frames' pace (a frame
-            # per trial step made a served follow-up 4.3 send ~375 frames, curves and panels each: 60 s, 29 s here)
+            # a frame now when the search begins, its progress after that at the light frames' pace: a frame per
+            # trial step (curves, table, panels each) made a visitor's tuned follow-up 4.3 send ~375 frames and
+            # take 60 s served, 32-38 s now
             return began
         if update.event == "start":
             view.status, view.note, view.total_steps = "running", update.note, self.config.steps

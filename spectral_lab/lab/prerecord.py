@@ -6,8 +6,9 @@ all of them at once (recordings.py), instead of one student training it while th
 Background work must never make a visitor wait, so a job takes a training slot only when every slot is
 free and nobody is in line for one; a job that is training pauses while a visitor's run trains in another
 slot (two runs share the cores: a student's follow-up took 77 s beside a recording, ~30 s alone) and stops
-as soon as a visitor joins the line (it is tried again, from the start, once the line is empty). A run a student is already training is
-not trained twice: their run records it.
+as soon as a visitor joins the line (it is tried again, from the start, once the line is empty). A run a
+student is already training is not trained twice: their run records it. The follow-ups of the lesson a
+student has just run go before the others (LessonDemand).
 
 The jobs themselves (what a lesson or a follow-up trains, and how it is stored) come from the UI's
 own code paths, so a recording is keyed exactly as the run a student's click would train.
@@ -197,5 +198,5 @@ class Prerecorder:
         return True
 
 
-__all__ = ["CALIBRATION", "DEMAND", "VISITORS", "WARM_UP", "Job", "LessonDemand", "MAX_TRIES", "PrerecordStatus", "Prerecorder", "VisitorActivity",
-           "wanted"]
+__all__ = ["CALIBRATION", "DEMAND", "VISITORS", "WARM_UP", "Job", "LessonDemand", "MAX_TRIES", "PrerecordStatus",
+           "Prerecorder", "VisitorActivity", "wanted"]
