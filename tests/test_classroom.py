@@ -501,9 +501,13 @@ def test_the_teachers_csv_has_the_class_answers_per_lesson_and_choice(page, serv
     assert "s0" not in text and not any(len(word) == 64 for word in text.replace(",", " ").split())  # no student
 
 
-def test_a_teacher_makes_a_class_from_the_lessons_tab_and_deletes_it_after_asking(page, served):
+def test_a_teacher_makes_a_class_from_the_lessons_tab_and_deletes_it_after_asking(page, served, monkeypatch):
+    from spectral_lab.lab.prerecord import LessonDemand
+
     _, teacher = page
+    monkeypatch.setattr(teacher, "DEMAND", LessonDemand())
     message, student_link, teacher_link = teacher.on_create("ntk", FakeRequest(session="teacher-a"))
+    assert teacher.DEMAND.next_of(["1.1", "2.3", "4.3"]) == 1  # the class's lesson: its follow-ups recorded next
     assert "is ready" in message and "shown only this once" in message
     assert student_link["value"].startswith("http://127.0.0.1:7860/?class=") and "&lesson=2" in student_link["value"]
     key = teacher_link["value"].split("?teacher=")[1]

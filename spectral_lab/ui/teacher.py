@@ -21,6 +21,7 @@ from spectral_lab.lab import session_key
 from spectral_lab.lab.classroom import ClassError, class_csv, lesson_chart, shared_classroom, shown_code
 from spectral_lab.lab.classroom.report import AUTO_QUIET_SECONDS, BY_TEACHER
 from spectral_lab.lab.lessons import FIRST_LESSON, LESSONS, find_lesson
+from spectral_lab.lab.prerecord import DEMAND
 from spectral_lab.ui.widgets import PRIVATE
 
 REFRESH_SECONDS = 5  # the class's answers arrive as students press Run: a few seconds late is live enough
@@ -50,6 +51,7 @@ def on_create(lesson_key: str, request: gr.Request):
     except ClassError as exc:
         return f"⚠️ {exc}", gr.update(visible=False), gr.update(visible=False)
     lesson = find_lesson(lesson_key) or LESSONS[FIRST_LESSON]
+    DEMAND.ask(lesson.number)  # the class starts on this lesson: its follow-ups are recorded next
     base = _page_address(request)
     code = shown_code(new.code)
     message = (f"**Class {code} is ready.** Send the student link to your class (they can pick any lesson from "
