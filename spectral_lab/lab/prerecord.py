@@ -63,6 +63,11 @@ class VisitorActivity:
 VISITORS = VisitorActivity()  # the server's (the UI touches it as it serves)
 
 
+def lesson_of(name: str) -> str | None:
+    """The lesson a follow-up's job belongs to ("4" for "4.3"); None for a lesson's own run and the others."""
+    return name.split(".")[0] if "." in name else None
+
+
 class LessonDemand:
     """The lessons students run now, the latest last: the recorder takes the follow-ups of the lesson a class is
     on before the others (a class clicks lesson 4's follow-ups after running lesson 4, whatever the order says)."""
@@ -82,7 +87,7 @@ class LessonDemand:
             lessons = list(self._lessons)
         for number in reversed(lessons):
             for index, name in enumerate(names):
-                if name.startswith(number + "."):
+                if lesson_of(name) == number:
                     return index
         return 0
 
@@ -189,7 +194,7 @@ class Prerecorder:
             return "this server's speed per method (the estimates before each run)"
         if name == WARM_UP:
             return "librosa's compiled spectrogram (the audio error maps)"
-        return f"follow-up {name}" if "." in name else f"lesson {name}"
+        return f"follow-up {name}" if lesson_of(name) else f"lesson {name}"
 
     def _wait_for_idle_slot(self) -> bool:
         while not self.slots.idle_slot() or self._visitor_trains() or not self.visitors.quiet():
@@ -199,4 +204,4 @@ class Prerecorder:
 
 
 __all__ = ["CALIBRATION", "DEMAND", "VISITORS", "WARM_UP", "Job", "LessonDemand", "MAX_TRIES", "PrerecordStatus",
-           "Prerecorder", "VisitorActivity", "wanted"]
+           "Prerecorder", "VisitorActivity", "lesson_of", "wanted"]

@@ -11,7 +11,7 @@ from spectral_lab import plots
 from spectral_lab.lab import LiveComparison, parse_link, share_tune
 from spectral_lab.lab.lessons import LESSONS, Lesson, expand_link
 from spectral_lab.lab.estimate import RATES
-from spectral_lab.lab.prerecord import CALIBRATION, WARM_UP, Job, Prerecorder, wanted
+from spectral_lab.lab.prerecord import CALIBRATION, WARM_UP, Job, Prerecorder, lesson_of, wanted
 from spectral_lab.nern import NernRun, layer_spectra
 from spectral_lab.spaces_support import gpu_stream
 from spectral_lab.ui.lab.runs import keep_recording, planned_run, recording_key
@@ -188,12 +188,12 @@ def followup_order(numbers: list[str], seconds) -> list[str]:
     """Each lesson's slowest follow-up first, in lesson order, then the rest, the slowest first. The slowest is
     the longest a student who opens it unrecorded would wait, and a class meets lesson 1's follow-ups before
     lesson 4's: the slowest first overall recorded 5.2 (44 s) before 4.3 and 1.1 and left a student opening 4.3
-    at 120 s to train it; lesson by lesson, 1.1 is ready at ~84 s and 4.3 at ~133 s. `seconds(number)`: the
-    follow-up's estimate (asked once each)."""
+    at 120 s to train it; lesson by lesson, 1.1 is ready at 80-100 s and 4.3 at 130-160 s (2 cores).
+    `seconds(number)`: the follow-up's estimate (asked once each)."""
     estimate = {number: seconds(number) for number in numbers}
     by_lesson: dict[str, list[str]] = {}
     for number in numbers:
-        by_lesson.setdefault(number.split(".")[0], []).append(number)
+        by_lesson.setdefault(lesson_of(number), []).append(number)
     firsts = [max(group, key=estimate.get) for group in by_lesson.values()]
     return firsts + sorted((number for number in numbers if number not in firsts), key=estimate.get, reverse=True)
 
@@ -227,4 +227,5 @@ def prerecording() -> Prerecorder | None:
     return _STARTED[0] if _STARTED else None
 
 
-__all__ = ["calibration_job", "cnn_followup_job", "cnn_followup_jobs", "followup_order", "later_jobs", "lesson_jobs", "wanted_follow_ups", "followup_job", "followup_run", "lesson_job", "prerecording", "start_prerecording"]
+__all__ = ["calibration_job", "cnn_followup_job", "cnn_followup_jobs", "followup_job", "followup_order", "followup_run",
+           "later_jobs", "lesson_job", "lesson_jobs", "prerecording", "start_prerecording", "wanted_follow_ups"]
