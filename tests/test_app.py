@@ -311,3 +311,26 @@ def test_the_takeaway_of_a_run_the_student_trained_carries_every_panel_again():
         for panel in (app_lessons.ui.curves, app_lessons.ui.recon, app_lessons.ui.evidence):
             assert panel in updates, (served, panel.elem_id)
         assert updates[app_lessons.ui.takeaway].startswith("**Takeaway.**")
+
+
+def test_a_tuned_image_run_shows_its_target_while_it_searches_then_the_fits():
+    # no fit exists until every method's search has ended: the target alone, titled so, not a blank gallery
+    values = app_lab._preset_values("Image: ReLU vs SIREN vs SPDER")
+    values[app_lab.CONTROL_FIELDS.index("steps")] = 20
+    values[app_lab.CONTROL_FIELDS.index("image_size")] = 16
+    request = FakeRequest(session="tuned-image")
+    app_lab.on_queue(request)
+    updates = list(app_lab.on_train(request, None, [], "each", True, *values))
+    opening = next(update for update in updates if app_lab.ui.gallery in update)
+    assert opening[app_lab.ui.gallery]["visible"] is False
+    assert opening[app_lab.ui.recon_plot]["visible"] and "learning rate is found" in str(opening[app_lab.ui.recon_plot])
+    final = {}
+    for update in updates:
+        final.update(update)
+    assert updates[-1][app_lab.ui.status].startswith("**Finished**"), updates[-1][app_lab.ui.status]
+    assert final[app_lab.ui.gallery]["visible"] and len(final[app_lab.ui.gallery]["value"]) == 4
+    assert final[app_lab.ui.recon_plot]["visible"] is False  # the gallery took the target's place
+    run = app_lab.on_train(FakeRequest(session="untuned-image"), None, [], "each", False, *values)
+    untuned = next(update for update in run if app_lab.ui.gallery in update)
+    run.close()  # its training slot freed at once
+    assert untuned[app_lab.ui.gallery]["visible"] and untuned[app_lab.ui.recon_plot]["visible"] is False

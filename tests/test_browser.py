@@ -336,6 +336,22 @@ def test_a_tuned_link_tunes_each_method_and_the_table_shows_its_rate(browser, ap
     page.screenshot(path=str(ARTIFACTS / "tuned-fr-detail.png"))
 
 
+def test_a_tuned_image_run_shows_its_target_while_it_searches_and_keeps_it_when_stopped(browser, app_url):
+    # a search draws no fit for ~30 s (follow-up 4.3): the student sees the target, titled, not a blank gallery
+    page = _open(browser, app_url + "?signal=camera&image_size=32&steps=400&methods=siren,spder&tune=1",
+                 viewport=(1280, 720))
+    page.click("#train-button")
+    _wait_until(page, "(document.querySelector('#recon-plot')?.innerText || '').includes('learning rate is found')",
+                30_000)
+    _wait_until(page, "document.querySelector('#status').innerText.includes('Tuning')", 30_000)
+    assert not page.locator("#recon-gallery").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "tuned-image-searching.png"))
+    _press(page, "stop-button")
+    _wait_done(page, timeout=60_000)
+    assert _status(page).startswith("Stopped"), _status(page)
+    assert page.locator("#recon-plot").is_visible() and "Traceback" not in page.inner_text("body")
+
+
 def test_bad_settings_show_a_message_in_the_status_not_a_traceback(browser, app_url):
     page = _open(browser, app_url + "?signal=camera&image_size=2000&steps=10&methods=siren", viewport=(1280, 720))
     page.click("#train-button")

@@ -24,7 +24,7 @@ from spectral_lab.ui.widgets import (DEVICE, FOLLOWUP_RECORDINGS, GALLERY_COLUMN
 from spectral_lab.ui.lab.settings import (CONTROL_FIELDS, _config_from, _link_query, _preset_values, _share_link,
                                            _upload_path, _values_from)
 from spectral_lab.ui.lab.state import FINISHED, FOLDERS, ui
-from spectral_lab.ui.lab.views import _frame_updates
+from spectral_lab.ui.lab.views import _frame_updates, target_plot
 
 
 def on_autorun(request: gr.Request, *inputs):
@@ -178,6 +178,7 @@ def _serve(session: str, recording: Recording, opening: dict):
     yield updates
 
 
+SEARCHING_TITLE = "Target (the fits appear once each method's learning rate is found)"
 RECORDED_NOTE = ("recorded on this server: this run (same settings, same seed) trained here once and is shown to "
                  "every visitor who runs it; change any setting to train it live")
 RECORDING_ELSEWHERE = ("Another visitor's run of exactly these settings is training on this server; you will see "
@@ -187,11 +188,14 @@ RECORDING_ELSEWHERE = ("Another visitor's run of exactly these settings is train
 def _opening_updates(live: LiveComparison, preset: str) -> dict:
     """The results column as a run of `live` starts: cleared, its panels shown for its kind of signal."""
     signal, methods = live.signal, live.methods
+    # a tuned image run draws no fit until every search has ended (~30 s): its target meanwhile, not a blank gallery
+    searching = signal.kind == "image" and bool(live.tune)
     return {**_clear_outputs(), ui.status: live.status_line(), ui.preset: preset,
             ui.details_choice: gr.update(choices=methods, value=methods[0], visible=len(methods) > 1),
-            ui.gallery: gr.update(visible=signal.kind == "image", columns=GALLERY_COLUMNS,
+            ui.gallery: gr.update(visible=signal.kind == "image" and not searching, columns=GALLERY_COLUMNS,
                                   height=gallery_height(len(methods) + 1)),
-            ui.recon_plot: gr.update(visible=signal.kind != "image"),
+            ui.recon_plot: (target_plot(signal, SEARCHING_TITLE) if searching
+                            else gr.update(visible=signal.kind != "image")),
             # the target player plays exactly what is fitted (the preview played the whole upload)
             ui.target_audio: gr.update(visible=signal.kind == "audio",
                                        **({"value": to_audio(signal)} if signal.kind == "audio" else {})),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from spectral_lab import RunConfig, methods as method_registry, plots
+from spectral_lab import RunConfig, methods as method_registry
 from spectral_lab.config import coerce
 from spectral_lab.errors import SignalError, SpectralLabError
 from spectral_lab.lab import (CUSTOM, DEFAULT_PRESET, PRESETS, SIZE_FIELDS, check_limits, has_settings,
@@ -25,6 +25,7 @@ from spectral_lab.tasks import split_task
 from spectral_lab.ui.widgets import DEVICE, LIMITS, SLIDERS, update_copies
 from spectral_lab.ui.words import RECONSTRUCTION_NOTES
 from spectral_lab.ui.lab.state import CROP_CHOICES, SIGNAL_CHOICES, UPLOAD_PREFIX, ui
+from spectral_lab.ui.lab.views import target_plot
 
 
 MORE_SETTINGS = "more_settings"  # the "More settings" box: not a RunConfig field, the settings without a control
@@ -247,11 +248,9 @@ def _preview(config: RunConfig, path) -> dict:
             f"(WINNER Eq. 10; high ψ = high-frequency dominant)")
     if config.task != "fit":  # what the networks will be given and scored on; a bad knob says so here (ConfigError)
         info += f"  \n**Task** {split_task(config, signal).description}"
-    # the target alone as a figure (for an image too: a gallery stretches and crops a single image)
     updates = {ui.signal_info: info, ui.recon_note: RECONSTRUCTION_NOTES.get(signal.kind, ""),
                ui.target_audio: gr.update(visible=False), ui.gallery: gr.update(visible=False),
-               ui.recon_plot: gr.update(value=plots.render(plots.reconstruction_figure(signal, None, "Target")),
-                                        visible=True)}
+               ui.recon_plot: target_plot(signal)}
     if signal.kind == "audio":
         updates[ui.target_audio] = gr.update(value=to_audio(signal), visible=True)
     return updates

@@ -19,6 +19,12 @@ def blank_curves():
     return plots.render(plots.psnr_figure({}, "PSNR and loss, one line per method: press Train"))
 
 
+def target_plot(signal, title: str = "Target") -> dict:
+    """The target alone as a figure in the reconstruction plot (for an image too: a gallery stretches and crops
+    a single image)."""
+    return gr.update(value=plots.render(plots.reconstruction_figure(signal, None, title)), visible=True)
+
+
 def _frame_updates(frame, live: LiveComparison, outdir: Path | None = None) -> dict:
     updates = {ui.status: frame.status} if frame.status else {}
     if outdir is not None:  # a training frame (not a replay): the slider grows with the run and follows it
@@ -31,6 +37,7 @@ def _frame_updates(frame, live: LiveComparison, outdir: Path | None = None) -> d
         updates[ui.results] = results_table(frame.table)
     if frame.gallery is not None:
         updates[ui.gallery] = gr.update(value=frame.gallery, visible=True)
+        updates[ui.recon_plot] = gr.update(visible=False)  # the target shown alone while a search ran (runs.py)
     if frame.reconstruction is not None:
         updates[ui.recon_plot] = gr.update(value=plots.render(frame.reconstruction), visible=True)
     for slot, (audio, label) in (frame.audio or {}).items():
