@@ -15,9 +15,9 @@ Run; page load and open-to-takeaway, median and p95; answers stored vs sent; the
 Run to takeaway of lessons 1–5 and open-to-finished of the follow-ups. `--students 0`: no class opens the
 server first (a class on lesson 1 has lesson 1's follow-ups recorded before the others: LessonDemand in
 spectral_lab/lab/prerecord.py). `--server URL` drives a running app the same way (`--page-loads`: first page
-loads only). Targets (issue 35, 2 cores): page load p95 ≤ 2 s,
-open-to-takeaway p95 ≤ 10 s from a fresh start; at 120 s lessons ≤ 3 s after Run, follow-ups 1.1 and 4.3
-≤ 20 s after their link opens. docs/performance.md has the numbers.
+loads only). Targets (issue 35, 2 cores): page load p95 ≤ 2 s, open-to-takeaway p95 ≤ 10 s from a fresh
+start; at 120 s lessons ≤ 3 s after Run, follow-ups 1.1 and 4.3 ≤ 20 s after their link opens.
+docs/performance.md has the numbers.
 """
 from __future__ import annotations
 
