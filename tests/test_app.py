@@ -168,10 +168,16 @@ def test_train_shows_clear_errors_in_the_status(change, message):
     assert app_lab.SESSIONS.stop("errors") == "Nothing is training."  # the ticket was let go
 
 
-def test_a_short_run_streams_every_panel_and_ends_finished():
+def _small_image_values() -> list:
+    """The image preset's controls (ReLU, SIREN, SPDER) at 16² and 20 steps: a run of a few seconds."""
     values = app_lab._preset_values("Image: ReLU vs SIREN vs SPDER")
     values[app_lab.CONTROL_FIELDS.index("steps")] = 20
     values[app_lab.CONTROL_FIELDS.index("image_size")] = 16
+    return values
+
+
+def test_a_short_run_streams_every_panel_and_ends_finished():
+    values = _small_image_values()
     request = FakeRequest(session="short")
     app_lab.on_queue(request)
     updates = list(app_lab.on_train(request, None, [], "each", False, *values))
@@ -315,9 +321,7 @@ def test_the_takeaway_of_a_run_the_student_trained_carries_every_panel_again():
 
 def test_a_tuned_image_run_shows_its_target_while_it_searches_then_the_fits():
     # no fit exists until every method's search has ended: the target alone, titled so, not a blank gallery
-    values = app_lab._preset_values("Image: ReLU vs SIREN vs SPDER")
-    values[app_lab.CONTROL_FIELDS.index("steps")] = 20
-    values[app_lab.CONTROL_FIELDS.index("image_size")] = 16
+    values = _small_image_values()
     request = FakeRequest(session="tuned-image")
     app_lab.on_queue(request)
     updates = list(app_lab.on_train(request, None, [], "each", True, *values))

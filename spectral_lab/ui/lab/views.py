@@ -37,7 +37,8 @@ def _frame_updates(frame, live: LiveComparison, outdir: Path | None = None) -> d
         updates[ui.results] = results_table(frame.table)
     if frame.gallery is not None:
         updates[ui.gallery] = gr.update(value=frame.gallery, visible=True)
-        updates[ui.recon_plot] = gr.update(visible=False)  # the target shown alone while a search ran (runs.py)
+        if live.tune:  # the target was shown alone while the searches ran (runs.py): the gallery takes its place
+            updates[ui.recon_plot] = gr.update(visible=False)
     if frame.reconstruction is not None:
         updates[ui.recon_plot] = gr.update(value=plots.render(frame.reconstruction), visible=True)
     for slot, (audio, label) in (frame.audio or {}).items():
